@@ -1,0 +1,182 @@
+"""main.py as a user meets it: errors are one line with exit code 2, --summary, several steps."""
+import dataclasses
+import os
+import subprocess
+import sys
+import textwrap
+import urllib.error
+
+import pytest
+import torch
+
+import data
+import main
+from experiments import REPORT_STEPS
+from models import resnet
+from tests.test_models import EXPECTED_PARAMETERS
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RUN_FILES = {"checkpoint.pt", "config.json", "experiment.py", "loss_accuracy.png", "metrics.csv"}
+
+
+def cli(*args, cwd=ROOT):
+    """Run main.py as a user would, in a fresh process."""
+    return subprocess.run([sys.executable, os.path.join(ROOT, "main.py"), *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def one_line_error(result):
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+    """No CIFAR download is possible, and nothing is fetched even where a network is."""
+    for name, spec in list(data.SPECS.items()):
+        missing = "file://" + str(tmp_path / "unreachable" / spec.archive)
+        monkeypatch.setitem(data.SPECS, name, dataclasses.replace(spec, url=missing))
+    data.load_dataset.cache_clear()
+    yield
+    data.load_dataset.cache_clear()
+
+
+def test_missing_experiment_path():
+    line = one_line_error(cli("experiments/CNN9.py"))
+    assert "experiments/CNN9.py does not exist" in line and "CNN4b" in line
+
+
+def test_file_that_is_not_an_experiment(tmp_path):
+    path = tmp_path / "notes.py"
+    path.write_text("model = None\n")
+    line = one_line_error(cli(str(path)))
+    assert "is not an experiment" in line and "train_transform, test_transform, reported" in line
+
+
+def test_experiment_that_raises_on_import(tmp_path):
+    path = tmp_path / "broken.py"
+    path.write_text("import torch\n\nx = torch.zeros(2) + torch.zeros(3)\n")
+    line = one_line_error(cli(str(path)))
+    assert str(path) in line and "line 3" in line and "RuntimeError" in line
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--epochs", "0"], "--epochs: 0 must be greater than 0"),
+    (["--batch-size", "-4"], "--batch-size: -4 must be greater than 0"),
+    (["--lr", "0"], "--lr: 0 must be greater than 0"),
+    (["--lr", "fast"], "--lr: 'fast' is not a number"),
+    (["--subset", "many"], "--subset: 'many' is not a number"),
+    (["--dataset", "imagenet"], "choose from 'cifar100', 'cifar10', 'synthetic'"),
+    (["--device", "tpu"], "'tpu' is not one of auto, cpu, cuda, cuda:N, mps"),
+])
+def test_bad_option_values(args, expected, capsys):
+    with pytest.raises(SystemExit) as exit:
+        main.main(["CNN2", *args])
+    assert exit.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and expected in err[0]
+
+
+def test_bad_option_value_from_a_shell():
+    line = one_line_error(cli("CNN2", "--dataset", "imagenet"))
+    assert "--dataset" in line
+
+
+def test_subset_larger_than_the_dataset(capsys):
+    assert main.main(["CNN2", "--dataset", "synthetic", "--subset", "50001"]) == 2
+    assert "--subset 50001 is out of range" in capsys.readouterr().err
+
+
+def test_unavailable_cuda_is_refused(monkeypatch, capsys):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main.main(["CNN2", "--device", "cuda", "--summary"]) == 2
+    assert "CUDA is not available" in capsys.readouterr().err
+
+
+def test_summary_prints_parameters_without_touching_data(tmp_path):
+    data_dir = tmp_path / "no-data"
+    result = cli("CNN4b", "--summary", "--data-dir", str(data_dir))
+    assert result.returncode == 0, result.stderr
+    assert f"parameters: {EXPECTED_PARAMETERS['CNN4b']}" in result.stdout.splitlines()
+    assert "output: (1, 100)" in result.stdout
+    assert not data_dir.exists()
+
+
+def test_summary_of_all_lists_every_step_in_report_order(offline, capsys):
+    assert main.main(["all", "--summary"]) == 0
+    out = capsys.readouterr().out
+    headers = [line.split()[1] for line in out.splitlines() if line.startswith("== ")]
+    counts = [int(line.split()[1]) for line in out.splitlines() if line.startswith("parameters: ")]
+    assert headers == list(REPORT_STEPS)
+    assert counts == [EXPECTED_PARAMETERS[s] for s in REPORT_STEPS]
+
+
+def test_offline_without_cifar_says_what_to_do(offline, tmp_path, capsys):
+    assert main.main(["CNN2", "--data-dir", str(tmp_path / "data")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "cifar-100-python.tar.gz" in err[0] and "--dataset synthetic" in err[0]
+    assert str(tmp_path / "data") in err[0]
+
+
+def test_missing_imagenet_weights_name_the_file_and_directory(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+
+    def no_network(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
+    code = main.main(["CNN6", "--dataset", "synthetic", "--subset", "8", "--epochs", "1",
+                      "--out", str(tmp_path / "runs")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "resnet18-f37072fd.pth" in err and str(tmp_path / "torch" / "hub" / "checkpoints") in err
+    assert "--no-pretrained" in err
+
+
+def test_imagenet_weights_placed_in_the_cache_load_without_network(monkeypatch, tmp_path):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(torch.hub, "download_url_to_file",
+                        lambda *a, **k: pytest.fail("tried to download"))
+    reference = resnet.resnet18(weights=None)
+    os.makedirs(os.path.dirname(resnet.weights_path()))
+    torch.save(reference.state_dict(), resnet.weights_path())
+    model = resnet.resnet18_finetune(num_classes=100, pretrained=True)
+    assert torch.equal(model.conv1.weight, reference.conv1.weight)
+    assert model.fc.out_features == 100
+
+
+def test_one_failing_step_does_not_stop_the_others(tmp_path, capsys):
+    broken = tmp_path / "Broken.py"
+    broken.write_text(textwrap.dedent("""\
+        from config import Reported
+        from data import TO_NORMALIZED_TENSOR
+        reported = None
+        train_transform = test_transform = TO_NORMALIZED_TENSOR
+
+        def model(cfg):
+            raise RuntimeError("this network does not build")
+    """))
+    code = main.main([str(broken), "CNN2", "--dataset", "synthetic", "--subset", "32",
+                      "--epochs", "1", "--out", str(tmp_path / "runs")])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "this network does not build" in err
+    table = out[out.index("step "):]
+    assert "Broken  failed" in table and "CNN2    ok" in table
+    assert RUN_FILES <= set(os.listdir(tmp_path / "runs" / "CNN2"))
+
+
+def test_every_step_runs_and_leaves_its_files(tmp_path, capsys):
+    """The issue's acceptance command, on fewer images: all eleven steps on the CPU."""
+    out_dir = tmp_path / "runs"
+    code = main.main(["all", "--dataset", "synthetic", "--subset", "32", "--epochs", "1",
+                      "--no-pretrained", "--out", str(out_dir)])
+    assert code == 0, capsys.readouterr().err
+    for step in REPORT_STEPS:
+        assert RUN_FILES <= set(os.listdir(out_dir / step)), step
+    table = capsys.readouterr().out.split("step ", 1)[1]
+    assert table.count(" ok ") == len(REPORT_STEPS)

@@ -1,0 +1,142 @@
+"""The shared loop: it learns, it resumes exactly, it writes what a run promises, it stops on NaN."""
+import csv
+import dataclasses
+import json
+
+import pytest
+import torch
+from torch import nn
+
+import data
+import train
+from config import Config
+from errors import TrainingError, UserError
+from experiments import load_experiment, resolve_path
+from models import SimpleCNN
+
+
+def config(step, tmp_path, **changes):
+    exp = load_experiment(resolve_path(step))
+    cfg = dataclasses.replace(exp.config, dataset="synthetic", subset=256, epochs=1,
+                              device="cpu", out=str(tmp_path / "runs"), pretrained=False)
+    return exp, dataclasses.replace(cfg, **changes)
+
+
+def small(exp):
+    """The experiment with a narrow CNN that keeps dropout: the loop is under test, not the size."""
+    return dataclasses.replace(exp, model=lambda cfg: SimpleCNN(widths=(8, 8, 8, 16), fc_units=64,
+                                                                dropout=0.5))
+
+
+def read_metrics(run_dir):
+    with open(run_dir / "metrics.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def test_learns_the_synthetic_set_well_above_chance(tmp_path):
+    exp, cfg = config("CNN2", tmp_path, subset=2000, batch_size=64, epochs=2, lr=1e-3)
+    result = train.run(exp, cfg)
+    rows = read_metrics(tmp_path / "runs" / "CNN2")
+    assert result["test_accuracy"] > 20  # chance is 1%
+    assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"]) < 4.7
+
+
+def test_resume_gives_the_metrics_of_an_uninterrupted_run(tmp_path):
+    # Dropout draws from torch's RNG, CNN5b's crops from the loader's: both must be restored.
+    step = "CNN5b"
+    exp, cfg = config(step, tmp_path, epochs=3, batch_size=32)
+    exp = small(exp)
+    train.run(exp, dataclasses.replace(cfg, out=str(tmp_path / "whole")))
+    train.run(exp, dataclasses.replace(cfg, epochs=1))
+    train.run(exp, dataclasses.replace(cfg, resume=True))
+    whole = read_metrics(tmp_path / "whole" / step)
+    resumed = read_metrics(tmp_path / "runs" / step)
+    assert len(whole) == len(resumed) == 3
+    for a, b in zip(whole, resumed):
+        assert {k: v for k, v in a.items() if k != "seconds"} == \
+               {k: v for k, v in b.items() if k != "seconds"}
+
+
+def test_same_seed_same_metrics_other_seed_other_metrics(tmp_path):
+    exp, cfg = config("CNN5a", tmp_path, batch_size=64)
+    exp = small(exp)
+    runs = [train.run(exp, dataclasses.replace(cfg, seed=s, out=str(tmp_path / str(i))))
+            for i, s in enumerate((0, 0, 1))]
+    assert runs[0]["train_loss"] == runs[1]["train_loss"] != runs[2]["train_loss"]
+
+
+def test_a_run_leaves_every_promised_file(tmp_path):
+    exp, cfg = config("CNN5b", tmp_path, subset=64, epochs=2)
+    train.run(exp, cfg)
+    run_dir = tmp_path / "runs" / "CNN5b"
+    assert sorted(p.name for p in run_dir.iterdir()) == [
+        "checkpoint.pt", "config.json", "experiment.py", "loss_accuracy.png", "metrics.csv"]
+    rows = read_metrics(run_dir)
+    assert list(rows[0]) == list(train.METRICS) and [r["epoch"] for r in rows] == ["1", "2"]
+    saved = json.loads((run_dir / "config.json").read_text())
+    assert saved["config"]["step"] == "CNN5b" and saved["config"]["epochs"] == 2
+    assert saved["parameters"] == 17_791_076 and saved["reported"]["accuracy"] == 33
+    assert {"torch", "torchvision", "python", "device"} <= set(saved["environment"])
+    assert (run_dir / "experiment.py").read_text() == exp.source
+    png = (run_dir / "loss_accuracy.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+    ckpt = torch.load(run_dir / "checkpoint.pt", weights_only=True)
+    assert ckpt["epoch"] == 2 and len(ckpt["history"]) == 2
+    assert {"model", "optimizer", "rng", "config"} <= set(ckpt)
+    assert not list(run_dir.glob("*.tmp"))
+
+
+def test_final_line_compares_with_the_report(tmp_path, capsys):
+    exp, cfg = config("CNN2", tmp_path)
+    train.run(exp, cfg)
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("CNN2: test accuracy") and "report: 30%" in last and "loss 2.146" in last
+
+
+def test_non_finite_loss_stops_with_epoch_and_batch(tmp_path):
+    exp, cfg = config("CNN2", tmp_path, batch_size=64)
+
+    class Diverges(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer = nn.Linear(3 * 32 * 32, 100)
+            self.calls = 0
+
+        def forward(self, x):
+            self.calls += 1
+            out = self.layer(x.flatten(1))
+            return out * float("nan") if self.calls == 3 else out
+
+    exp = dataclasses.replace(exp, model=lambda cfg: Diverges())
+    with pytest.raises(TrainingError, match=r"nan at epoch 1, batch 3"):
+        train.run(exp, cfg)
+    assert not (tmp_path / "runs" / "CNN2" / "checkpoint.pt").exists()
+
+
+def test_resume_without_a_checkpoint_says_so(tmp_path):
+    exp, cfg = config("CNN2", tmp_path, resume=True)
+    with pytest.raises(UserError, match="no checkpoint at .*CNN2.checkpoint.pt"):
+        train.run(exp, cfg)
+
+
+def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
+    """A failure while writing leaves the previous checkpoint whole."""
+    path = str(tmp_path / "checkpoint.pt")
+    train.save_checkpoint(path, {"epoch": 1})
+
+    def broken_save(obj, f):
+        f.write(b"half a checkpoint")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", broken_save)
+    with pytest.raises(OSError):
+        train.save_checkpoint(path, {"epoch": 2})
+    assert torch.load(path, weights_only=True) == {"epoch": 1}
+
+
+def test_auto_device_on_this_machine_and_a_missing_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert train.resolve_device("auto") == torch.device("cpu")
+    with pytest.raises(UserError, match="CUDA is not available"):
+        train.resolve_device("cuda")
