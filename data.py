@@ -210,25 +210,28 @@ def load_cifar(spec: CifarSpec, root: str, download: bool = True) -> Dataset:
 def synthetic(n_train: int, n_test: int, seed: int = 0, num_classes: int = 100) -> Dataset:
     """A learnable CIFAR-shaped dataset: each class a smooth colour pattern, each image a noisy copy.
 
-    Deterministic in (n_train, n_test, seed). Noise and a random brightness shift keep it from being
-    trivially separable, so learning curves rise over several epochs as on real data.
+    Deterministic in (n_train, n_test, seed). Smooth noise as strong as the class pattern, pixel
+    noise and a brightness shift make classes overlap, so accuracy climbs over epochs (CNN2: about
+    45% after 3 epochs on 10,000 images) instead of jumping to 100%.
     """
     g = torch.Generator().manual_seed(seed)
-    # Class prototypes: a random 4x4 colour grid blown up to 32x32, so that convolutions can
-    # pick up local structure and the MLP a global one.
-    coarse = torch.randn(num_classes, 3, 4, 4, generator=g)
-    prototypes = torch.nn.functional.interpolate(coarse, size=(32, 32), mode="bilinear",
-                                                 align_corners=False)
+
+    def smooth(n: int) -> torch.Tensor:
+        """Random 4x4 colour grids blown up to 32x32: structure at the scale of CIFAR's objects."""
+        coarse = torch.randn(n, 3, 4, 4, generator=g)
+        return torch.nn.functional.interpolate(coarse, size=(32, 32), mode="bilinear",
+                                               align_corners=False)
+
+    prototypes = smooth(num_classes)
 
     def draw(n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        labels = torch.arange(n) % num_classes
-        labels = labels[torch.randperm(n, generator=g)]
+        labels = (torch.arange(n) % num_classes)[torch.randperm(n, generator=g)]
         images = torch.empty(n, 3, 32, 32, dtype=torch.uint8)
         for start in range(0, n, 4096):  # chunks keep the float temporaries small
             y = labels[start:start + 4096]
-            noise = torch.randn(len(y), 3, 32, 32, generator=g)
-            shift = torch.randn(len(y), 1, 1, 1, generator=g)
-            x = 128 + 40 * prototypes[y] + 45 * noise + 20 * shift
+            x = (128 + 40 * prototypes[y] + 40 * smooth(len(y))
+                 + 45 * torch.randn(len(y), 3, 32, 32, generator=g)
+                 + 20 * torch.randn(len(y), 1, 1, 1, generator=g))
             images[start:start + 4096] = x.round().clamp(0, 255).to(torch.uint8)
         return images, labels
 

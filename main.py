@@ -25,17 +25,22 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def _positive(kind: type) -> Any:
+def _at_least(kind: type, low: float, strict: bool = False) -> Any:
     def parse(text: str) -> Any:
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"{text} must be greater than 0")
+        if value < low or (strict and value == low):
+            raise argparse.ArgumentTypeError(
+                f"{text} must be {'greater than' if strict else 'at least'} {low}")
         return value
     parse.__name__ = kind.__name__
     return parse
+
+
+def _positive(kind: type) -> Any:
+    return _at_least(kind, 0, strict=True)
 
 
 def _device(text: str) -> str:
@@ -68,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "runs (default: all)")
     p.add_argument("--out", help=f"runs are written to OUT/<step>/ (default: {DEFAULTS.out}/)")
     p.add_argument("--seed", type=int, help=f"random seed (default: {DEFAULTS.seed})")
-    p.add_argument("--workers", type=int, help="DataLoader workers, used only for transforms with no "
+    p.add_argument("--workers", type=_at_least(int, 0), help="DataLoader workers, used only for transforms with no "
                    f"batched form (default: {DEFAULTS.workers})")
     p.add_argument("--resume", action="store_true",
                    help="continue each step from its checkpoint in OUT/<step>/")
@@ -83,8 +88,7 @@ def resolve_config(exp: Experiment, args: argparse.Namespace) -> Config:
     """The experiment's config with the options the user gave on top."""
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config)
              if getattr(args, f.name, None) is not None}
-    given = {k: v for k, v in given.items() if k not in ("resume",)}
-    cfg = dataclasses.replace(exp.config, **given, resume=args.resume)
+    cfg = dataclasses.replace(exp.config, **given)
     if args.no_pretrained:
         cfg = dataclasses.replace(cfg, pretrained=False)
     return dataclasses.replace(cfg, num_classes=data.NUM_CLASSES[cfg.dataset])
@@ -124,8 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Check every step before training any: a typo in the last should not wait for the first.
         exps = [load_experiment(resolve_path(n)) for n in names]
         cfgs = [resolve_config(e, args) for e in exps]
-        for cfg in {c.device for c in cfgs}:
-            train.resolve_device(cfg)
+        for device in {c.device for c in cfgs}:
+            train.resolve_device(device)
         if args.summary:
             for exp, cfg in zip(exps, cfgs):
                 summary(exp, cfg)

@@ -161,9 +161,11 @@ def compare_with_report(exp: Experiment, cfg: Config, history: list[dict[str, fl
     r = exp.reported
     if r is None:
         return line
-    note = "" if (cfg.dataset, cfg.subset, len(history)) == ("cifar100", None, exp.config.epochs) \
-        else f" (this run differs from the report's: {cfg.dataset}, subset {cfg.subset}, " \
-             f"{len(history)} epochs)"
+    differs = [d for d, same in ((cfg.dataset, cfg.dataset == "cifar100"),
+                                 (f"subset {cfg.subset}", cfg.subset is None),
+                                 (f"{len(history)} of {exp.config.epochs} epochs",
+                                  len(history) == exp.config.epochs)) if not same]
+    note = f" (not the report's setting: {', '.join(differs)})" if differs else ""
     return (f"{line} | report: {r.accuracy:g}% ({last['test_accuracy'] - r.accuracy:+.1f}), "
             f"loss {r.loss:g}, ~{r.minutes:g} min on a GTX 960M{note}")
 

@@ -71,6 +71,7 @@ def test_experiment_that_raises_on_import(tmp_path):
     (["--subset", "many"], "--subset: 'many' is not a number"),
     (["--dataset", "imagenet"], "choose from 'cifar100', 'cifar10', 'synthetic'"),
     (["--device", "tpu"], "'tpu' is not one of auto, cpu, cuda, cuda:N, mps"),
+    (["--workers", "-1"], "--workers: -1 must be at least 0"),
 ])
 def test_bad_option_values(args, expected, capsys):
     with pytest.raises(SystemExit) as exit:
