@@ -7,9 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-import data
 import train
-from config import Config
 from errors import TrainingError, UserError
 from experiments import load_experiment, resolve_path
 from models import SimpleCNN

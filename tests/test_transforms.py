@@ -1,5 +1,4 @@
 """The batched transforms give torchvision's images for the same random choices."""
-import numpy as np
 import PIL.Image
 import pytest
 import torch
