@@ -152,6 +152,10 @@ def _set_rng_state(state: dict[str, Any], train_loader: Any) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def _first_line(e: Exception) -> str:
+    return (str(e).strip() or type(e).__name__).splitlines()[0]
+
+
 def compare_with_report(exp: Experiment, cfg: Config, history: list[dict[str, float]]) -> str:
     """One line: the run's final test accuracy, train loss and time beside the report's."""
     last = history[-1]
@@ -198,12 +202,16 @@ def run(exp: Experiment, cfg: Config) -> dict[str, Any]:
 
     history: list[dict[str, float]] = []
     if cfg.resume:
-        ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
+        try:
+            ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
+        except Exception as e:  # truncated, empty, or not a checkpoint: say which file
+            raise UserError(f"--resume: {ckpt_path} is not a readable checkpoint "
+                            f"({_first_line(e)}); run without --resume to start again") from None
         try:
             model.load_state_dict(ckpt["model"])
         except RuntimeError as e:
             raise UserError(f"--resume: {ckpt_path} does not fit {exp.path}'s model "
-                            f"({str(e).splitlines()[0]}); run without --resume to start again") from None
+                            f"({_first_line(e)}); run without --resume to start again") from None
         optimizer.load_state_dict(ckpt["optimizer"])
         _set_rng_state(ckpt["rng"], train_loader)
         history = ckpt["history"]

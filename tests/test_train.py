@@ -117,6 +117,22 @@ def test_resume_without_a_checkpoint_says_so(tmp_path):
         train.run(exp, cfg)
 
 
+def test_resume_from_a_damaged_checkpoint_names_it(tmp_path):
+    exp, cfg = config("CNN2", tmp_path, resume=True)
+    path = tmp_path / "runs" / "CNN2" / "checkpoint.pt"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"")
+    with pytest.raises(UserError, match=r"CNN2.checkpoint.pt is not a readable checkpoint"):
+        train.run(exp, cfg)
+
+
+def test_resume_with_another_architecture_is_refused(tmp_path):
+    exp, cfg = config("CNN5b", tmp_path, subset=32)
+    train.run(small(exp), cfg)
+    with pytest.raises(UserError, match=r"does not fit .*CNN5b.py's model"):
+        train.run(exp, dataclasses.replace(cfg, resume=True, epochs=2))
+
+
 def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     """A failure while writing leaves the previous checkpoint whole."""
     path = str(tmp_path / "checkpoint.pt")
