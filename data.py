@@ -380,8 +380,9 @@ class BatchPipeline:
 
 def compile_transform(transform: Any) -> tuple[BatchPipeline | None, list[str]]:
     """The batched form of a transform pipeline, or None and the names of the transforms without one."""
-    ops = [_batched_op(t) for t in _flatten(transform)]
-    missing = [type(t).__name__ for t, op in zip(_flatten(transform), ops) if op is None]
+    transforms = _flatten(transform)
+    ops = [_batched_op(t) for t in transforms]
+    missing = [type(t).__name__ for t, op in zip(transforms, ops) if op is None]
     return (None, missing) if missing else (BatchPipeline(ops), [])
 
 
