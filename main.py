@@ -13,7 +13,7 @@ import torch
 import data
 import train
 from config import Config
-from errors import TrainingError, UserError
+from errors import Interrupted, TrainingError, UserError
 from experiments import REPORT_STEPS, Experiment, load_experiment, resolve_path
 
 DEFAULTS = Config()
@@ -134,17 +134,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             for exp, cfg in zip(exps, cfgs):
                 summary(exp, cfg)
             return 0
+        for out in dict.fromkeys(c.out for c in cfgs):
+            train.check_writable(out)
         for key in dict.fromkeys((c.dataset, c.data_dir, c.subset, c.seed) for c in cfgs):
             data.load_dataset(*key)  # cached: a missing dataset stops here, once
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted before training started", file=sys.stderr)
+        return 130
 
     results, code = [], 0
     for exp, cfg in zip(exps, cfgs):
         result = {"step": cfg.step, "reported": exp.reported, "status": "ok"}
         try:
             result.update(train.run(exp, cfg))
+        except (Interrupted, KeyboardInterrupt) as e:  # Ctrl-C stops this step and the rest
+            print(e if isinstance(e, Interrupted) else f"{cfg.step}: interrupted while it was being "
+                  f"set up; nothing was trained", file=sys.stderr)
+            results.append({**result, "status": "stopped", "error": "interrupted (Ctrl-C)"})
+            code = 130
+            break
         except (UserError, TrainingError) as e:
             print(f"error: {e}", file=sys.stderr)
             result.update(status="failed", error=str(e))
@@ -160,4 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # Ctrl-C outside a run, e.g. while the summary table prints
+        sys.exit(130)

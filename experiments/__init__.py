@@ -74,6 +74,21 @@ def load_experiment(path: str) -> Experiment:
                       module.reported, dataclasses.replace(config, step=config.step or name))
 
 
+def build_model(exp: Experiment, cfg: Config) -> nn.Module:
+    """The experiment's network for cfg; an error inside the experiment file is reported by line."""
+    try:
+        model = exp.model(cfg)
+    except UserError:
+        raise
+    except Exception as e:
+        line = _line_in(exp.path, sys.exc_info()[2])
+        raise UserError(f"{exp.path}: model(cfg) failed{line}: {type(e).__name__}: "
+                        f"{(str(e).strip() or '-').splitlines()[0]}") from None
+    if not isinstance(model, nn.Module):
+        raise UserError(f"{exp.path}: model(cfg) returned a {type(model).__name__}, not an nn.Module")
+    return model
+
+
 def _line_in(path: str, tb: Any) -> str:
     """' (line N)' for the deepest frame of the traceback inside the experiment file."""
     line = ""

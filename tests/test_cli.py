@@ -164,8 +164,8 @@ def test_one_failing_step_does_not_stop_the_others(tmp_path, capsys):
     code = main.main([str(broken), "CNN2", "--dataset", "synthetic", "--subset", "32",
                       "--epochs", "1", "--out", str(tmp_path / "runs")])
     out, err = capsys.readouterr()
-    assert code == 1
-    assert "this network does not build" in err
+    assert code == 2  # the experiment's fault, reported by file and line
+    assert "Broken.py: model(cfg) failed (line 7): RuntimeError: this network does not build" in err
     table = out[out.index("step "):]
     assert "Broken  failed" in table and "CNN2    ok" in table
     assert RUN_FILES <= set(os.listdir(tmp_path / "runs" / "CNN2"))
