@@ -175,7 +175,8 @@ def kernel_tiles(weight: torch.Tensor) -> torch.Tensor:
 _TILE_PIXELS = 32  # small tiles are enlarged to about this before laying out, so gaps stay thin
 
 
-def _show_mosaic(ax: plt.Axes, tiles: torch.Tensor, title: str, **imshow: object) -> int:
+def _show_mosaic(ax: plt.Axes, tiles: torch.Tensor, title: str, xlabel: bool = True,
+                 **imshow: object) -> int:
     scale = max(1, _TILE_PIXELS // tiles.shape[1])
     big = tiles.repeat_interleave(scale, 1).repeat_interleave(scale, 2)
     h, w = big.shape[1:3]
@@ -187,7 +188,8 @@ def _show_mosaic(ax: plt.Axes, tiles: torch.Tensor, title: str, **imshow: object
     ax.set_xticks([c * (w + gap) + (w - 1) / 2 for c in range(cols)], range(cols))
     ax.set_yticks([r * (h + gap) + (h - 1) / 2 for r in range(rows)], range(rows))
     ax.tick_params(length=0, labelsize="x-small")
-    ax.set_xlabel(f"channel = {cols} x row + column", fontsize="small")
+    if xlabel:
+        ax.set_xlabel(f"channel = {cols} x row + column", fontsize="small")
     ax.set_title(title, fontsize="medium")
     return placed
 
@@ -215,7 +217,8 @@ def plot_kernels(panels: Sequence[tuple[str, torch.Tensor]], title: str, path: s
     rows, cols = (len(panels), 1) if stacked else (1, len(panels))
     fig, axes = plt.subplots(rows, cols, squeeze=False, layout="constrained", figsize=(
         cols * aspect * height + 0.5, rows * height + 1.2))
-    counts = [_show_mosaic(ax, t, label) for ax, t, (label, _) in zip(axes.flat, tiles, panels)]
+    counts = [_show_mosaic(ax, t, label, xlabel=not stacked or i == len(panels) - 1)
+              for i, (ax, t, (label, _)) in enumerate(zip(axes.flat, tiles, panels))]
     fig.suptitle(f"{title}\n(each kernel scaled to its own range; RGB kernels in colour)")
     fig.savefig(path, dpi=DPI, bbox_inches="tight")
     plt.close(fig)
@@ -248,8 +251,9 @@ def plot_feature_maps(image: torch.Tensor, image_label: str,
     ax_image.set_xlabel("x (pixels)", fontsize="small")
     ax_image.set_ylabel("y (pixels)", fontsize="small")
     ax_image.tick_params(labelsize="x-small")
-    counts = [_show_mosaic(ax, t, label, cmap="gray", vmin=0, vmax=1)
-              for ax, t, (label, _) in zip(ax_maps, tiles, panels)]
+    # Stacked grids share the channel numbering, so only the lowest says how to read it.
+    counts = [_show_mosaic(ax, t, label, xlabel=not stacked or i == n - 1, cmap="gray", vmin=0, vmax=1)
+              for i, (ax, t, (label, _)) in enumerate(zip(ax_maps, tiles, panels))]
     fig.suptitle(f"{title}\n(each channel scaled to its own range: black lowest, white highest)")
     fig.savefig(path, dpi=DPI, bbox_inches="tight")
     plt.close(fig)

@@ -28,6 +28,7 @@ from experiments import REPORT_STEPS, Experiment, load_experiment, resolve_path
 from models import resnet
 
 KERNEL_STEPS = ("CNN2", "CNN6")  # the report draws the simple CNN's and ResNet18's first layer
+# The metrics.csv columns the figures and the table use (train.py writes them, among any others).
 METRIC_COLUMNS = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds")
 # Settings that make a run a different experiment from the report's, when changed.
 SETTING_FIELDS = ("dataset", "subset", "image_size", "batch_size", "lr", "pretrained")
@@ -45,10 +46,12 @@ class Run:
 
     @property
     def minutes(self) -> float:
+        """Wall time of all the run's epochs."""
         return sum(r["seconds"] for r in self.history) / 60
 
     @property
     def device(self) -> str:
+        """Where it ran, e.g. "cuda (NVIDIA H100 80GB HBM3)"."""
         env = self.saved.get("environment", {})
         name = env.get("device_name")
         return f"{env.get('device', '?')} ({name})" if name else env.get("device", "?")
@@ -153,8 +156,8 @@ def untrained_model(exp: Experiment, cfg: Config) -> tuple[nn.Module, str]:
         if os.path.isfile(resnet.weights_path()):
             label = "before fine-tuning: ImageNet weights"
         else:
-            label = (f"random initialization (seed {cfg.seed}): the run's ImageNet\n"
-                     f"weights are not in {os.path.dirname(resnet.weights_path())}")
+            label = (f"random initialization (seed {cfg.seed}), as the ImageNet weights the\n"
+                     f"run started from are not in {os.path.dirname(resnet.weights_path())}")
             cfg = dataclasses.replace(cfg, pretrained=False)
     with torch.random.fork_rng(devices=[]):  # leave the caller's random state alone
         torch.manual_seed(cfg.seed)

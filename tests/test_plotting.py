@@ -8,10 +8,13 @@ import shutil
 import pytest
 import torch
 
+import data
 import main
 import plotting
 import report
 import train
+from cifar_fixtures import write_cifar
+from errors import UserError
 from experiments import REPORT_STEPS, load_experiment, resolve_path
 from models import resnet
 from tests.test_models import EXPECTED_PARAMETERS
@@ -154,6 +157,20 @@ def test_feature_maps_see_the_first_test_image_at_the_model_s_resolution(runs):
         with torch.no_grad():
             assert torch.allclose(maps, report.first_conv(model)(x)[0])
         assert name == f"class_{int(label):02d}"
+
+
+def test_cifar_test_image_is_read_from_disk_and_never_downloaded(monkeypatch, tmp_path):
+    monkeypatch.setattr(data.urllib.request, "urlopen",
+                        lambda *a, **k: pytest.fail("regeneration tried to download"))
+    cfg = dataclasses.replace(load_experiment(resolve_path("CNN2")).config, step="CNN2",
+                              data_dir=str(tmp_path / "data"), subset=20)
+    with pytest.raises(UserError, match="--data-dir") as e:
+        report.first_test_image(cfg)
+    assert "cifar-100-python" in str(e.value)
+    written = write_cifar(tmp_path / "data", data.CIFAR100, n_train=5, n_test=3, seed=1)
+    image, label, name = report.first_test_image(cfg)
+    assert image.reshape(-1).tolist() == written["test_data"][0].tolist()
+    assert int(label) == written["test_labels"][0] and name == written["names"][int(label)]
 
 
 def test_grid_shape_and_mosaic_place_tile_k_at_row_k_over_columns():
