@@ -62,9 +62,18 @@ def environment(device: torch.device) -> dict[str, Any]:
         "platform": platform.platform(),
         "device": str(device),
         "device_name": (torch.cuda.get_device_name(device) if device.type == "cuda"
-                        else platform.processor() or platform.machine()),
+                        else _cpu_name()),
         "cpu_threads": torch.get_num_threads(),
     }
+
+
+def _cpu_name() -> str:
+    with contextlib.suppress(OSError):  # Linux names the model; elsewhere the architecture must do
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
 
 
 def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer,
