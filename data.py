@@ -365,15 +365,18 @@ class _Crop:
         left = torch.randint(0, w - self.width + 1, (n,), generator=generator, device=dev)
         return {"padding": pad, "top": top, "left": left}
 
-    def apply(self, batch: torch.Tensor, params: dict[str, Any]) -> torch.Tensor:
+    def apply(self, batch: torch.Tensor, params: dict[str, Any],
+              index: torch.Tensor | None = None) -> torch.Tensor:
+        """The crops; with `index`, cut from batch[index] without copying batch[index] first."""
         if any(params["padding"]):
             batch = F.pad(batch, params["padding"], fill=self.fill, padding_mode=self.padding_mode)
-        dev = batch.device
-        rows = params["top"][:, None] + torch.arange(self.height, device=dev)  # (N, h)
-        cols = params["left"][:, None] + torch.arange(self.width, device=dev)  # (N, w)
-        index = torch.arange(len(batch), device=dev)[:, None, None]
-        # Advanced indices around a slice put the batch dims first: (N, h, w, C) -> (N, C, h, w).
-        return batch[index, :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+        # Every window of the crop's size, as a view: (N, C, H - h + 1, W - w + 1, h, w). Picking
+        # one per image copies whole rows, 4x faster than indexing each pixel on this CPU.
+        windows = batch.unfold(2, self.height, 1).unfold(3, self.width, 1)
+        if index is None:
+            index = torch.arange(len(params["top"]), device=batch.device)
+        # Advanced indices around a slice put the batch dim first: (N, C, h, w).
+        return windows[index, :, params["top"], params["left"]]
 
 
 def _flatten(transform: Any) -> list[Any]:
@@ -415,6 +418,19 @@ class BatchPipeline:
         for op in self.ops:
             batch = op.apply(batch, op.sample(batch, generator))
         return batch
+
+    def take(self, images: torch.Tensor, index: torch.Tensor,
+             generator: torch.Generator) -> torch.Tensor:
+        """self(images[index], generator), with a leading crop cut straight out of images.
+
+        One gather instead of two (the batch, then its crops): CNN5b's per-batch work.
+        """
+        if not self.ops or not isinstance(self.ops[0], _Crop) or not self.ops[0].selects_pixels:
+            return self(images[index], generator)  # a padded crop would pad every image
+        crop = self.ops[0]
+        shape = images[:1].expand(len(index), *images.shape[1:])  # the batch's shape, no copy
+        batch = crop.apply(images, crop.sample(shape, generator), index)
+        return BatchPipeline(self.ops[1:])(batch, generator)
 
     def __repr__(self) -> str:
         return ", ".join(op.name for op in self.ops)
@@ -466,7 +482,7 @@ class DeviceLoader:
                  else torch.arange(n, device=dev))
         for start in range(0, n, self.batch_size):
             index = order[start:start + self.batch_size]
-            yield self.pipeline(self.images[index], self.generator), self.labels[index]
+            yield self.pipeline.take(self.images, index, self.generator), self.labels[index]
 
 
 class _PerImage(torch.utils.data.Dataset):

@@ -80,6 +80,15 @@ def test_split_moves_only_pointwise_ops_past_pixel_selections(name, once, per_ba
     assert (repr(a), repr(b)) == (once, per_batch)
 
 
+@pytest.mark.parametrize("name", ["unpadded crop then normalize", "padded crop then normalize",
+                                  "flip then normalize"])
+def test_take_cuts_the_batch_straight_from_the_images_as_indexing_first_would(name):
+    pipeline, _ = data.compile_transform(PIPELINES[name])
+    source, index = images(30), torch.tensor([7, 3, 3, 29, 0, 12])
+    got = pipeline.take(source, index, torch.Generator().manual_seed(2))
+    assert torch.equal(got, pipeline(source[index], torch.Generator().manual_seed(2)))
+
+
 def test_report_steps_cache_all_but_their_random_ops():
     cnn5b = load_experiment(resolve_path("CNN5b"))
     loader = data.make_loader(images(), torch.arange(40), cnn5b.train_transform, 16, True, CPU, 0)
