@@ -54,6 +54,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    help="the report loop's DataLoader workers (default: 2, the report's)")
     p.add_argument("--compile", action="store_true", help="torch.compile the model in (b)")
     p.add_argument("--seed", type=int, default=0, help="seed of the data and the models (default: 0)")
+    p.add_argument("--profile", action="store_true",
+                   help="after the timings, profile one epoch of (b) with torch.profiler and print "
+                        "where its time goes")
     args = p.parse_args(argv)
     what = args.what.split(",")
     if not what or any(w not in WHAT for w in what):
@@ -278,6 +281,8 @@ def bench_step(step: str, args: argparse.Namespace, device: torch.device,
         print(_row("train", "(a)", rates["train", "a"], full, step_flops, peaks[torch.float32]))
         print(_row("train", "(b)", rates["train", "b"], full, step_flops, peaks[ours_dtype]))
         print(_ratio_row("train", rates["train", "a"], rates["train", "b"]))
+        if args.profile:
+            print(_profile(run_b, device))
         if device.type == "cuda":
             print(f"host syncs in one epoch of (b): {_count_syncs(run_b)} (train_one_epoch reads "
                   f"its three sums once, at the end)")
@@ -299,6 +304,17 @@ def summary(results: list[dict[str, Any]]) -> str:
     lines.append(f"{'total':<6} {'':>6} {'':>12} {'':>12} {'':>7} {total_a:>12.1f} {total_b:>12.1f}")
     return "\n".join(lines) + "\n(training epochs only, median images/s scaled to the full " \
                               "training set; evaluation not included)"
+
+
+def _profile(fn: Callable[[], Any], device: torch.device) -> str:
+    """torch.profiler's table of the ops that took the most time in fn."""
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    if device.type == "cuda":
+        activities.append(torch.profiler.ProfilerActivity.CUDA)
+    with torch.profiler.profile(activities=activities) as prof:
+        fn()
+    key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    return prof.key_averages().table(sort_by=key, row_limit=12)
 
 
 def _count_syncs(fn: Callable[[], Any]) -> int:
