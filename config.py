@@ -32,3 +32,4 @@ class Config:
     out: str = "runs"  # a run writes to <out>/<step>/
     resume: bool = False  # continue from <out>/<step>/checkpoint.pt
     workers: int = 2  # DataLoader workers, used only when a transform has no batched form
+    compile: bool = False  # torch.compile the model; off: slower on the 2-core CPU (BENCHMARKS.md)

@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help=f"random seed (default: {DEFAULTS.seed})")
     p.add_argument("--workers", type=_at_least(int, 0), help="DataLoader workers, used only for transforms with no "
                    f"batched form (default: {DEFAULTS.workers})")
+    p.add_argument("--compile", action="store_true", default=None,
+                   help="torch.compile the model (default: off; see BENCHMARKS.md)")
     p.add_argument("--resume", action="store_true",
                    help="continue each step from its checkpoint in OUT/<step>/")
     p.add_argument("--summary", action="store_true",

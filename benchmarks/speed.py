@@ -1,0 +1,355 @@
+"""The report's training loop against this project's, on the same images, model and machine.
+
+(a) the report's loop: a torchvision-style Dataset handing PIL images to the step's transforms in
+    a DataLoader with worker processes, fp32, NCHW, torch.optim.Adam's defaults, loss.item() per
+    batch; (b) this project's: data.make_loader and train.train_one_epoch, as main.py runs them.
+The two alternate, A then B then B then A..., so that a change in the machine's load hits both;
+the ratio b/a is taken within each repetition. Nothing here asserts a speed.
+
+Run: python -m benchmarks --step CNN5b --images 5000 --reps 3
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import platform
+import statistics
+import sys
+import time
+import warnings
+from typing import Any, Callable, Sequence
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+import data
+import train
+from errors import UserError
+from experiments import REPORT_STEPS, Experiment, load_experiment, resolve_path
+
+WHAT = ("data", "train")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The benchmark's command line."""
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
+    p.add_argument("--step", nargs="+", default=["CNN5b"],
+                   help=f"report steps to time, or 'all' ({', '.join(REPORT_STEPS)}; default: CNN5b)")
+    p.add_argument("--images", type=int, default=5000,
+                   help="training images per epoch; seconds per epoch are scaled to the full "
+                        "dataset's 50,000 (default: 5000)")
+    p.add_argument("--reps", type=int, default=3, help="repetitions of each variant (default: 3)")
+    p.add_argument("--dataset", choices=data.DATASETS, default="synthetic",
+                   help="synthetic (no download; CIFAR's size) or a CIFAR in --data-dir "
+                        "(default: synthetic)")
+    p.add_argument("--data-dir", default="data", help="where CIFAR is (default: data/)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    p.add_argument("--what", default="data,train",
+                   help="comma-separated: data (the pipeline alone, no model), train (whole "
+                        "training epochs) (default: data,train)")
+    p.add_argument("--batch-size", type=int, help="images per batch (default: the step's)")
+    p.add_argument("--workers", type=int, default=2,
+                   help="the report loop's DataLoader workers (default: 2, the report's)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model in (b)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the data and the models (default: 0)")
+    p.add_argument("--profile", action="store_true",
+                   help="after the timings, profile one epoch of (b) with torch.profiler and print "
+                        "where its time goes")
+    args = p.parse_args(argv)
+    what = args.what.split(",")
+    if not what or any(w not in WHAT for w in what):
+        p.error(f"--what {args.what}: give data, train or data,train")
+    if args.images < 1 or args.reps < 1 or args.workers < 0 or (args.batch_size or 1) < 1:
+        p.error("--images, --reps and --batch-size must be at least 1, --workers at least 0")
+    args.what = what
+    return args
+
+
+# ---------------------------------------------------------------------------------------------
+# What a step costs: FLOPs per image, and the device's peak
+# ---------------------------------------------------------------------------------------------
+
+def count_flops(model: nn.Module, image_size: int) -> tuple[int, int]:
+    """FLOPs per image of the forward pass and of forward plus backward, as FlopCounterMode counts.
+
+    It counts matrix products and convolutions, 2 FLOPs per multiply-add, and leaves out
+    element-wise ops and the optimizer. The backward pass is counted, not assumed to be twice
+    the forward: the first layer needs no gradient for its input.
+    """
+    model = model.to("cpu").train()
+    x = torch.randn(2, 3, image_size, image_size)  # 2: batch norm wants more than one value
+    with FlopCounterMode(display=False) as counter:
+        loss = nn.functional.cross_entropy(model(x), torch.zeros(2, dtype=torch.long))
+        forward = counter.get_total_flops()
+        loss.backward()
+        total = counter.get_total_flops()
+    return forward // 2, total // 2
+
+
+def measure_peak(device: torch.device, dtype: torch.dtype) -> float:
+    """Achievable FLOP/s: the best of several large square matrix products."""
+    n = 2048 if device.type == "cpu" else 8192
+    a = torch.randn(n, n, device=device).to(dtype)
+    b = torch.randn(n, n, device=device).to(dtype)
+    c = a @ b
+    best, until = 0.0, time.perf_counter() + 1  # a second of tries: the best one had the machine
+    for i in range(20):
+        _sync(device)
+        start = time.perf_counter()
+        torch.mm(a, b, out=c)
+        _sync(device)
+        best = max(best, 2 * n ** 3 / (time.perf_counter() - start))
+        if i >= 2 and time.perf_counter() > until:
+            break
+    return best
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+# ---------------------------------------------------------------------------------------------
+# The two loops
+# ---------------------------------------------------------------------------------------------
+
+def report_loader(images: torch.Tensor, labels: torch.Tensor, exp: Experiment, batch_size: int,
+                  workers: int, seed: int) -> torch.utils.data.DataLoader:
+    """The report's data path: PIL images through the step's transforms in DataLoader workers."""
+    return torch.utils.data.DataLoader(
+        data._PerImage(images, labels, exp.train_transform), batch_size=batch_size, shuffle=True,
+        num_workers=workers, generator=torch.Generator().manual_seed(seed))
+
+
+def report_epoch(model: nn.Module, loader: Any, optimizer: torch.optim.Optimizer,
+                 device: torch.device) -> float:
+    """One epoch as the report trains: fp32, NCHW, the loss read back after every batch."""
+    model.train()
+    running_loss = 0.0
+    for inputs, labels in loader:
+        inputs, labels = inputs.to(device), labels.to(device)
+        optimizer.zero_grad()
+        loss = nn.functional.cross_entropy(model(inputs), labels)
+        loss.backward()
+        optimizer.step()
+        running_loss += loss.item()
+    return running_loss / len(loader)
+
+
+def deliver(loader: Any, device: torch.device) -> None:
+    """Iterate a loader as training would, with no model: every batch lands on the device."""
+    for x, y in loader:
+        x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+    _sync(device)
+
+
+def _timed(fn: Callable[[], Any], device: torch.device) -> float:
+    _sync(device)
+    start = time.perf_counter()
+    fn()
+    _sync(device)
+    return time.perf_counter() - start
+
+
+# ---------------------------------------------------------------------------------------------
+# One step, side by side
+# ---------------------------------------------------------------------------------------------
+
+def _loadavg() -> str:
+    try:
+        return " ".join(open("/proc/loadavg").read().split()[:3])
+    except OSError:
+        return "n/a"
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            name = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{name}, {torch.get_num_threads()} threads"
+
+
+def _name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def _row(what: str, variant: str, rates: list[float], full: int, flops: int | None = None,
+         peak: float | None = None) -> str:
+    rate = statistics.median(rates)
+    line = f"{what:<6} {variant:<4} {rate:>12,.0f} {full / rate:>14.1f}"
+    if flops is not None and peak:
+        achieved = flops * rate
+        line += f" {achieved / 1e9:>10.1f} {100 * achieved / peak:>9.0f}%"
+    return line
+
+
+def _ratio_row(what: str, a: list[float], b: list[float]) -> str:
+    ratios = sorted(rb / ra for ra, rb in zip(a, b))
+    return (f"{what:<6} {'b/a':<4} {statistics.median(ratios):>11.2f}x   (min {ratios[0]:.2f}x, "
+            f"median {statistics.median(ratios):.2f}x, max {ratios[-1]:.2f}x over {len(ratios)} reps)")
+
+
+def bench_step(step: str, args: argparse.Namespace, device: torch.device,
+               peaks: dict[torch.dtype, float]) -> dict[str, Any]:
+    """Time one step's data pipeline and training epochs, (a) and (b) in turn; print and return them."""
+    exp = load_experiment(resolve_path(step))
+    cfg = dataclasses.replace(exp.config, dataset=args.dataset, data_dir=args.data_dir,
+                              num_classes=data.NUM_CLASSES[args.dataset], pretrained=False,
+                              batch_size=args.batch_size or exp.config.batch_size)
+    ds = data.load_dataset(args.dataset, args.data_dir, args.images, args.seed)
+    images, labels = ds.train_images, ds.train_labels
+    full = data.SIZES[args.dataset][0]
+    bs = cfg.batch_size
+
+    start = time.perf_counter()
+    loader_b = data.make_loader(images, labels, exp.train_transform, bs, True, device, args.seed)
+    setup_b = time.perf_counter() - start
+    loader_a = report_loader(images, labels, exp, bs, args.workers, args.seed)
+    forward, step_flops = count_flops(exp.model(cfg), cfg.image_size)
+    ours_dtype = torch.bfloat16 if device.type == "cuda" else torch.float32  # train._autocast's
+
+    print(f"== {step} on {device} ({_device_name(device)}); {args.dataset}, {len(images)} images, "
+          f"batch {bs}, {args.reps} reps; load average {_loadavg()}")
+    names = ", ".join(type(t).__name__ for t in data._flatten(exp.train_transform))
+    print(f"(a) report: DataLoader ({args.workers} workers) applying {names} to PIL images; fp32, "
+          f"NCHW, Adam defaults, loss.item() per batch")
+    print(f"(b) ours: {loader_b.description} (set up in {setup_b:.2f} s, once per run); "
+          f"{'bf16 autocast, ' if device.type == 'cuda' else 'fp32, '}"
+          f"{'channels_last, ' if train.uses_channels_last(exp.model(cfg)) else ''}fused Adam"
+          f"{', torch.compile' if args.compile else ''}, sums kept on the device")
+    print(f"FLOPs per image: forward {forward / 1e6:,.1f} M, training step {step_flops / 1e6:,.1f} M "
+          f"(FlopCounterMode: convolutions and matrix products, 2 per multiply-add, backward "
+          f"counted)")
+    measured = ", ".join(f"{_name(k)} {v / 1e9:,.0f} GFLOP/s" for k, v in peaks.items())
+    print(f"peak: {measured} (best large matmul, measured); % of peak below is against (a) fp32, "
+          f"(b) {_name(ours_dtype)}")
+    print(f"{'what':<6} {'':<4} {'images/s':>12} {f's/epoch ({full})':>14} {'GFLOP/s':>10} "
+          f"{'of peak':>10}")
+
+    rates: dict[tuple[str, str], list[float]] = {}
+
+    def record(what: str, variant: str, seconds: float) -> None:
+        rates.setdefault((what, variant), []).append(len(images) / seconds)
+
+    if "data" in args.what:
+        deliver(loader_a, device), deliver(loader_b, device)  # warm-up: worker start, caches
+        for rep in range(args.reps):
+            for variant in ("ab" if rep % 2 == 0 else "ba"):
+                loader = loader_a if variant == "a" else loader_b
+                record("data", variant, _timed(lambda: deliver(loader, device), device))
+        print(_row("data", "(a)", rates["data", "a"], full))
+        print(_row("data", "(b)", rates["data", "b"], full))
+        print(_ratio_row("data", rates["data", "a"], rates["data", "b"]))
+
+    if "train" in args.what:
+        torch.manual_seed(args.seed)
+        model_a = exp.model(cfg).to(device)
+        optimizer_a = torch.optim.Adam(model_a.parameters(), lr=cfg.lr)
+        torch.manual_seed(args.seed)
+        model_b = train.prepare_model(exp.model(cfg), device)
+        optimizer_b = train.make_optimizer(model_b, cfg.lr, device)
+        step_b = torch.compile(model_b) if args.compile else model_b
+
+        def run_a() -> None:
+            torch.backends.cudnn.benchmark = False  # the report never set it
+            report_epoch(model_a, loader_a, optimizer_a, device)
+
+        def run_b(loader: Any = loader_b) -> None:
+            torch.backends.cudnn.benchmark = True  # as train.run sets it
+            train.train_one_epoch(step_b, loader, optimizer_b, device, step)
+
+        # Warm-up on two batches: kernel selection, worker start, compilation.
+        few = min(len(images), 2 * bs)
+        warm = time.perf_counter()
+        run_b(data.make_loader(images[:few], labels[:few], exp.train_transform, bs, True, device,
+                               args.seed))
+        report_epoch(model_a, report_loader(images[:few], labels[:few], exp, bs, args.workers,
+                                            args.seed), optimizer_a, device)
+        print(f"warm-up (untimed): {time.perf_counter() - warm:.1f} s")
+        for rep in range(args.reps):
+            for variant in ("ab" if rep % 2 == 0 else "ba"):
+                record("train", variant, _timed(run_a if variant == "a" else run_b, device))
+        print(_row("train", "(a)", rates["train", "a"], full, step_flops, peaks[torch.float32]))
+        print(_row("train", "(b)", rates["train", "b"], full, step_flops, peaks[ours_dtype]))
+        print(_ratio_row("train", rates["train", "a"], rates["train", "b"]))
+        if args.profile:
+            print(_profile(run_b, device))
+        if device.type == "cuda":
+            print(f"host syncs in one epoch of (b): {_count_syncs(run_b)} (train_one_epoch reads "
+                  f"its three sums once, at the end)")
+    print(f"load average after {step}: {_loadavg()}\n", flush=True)
+    return {"step": step, "epochs": exp.config.epochs, "full": full,
+            **{f"{what} {v}": statistics.median(r) for (what, v), r in rates.items()}}
+
+
+def summary(results: list[dict[str, Any]]) -> str:
+    """Per step: seconds per full epoch each way, and training minutes at the report's epochs."""
+    lines = [f"{'step':<6} {'epochs':>6} {'(a) s/epoch':>12} {'(b) s/epoch':>12} {'b/a':>7} "
+             f"{'(a) minutes':>12} {'(b) minutes':>12}"]
+    total_a = total_b = 0.0
+    for r in results:
+        a, b = r["full"] / r["train a"], r["full"] / r["train b"]
+        total_a, total_b = total_a + a * r["epochs"] / 60, total_b + b * r["epochs"] / 60
+        lines.append(f"{r['step']:<6} {r['epochs']:>6} {a:>12.1f} {b:>12.1f} {a / b:>6.2f}x "
+                     f"{a * r['epochs'] / 60:>12.1f} {b * r['epochs'] / 60:>12.1f}")
+    lines.append(f"{'total':<6} {'':>6} {'':>12} {'':>12} {'':>7} {total_a:>12.1f} {total_b:>12.1f}")
+    return "\n".join(lines) + "\n(training epochs only, median images/s scaled to the full " \
+                              "training set; evaluation not included)"
+
+
+def _profile(fn: Callable[[], Any], device: torch.device) -> str:
+    """torch.profiler's table of the ops that took the most time in fn."""
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    if device.type == "cuda":
+        activities.append(torch.profiler.ProfilerActivity.CUDA)
+    with torch.profiler.profile(activities=activities) as prof:
+        fn()
+    key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    return prof.key_averages().table(sort_by=key, row_limit=12)
+
+
+def _count_syncs(fn: Callable[[], Any]) -> int:
+    """How many times fn makes the CPU wait for the GPU, by CUDA's sync debug mode."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            fn()
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    return sum("synchroniz" in str(w.message) for w in caught)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Benchmark the steps named on the command line; returns the exit code."""
+    args = parse_args(argv)
+    steps = [s for n in args.step for s in (REPORT_STEPS if n == "all" else [n])]
+    try:
+        device = train.resolve_device(args.device)
+        for step in steps:
+            load_experiment(resolve_path(step))  # a typo fails before any timing
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    peaks = {torch.float32: measure_peak(device, torch.float32)}
+    if device.type == "cuda":
+        peaks[torch.bfloat16] = measure_peak(device, torch.bfloat16)
+    print(f"torch {torch.__version__}, {platform.platform()}, {os.cpu_count()} CPUs; "
+          f"load average {_loadavg()}\n")
+    try:
+        results = [bench_step(step, args, device, peaks) for step in steps]
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if len(results) > 1 and "train" in args.what:
+        print(summary(results))
+    return 0

@@ -1,0 +1,64 @@
+"""The speed benchmark runs end to end on a few images and prints every row it promises.
+
+No speed is asserted: the figures belong in BENCHMARKS.md, measured on a quiet machine.
+"""
+import re
+
+import pytest
+import torch
+
+from benchmarks import speed
+from experiments import load_experiment, resolve_path
+from models import SimpleCNN
+
+
+def test_benchmark_prints_both_loops_side_by_side(capsys):
+    code = speed.main(["--step", "CNN2", "--images", "32", "--reps", "2", "--batch-size", "16",
+                       "--device", "cpu"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    for label in ("(a) report: DataLoader (2 workers)", "(b) ours: batched on cpu",
+                  "FLOPs per image", "peak: float32"):
+        assert label in out
+    number = r"[\d,]+(\.\d+)?"
+    for what in ("data", "train"):
+        for variant in ("(a)", "(b)"):
+            assert re.search(rf"^{what}\s+{re.escape(variant)}\s+{number}\s+{number}", out, re.M), out
+        ratio = re.search(rf"^{what}\s+b/a\s+{number}x\s+\(min ({number})x, median ({number})x, "
+                          rf"max ({number})x over 2 reps\)", out, re.M)
+        assert ratio, out
+        low, mid, high = (float(ratio.group(i).replace(",", "")) for i in (2, 4, 6))
+        assert 0 < low <= mid <= high
+    assert re.search(r"^train\s+\(b\)\s+.*%$", out, re.M)  # achieved FLOP/s and share of peak
+
+
+def test_flop_count_matches_the_layers_by_hand():
+    model = SimpleCNN(widths=(4, 4, 4, 8), fc_units=16, num_classes=10)
+    forward, step = speed.count_flops(model, 32)
+    convs = 2 * (14 * 14 * 4 * 3 * 25 + 12 * 12 * 4 * 4 * 9 + 10 * 10 * 4 * 4 * 9
+                 + 8 * 8 * 8 * 4 * 9)
+    fcs = 2 * (8 * 4 * 4 * 16 + 16 * 10)
+    assert forward == convs + fcs
+    # Backward: weight gradients everywhere, input gradients everywhere but the first layer.
+    first_conv = 2 * 14 * 14 * 4 * 3 * 25
+    assert step == 3 * forward - first_conv
+
+
+def test_report_loader_hands_pil_images_to_the_steps_transforms():
+    exp = load_experiment(resolve_path("CNN5b"))
+    images = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8)
+    loader = speed.report_loader(images, torch.arange(6), exp, 3, workers=0, seed=0)
+    x, y = next(iter(loader))
+    assert x.shape == (3, 3, 32, 32) and x.dtype == torch.float32 and len(y) == 3
+
+
+@pytest.mark.parametrize("args", [["--what", "model"], ["--images", "0"], ["--reps", "0"]])
+def test_bad_options_are_refused(args, capsys):
+    with pytest.raises(SystemExit) as e:
+        speed.main(args)
+    assert e.value.code == 2
+
+
+def test_unknown_step_is_refused_before_timing(capsys):
+    assert speed.main(["--step", "CNN9", "--device", "cpu"]) == 2
+    assert "CNN9" in capsys.readouterr().err
