@@ -1,4 +1,7 @@
-"""The exceptions main.py reports as one sentence, without a traceback."""
+"""The errors the command lines report as one sentence, without a traceback."""
+import argparse
+import sys
+from typing import NoReturn
 
 
 class UserError(Exception):
@@ -11,3 +14,11 @@ class TrainingError(Exception):
 
 class Interrupted(Exception):
     """Ctrl-C stopped a run; its last finished epoch is saved. Exit code 130, as the shell uses."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with a one-line error and exit code 2, instead of its usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(2)

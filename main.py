@@ -6,23 +6,18 @@ import dataclasses
 import re
 import sys
 import traceback
-from typing import Any, NoReturn, Sequence
+from typing import Any, Sequence
 
 import torch
 
 import data
 import train
 from config import Config
-from errors import Interrupted, TrainingError, UserError
+from errors import Interrupted, OneLineParser, TrainingError, UserError
 from experiments import REPORT_STEPS, Experiment, load_experiment, resolve_path
 
 DEFAULTS = Config()
 
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # one line, not argparse's usage block
-        print(f"error: {message} (see python main.py --help)", file=sys.stderr)
-        sys.exit(2)
 
 
 def _at_least(kind: type, low: float, strict: bool = False) -> Any:
@@ -51,8 +46,9 @@ def _device(text: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line; every option defaults to None so that experiments' settings show through."""
-    p = _Parser(description="Train the networks of the CIFAR-100 report, one step per experiment "
-                            "file, and write each step's metrics, figure and checkpoint.")
+    p = OneLineParser(prog="python main.py",
+                      description="Train the networks of the CIFAR-100 report, one step per experiment "
+                      "file, and write each step's metrics, figure and checkpoint.")
     p.add_argument("experiments", nargs="+", metavar="EXPERIMENT",
                    help=f"experiment files (experiments/CNN4b.py), step names (CNN4b), or 'all' "
                         f"for every step in report order: {', '.join(REPORT_STEPS)}")
@@ -73,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "runs (default: all)")
     p.add_argument("--out", help=f"runs are written to OUT/<step>/ (default: {DEFAULTS.out}/)")
     p.add_argument("--seed", type=int, help=f"random seed (default: {DEFAULTS.seed})")
-    p.add_argument("--workers", type=_at_least(int, 0), help="DataLoader workers, used only for transforms with no "
+    p.add_argument("--workers", type=_at_least(int, 0),
+                   help="DataLoader workers, used only for transforms with no "
                    f"batched form (default: {DEFAULTS.workers})")
     p.add_argument("--compile", action="store_true", default=None,
                    help="torch.compile the model (default: off; see BENCHMARKS.md)")

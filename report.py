@@ -12,10 +12,9 @@ import csv
 import dataclasses
 import json
 import os
-import re
 import sys
 from dataclasses import dataclass
-from typing import Any, NoReturn, Sequence
+from typing import Any, Sequence
 
 import torch
 from torch import nn
@@ -24,18 +23,16 @@ from torchvision.transforms import v2
 import data
 import plotting
 from config import Config, Reported
-from errors import UserError
+from errors import OneLineParser, UserError
 from experiments import REPORT_STEPS, Experiment, load_experiment, resolve_path
 from models import resnet
+from train import INTERRUPTED, SET_ASIDE
 
 KERNEL_STEPS = ("CNN2", "CNN6")  # the report draws the simple CNN's and ResNet18's first layer
 # The metrics.csv columns the figures and the table use (train.py writes them, among any others).
 METRIC_COLUMNS = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds")
 # Settings that make a run a different experiment from the report's, when changed.
 SETTING_FIELDS = ("dataset", "subset", "image_size", "batch_size", "lr", "pretrained")
-# train.py moves an earlier run of a step aside to <step>-<date>-<time>: history, not a step.
-SET_ASIDE = re.compile(r".+-\d{8}-\d{6}(-\d+)?")
-INTERRUPTED = "INTERRUPTED.txt"  # train.py leaves it in a run's folder after Ctrl-C
 
 
 @dataclass
@@ -383,18 +380,14 @@ def regenerate(out: str, data_dir: str | None = None) -> dict[str, Any]:
             "runs": sorted(runs), "not_run": [s for s in steps if s not in runs]}
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # one line, not argparse's usage block
-        print(f"error: {message} (see python report.py --help)", file=sys.stderr)
-        sys.exit(2)
-
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line of report.py."""
-    p = _Parser(description="Rebuild every figure and results.md from the runs under OUT/, "
-                            "without training: each step's loss/accuracy figure, CNN2's and "
-                            "CNN6's first-layer kernels and outputs, OUT/overview.png and "
-                            "OUT/results.md.")
+    p = OneLineParser(prog="python report.py",
+                      description="Rebuild every figure and results.md from the runs under OUT/, "
+                      "without training: each step's loss/accuracy figure, CNN2's and "
+                      "CNN6's first-layer kernels and outputs, OUT/overview.png and "
+                      "OUT/results.md.")
     p.add_argument("--out", default=Config().out,
                    help=f"the folder the runs were written to (default: {Config().out}/)")
     p.add_argument("--data-dir", help="where CIFAR is, for the feature maps' test image "

@@ -7,6 +7,7 @@ import dataclasses
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import tempfile
@@ -32,6 +33,7 @@ CHECKPOINT_KEYS = ("epoch", "model", "optimizer", "history", "rng", "config", "a
 # (The seed matters only for synthetic data, which it generates.)
 RESUME_MUST_MATCH = ("dataset", "subset", "num_classes", "image_size")
 INTERRUPTED = "INTERRUPTED.txt"  # in a run's folder while its last run was stopped by Ctrl-C
+SET_ASIDE = re.compile(r".+-\d{8}-\d{6}(-\d+)?")  # an earlier run's folder, moved by _set_aside
 
 
 def resolve_device(name: str) -> torch.device:

@@ -26,7 +26,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import data
 import train
-from errors import UserError
+from errors import OneLineParser, UserError
 from experiments import REPORT_STEPS, Experiment, load_experiment, resolve_path
 
 WHAT = ("data", "train")
@@ -34,7 +34,7 @@ WHAT = ("data", "train")
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """The benchmark's command line."""
-    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
+    p = OneLineParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
     p.add_argument("--step", nargs="+", default=["CNN5b"],
                    help=f"report steps to time, or 'all' ({', '.join(REPORT_STEPS)}; default: CNN5b)")
     p.add_argument("--images", type=int, default=5000,

@@ -282,6 +282,7 @@ def test_running_a_finished_step_again_moves_the_old_run_aside(tmp_path, capsys)
     train.run(exp, dataclasses.replace(cfg, seed=1))
     kept = [p for p in (tmp_path / "runs").iterdir() if p.name.startswith("CNN5b-")]
     assert len(kept) == 1 and (kept[0] / "metrics.csv").read_text() == old
+    assert train.SET_ASIDE.fullmatch(kept[0].name)  # report.py leaves such folders out
     assert (kept[0] / "checkpoint.pt").exists()
     assert f"moved it to {kept[0]}" in capsys.readouterr().out
     assert (tmp_path / "runs" / "CNN5b" / "metrics.csv").read_text() != old

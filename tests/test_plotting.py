@@ -253,4 +253,3 @@ def test_runs_moved_aside_are_left_out_and_an_interrupted_run_is_marked(runs, tm
     rows = table_rows((tmp_path / "results.md").read_text())
     assert list(rows) == list(REPORT_STEPS)
     assert "interrupted (Ctrl-C)" in rows["CNN2"][-1]
-    assert report.INTERRUPTED == train.INTERRUPTED
