@@ -1,35 +1,112 @@
-"""Every default of a run, in one place; experiments and the command line override fields."""
+"""Every default of a run, in one place; experiments and the command line override fields.
+
+Beside each field, what changing it means (its metadata):
+  DATA     the data or the network differ: --resume refuses the change, and such a run is not
+           the report's setting;
+  SETTING  such a run is not the report's setting; --resume takes the new value;
+  RESUMED  --resume refuses the change (the optimizer's state would not fit), but it is not
+           compared with the report (OPTIMIZER fields are both).
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Union
 
-
-@dataclass(frozen=True)
-class Reported:
-    """The figures the report gives for one step, to compare a run against."""
-
-    accuracy: float  # final test accuracy, percent
-    loss: float  # final training loss (mean cross-entropy per sample)
-    minutes: float  # wall time on the report's GTX 960M laptop
+DATA = {"resume": "refuse", "setting": True}
+SETTING = {"setting": True}
+OPTIMIZER = {"resume": "refuse", "setting": True}
+RESUMED = {"resume": "refuse"}
 
 
 @dataclass(frozen=True)
 class Config:
-    """Resolved settings of one run. The defaults are the report's (section 1)."""
+    """Resolved settings of one run. The defaults are report 000's (section 1)."""
 
-    step: str = ""  # report step name, e.g. "CNN4b"; filled from the experiment's file name
-    dataset: str = "cifar100"  # cifar100 | cifar10 | synthetic
-    num_classes: int = 100  # filled from the dataset
+    step: str = ""  # step name, e.g. "CNN4b" or "001-A"; filled from the experiment's file name
+    dataset: str = field(default="cifar100", metadata=DATA)  # cifar100 | cifar10 | synthetic
+    num_classes: int = field(default=100, metadata=RESUMED)  # filled from the step's dataset
     data_dir: str = "data"  # holds cifar-100-python/ and cifar-10-batches-py/
-    subset: int | None = None  # first N training and N // 5 test images; None = all
-    image_size: int = 32  # side of the square images the model sees
-    epochs: int = 20  # every step of the report but CNN6 trains for 20 epochs
-    batch_size: int = 256
-    lr: float = 1e-4  # Adam, default betas, no weight decay
-    pretrained: bool = False  # ImageNet weights (CNN6 only)
-    seed: int = 0  # seeds the model init, the shuffling, the augmentation and synthetic data
+    subset: Union[int, None] = field(default=None, metadata=DATA)  # first N training, N // 5 test images
+    image_size: int = field(default=32, metadata=DATA)  # side of the square images the model sees
+    epochs: int = 20  # the most epochs; early stopping may end a run sooner
+    batch_size: int = field(default=256, metadata=SETTING)
+    optimizer: str = field(default="adam", metadata=OPTIMIZER)  # adam | sgd | adagrad | rmsprop
+    lr: float = field(default=1e-4, metadata=SETTING)
+    momentum: float = field(default=0.0, metadata=SETTING)  # sgd and rmsprop only
+    weight_decay: float = field(default=0.0, metadata=SETTING)  # L2 added to the gradient, as torch.optim does
+    lr_decay: float = field(default=1.0, metadata=SETTING)  # lr is multiplied by this after every epoch
+    # Validation: part of the training set held out and evaluated every epoch.
+    val_split: str = field(default="none", metadata=DATA)  # none | random | last | batch5
+    val_size: int = field(default=0, metadata=DATA)  # images held out (of the 50,000); batch5: 10,000
+    val_transform: str = field(default="test", metadata=SETTING)  # test | train (report 002's quirk)
+    # Early stopping on the validation split; early_stopping.py defines the rules.
+    early_stopping: str = field(default="off", metadata=SETTING)  # off | patience | baseline | window
+    monitor: str = field(default="val_accuracy", metadata=SETTING)  # val_accuracy | val_loss
+    patience: int = field(default=5, metadata=SETTING)  # evaluations without improvement
+    min_delta: float = field(default=0.0, metadata=SETTING)  # the least change that is an improvement
+    keep: str = field(default="last", metadata=SETTING)  # last | best: the weights the final test is of
+    pretrained: bool = field(default=False, metadata=SETTING)  # ImageNet weights (CNN6 and transfer steps)
+    seed: int = 0  # seeds the model init, the shuffling, the augmentation, the split, synthetic data
     device: str = "auto"  # auto = cuda, then mps, then cpu
     out: str = "runs"  # a run writes to <out>/<step>/
     resume: bool = False  # continue from <out>/<step>/checkpoint.pt
     workers: int = 2  # DataLoader workers, used only when a transform has no batched form
     compile: bool = False  # torch.compile the model; off: slower on the 2-core CPU (BENCHMARKS.md)
+
+
+def fields_with(key: str) -> tuple[str, ...]:
+    """The Config fields whose metadata sets `key` (e.g. "setting", "resume")."""
+    return tuple(f.name for f in dataclasses.fields(Config) if f.metadata.get(key))
+
+
+Figure = Union[float, tuple[float, float], None]  # a number, or a (low, high) range such as 60-65%
+
+
+@dataclass(frozen=True)
+class Reported:
+    """What a report states for one step; every figure is optional, and may be a (low, high) range.
+
+    Each name is also the name of the run's own figure (runs.summarize), so a run is compared with
+    the report on the report's own metric.
+    """
+
+    test_accuracy: Figure = None  # percent, of the weights the report kept
+    test_loss: Figure = None
+    train_loss: Figure = None  # the last epoch's mean cross-entropy per image
+    train_accuracy: Figure = None  # the last epoch's
+    val_accuracy: Figure = None  # the last epoch's
+    val_loss: Figure = None  # the last epoch's
+    best_val_accuracy: Figure = None
+    best_epoch: Figure = None  # the epoch early stopping (or the best validation figure) chose
+    lowest_val_loss: Figure = None
+    lowest_val_loss_epoch: Figure = None
+    train_accuracy_at_best: Figure = None  # the training accuracy in the best epoch
+    minutes: Figure = None  # on the report's hardware (experiments.Report.hardware)
+    parameters: Union[int, None] = None  # as the report prints it
+    note: str = ""  # where a figure of the report is wrong, or how it was read off
+
+
+# The figures a run is compared on, with their labels and units, in the order tables show them.
+FIGURES: dict[str, tuple[str, str]] = {
+    "best_val_accuracy": ("best val acc", "%"),
+    "best_epoch": ("best epoch", ""),
+    "train_accuracy_at_best": ("train acc at best", "%"),
+    "lowest_val_loss": ("lowest val loss", ""),
+    "lowest_val_loss_epoch": ("its epoch", ""),
+    "train_loss": ("train loss", ""),
+    "train_accuracy": ("train acc", "%"),
+    "val_loss": ("val loss", ""),
+    "val_accuracy": ("val acc", "%"),
+    "test_loss": ("test loss", ""),
+    "test_accuracy": ("test acc", "%"),
+    "minutes": ("minutes", ""),
+}
+assert set(FIGURES) == {f.name for f in dataclasses.fields(Reported)} - {"parameters", "note"}
+
+
+def reported_figures(reported: Reported | None) -> dict[str, Any]:
+    """The figures a report states for a step, by name, leaving out those it does not give."""
+    if reported is None:
+        return {}
+    return {k: getattr(reported, k) for k in FIGURES if getattr(reported, k) is not None}

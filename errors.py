@@ -1,4 +1,6 @@
 """The errors the command lines report as one sentence, without a traceback."""
+from __future__ import annotations
+
 import argparse
 import sys
 from typing import NoReturn
@@ -22,3 +24,8 @@ class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
         sys.exit(2)
+
+
+def first_line(e: BaseException) -> str:
+    """An exception's message cut to its first line (its type's name when it has none)."""
+    return (str(e).strip() or type(e).__name__).splitlines()[0]

@@ -1,23 +1,29 @@
-"""Reproduce the CIFAR-100 report one step at a time: python main.py experiments/CNN4b.py"""
+"""Reproduce the reports one step at a time: python main.py experiments/CNN4b.py, 001-A, 001 or all."""
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
+import os
 import re
 import sys
 import traceback
+import typing
 from typing import Any, Sequence
 
 import torch
 
 import data
+import results
+import runs
 import train
 from config import Config
 from errors import Interrupted, OneLineParser, TrainingError, UserError
-from experiments import REPORT_STEPS, Experiment, load_experiment, resolve_path
+from experiments import REPORTS, Experiment, expand, listing, load_experiment, report_of, resolve_path
 
 DEFAULTS = Config()
-
+# Fields --set may not change: the step is the experiment's name, the classes follow the dataset.
+DERIVED = ("step", "num_classes")
 
 
 def _at_least(kind: type, low: float, strict: bool = False) -> Any:
@@ -26,6 +32,8 @@ def _at_least(kind: type, low: float, strict: bool = False) -> Any:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text} is not a finite number")
         if value < low or (strict and value == low):
             raise argparse.ArgumentTypeError(
                 f"{text} must be {'greater than' if strict else 'at least'} {low}")
@@ -47,26 +55,30 @@ def _device(text: str) -> str:
 def build_parser() -> argparse.ArgumentParser:
     """The command line; every option defaults to None so that experiments' settings show through."""
     p = OneLineParser(prog="python main.py",
-                      description="Train the networks of the CIFAR-100 report, one step per experiment "
-                      "file, and write each step's metrics, figure and checkpoint.")
-    p.add_argument("experiments", nargs="+", metavar="EXPERIMENT",
-                   help=f"experiment files (experiments/CNN4b.py), step names (CNN4b), or 'all' "
-                        f"for every step in report order: {', '.join(REPORT_STEPS)}")
-    p.add_argument("--epochs", type=_positive(int), help="epochs to train (default: the step's, "
-                   f"{DEFAULTS.epochs} for all but CNN6)")
-    p.add_argument("--batch-size", type=_positive(int),
-                   help=f"images per batch (default: the step's, {DEFAULTS.batch_size} for all but CNN6)")
-    p.add_argument("--lr", type=_positive(float), help=f"Adam learning rate (default: {DEFAULTS.lr:g})")
+                      description="Train the networks of the reports, one step per experiment file, "
+                      "and write each step's metrics, figures and checkpoints.")
+    p.add_argument("experiments", nargs="*", metavar="STEP",
+                   help="experiment files (experiments/CNN4b.py), step names (CNN4b, 001-A), report "
+                        f"ids ({', '.join(r.id for r in REPORTS)}) for all of a report's steps in "
+                        "order, or 'all' for every step of every report; --list shows them")
+    p.add_argument("--list", action="store_true", help="list every report with its steps, then exit")
+    p.add_argument("--epochs", type=_positive(int), help="the most epochs to train (default: the "
+                   "step's; early stopping may end sooner)")
+    p.add_argument("--batch-size", type=_positive(int), help="images per batch (default: the step's)")
+    p.add_argument("--optimizer", choices=tuple(train.OPTIMIZERS),
+                   help=f"the optimizer (default: the step's, {DEFAULTS.optimizer} for report 000)")
+    p.add_argument("--lr", type=_positive(float), help=f"learning rate (default: the step's, "
+                   f"{DEFAULTS.lr:g} for report 000)")
     p.add_argument("--device", type=_device, help="auto (cuda, then mps, then cpu), cpu, cuda, "
                    "cuda:N or mps (default: auto)")
     p.add_argument("--data-dir", help=f"where the datasets are, or are downloaded to "
                    f"(default: {DEFAULTS.data_dir}/)")
     p.add_argument("--dataset", choices=data.DATASETS,
-                   help="cifar100 (the report's), cifar10, or synthetic: generated, learnable, "
-                        "needs no download (default: cifar100)")
+                   help="cifar100, cifar10, or synthetic: generated, learnable, with the step's own "
+                        "number of classes, needs no download (default: the step's)")
     p.add_argument("--subset", type=_positive(int), metavar="N",
                    help="train on the first N training images and test on the first N/5, for quick "
-                        "runs (default: all)")
+                        "runs; a validation split keeps its share (default: all)")
     p.add_argument("--out", help=f"runs are written to OUT/<step>/ (default: {DEFAULTS.out}/)")
     p.add_argument("--seed", type=int, help=f"random seed (default: {DEFAULTS.seed})")
     p.add_argument("--workers", type=_at_least(int, 0),
@@ -74,23 +86,59 @@ def build_parser() -> argparse.ArgumentParser:
                    f"batched form (default: {DEFAULTS.workers})")
     p.add_argument("--compile", action="store_true", default=None,
                    help="torch.compile the model (default: off; see BENCHMARKS.md)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
+                   help="set any other config.Config field, e.g. --set momentum=0.9 --set "
+                        "val_split=random --set val_size=1000 --set early_stopping=patience")
     p.add_argument("--resume", action="store_true",
                    help="continue each step from its checkpoint in OUT/<step>/")
     p.add_argument("--summary", action="store_true",
-                   help="print each step's architecture and parameter count, then exit (no data)")
+                   help="print each step's architecture and trainable parameters, then exit (no data)")
     p.add_argument("--no-pretrained", action="store_true",
-                   help="CNN6: train ResNet18 from scratch instead of from ImageNet weights")
+                   help="train networks that start from ImageNet weights from scratch instead")
     return p
 
 
-def resolve_config(exp: Experiment, args: argparse.Namespace) -> Config:
+def parse_settings(pairs: Sequence[str]) -> dict[str, Any]:
+    """--set KEY=VALUE pairs as typed Config values; an unknown key or a bad value is a UserError."""
+    hints = typing.get_type_hints(Config)
+    keys = [f.name for f in dataclasses.fields(Config) if f.name not in DERIVED]
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in keys:
+            raise UserError(f"--set {pair}: {'expected KEY=VALUE' if not sep else f'no setting {key!r}'}"
+                            f"; the keys are {', '.join(keys)}")
+        kind = hints[key]
+        try:
+            if text.lower() == "none" and type(None) in typing.get_args(kind):
+                value = None
+            elif kind is bool:
+                value = {"true": True, "1": True, "yes": True, "false": False, "0": False,
+                         "no": False}[text.lower()]
+            else:
+                base = next((k for k in typing.get_args(kind) if k is not type(None)), kind)
+                value = base(text)
+                if base is float and not math.isfinite(value):
+                    raise ValueError
+        except (KeyError, ValueError):
+            name = getattr(kind, "__name__", str(kind))
+            raise UserError(f"--set {pair}: {text!r} is not a valid {name} for {key}") from None
+        out[key] = value
+    return out
+
+
+def resolve_config(exp: Experiment, args: argparse.Namespace,
+                   settings: dict[str, Any] | None = None) -> Config:
     """The experiment's config with the options the user gave on top."""
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config)
              if getattr(args, f.name, None) is not None}
-    cfg = dataclasses.replace(exp.config, **given)
+    cfg = dataclasses.replace(exp.config, **given, **(settings or {}))
     if args.no_pretrained:
         cfg = dataclasses.replace(cfg, pretrained=False)
-    return dataclasses.replace(cfg, num_classes=data.NUM_CLASSES[cfg.dataset])
+    # Synthetic data stands in for the step's own dataset, with as many classes.
+    source = exp.config.dataset if cfg.dataset == "synthetic" else cfg.dataset
+    return dataclasses.replace(cfg, num_classes=data.NUM_CLASSES.get(source, exp.config.num_classes))
 
 
 def summary(exp: Experiment, cfg: Config) -> None:
@@ -101,32 +149,41 @@ def summary(exp: Experiment, cfg: Config) -> None:
         y = model(x)
     print(f"== {cfg.step} ({exp.path})\n{model}")
     print(f"input: {tuple(x.shape)} -> output: {tuple(y.shape)}")
-    print(f"parameters: {sum(p.numel() for p in model.parameters() if p.requires_grad)}")
+    print(f"trainable parameters: {train.trainable_parameters(model):,}")
 
 
-def _table(results: list[dict[str, Any]]) -> str:
-    header = f"{'step':<7} {'status':<7} {'epochs':>6} {'test acc':>9} {'report':>7} " \
-             f"{'train loss':>10} {'report':>7} {'minutes':>8}"
-    lines = [header, "-" * len(header)]
-    for r in results:
-        if r["status"] != "ok":
-            lines.append(f"{r['step']:<7} {r['status']:<7} {r['error']}")
-            continue
-        rep = r["reported"]
-        lines.append(f"{r['step']:<7} {'ok':<7} {r['epochs']:>6} {r['test_accuracy']:>8.1f}% "
-                     f"{(f'{rep.accuracy:g}%' if rep else '-'):>7} {r['train_loss']:>10.3f} "
-                     f"{(f'{rep.loss:g}' if rep else '-'):>7} {r['minutes']:>8.1f}")
-    return "\n".join(lines)
+def _tables(steps: list[str], status: dict[str, str], out: str) -> str:
+    """The results table of the steps just run, one per report (results.results_table)."""
+    found = {s: r for s in steps if status.get(s) == "ok"
+             and (r := results.attempt_read(os.path.join(out, s), [])) is not None}
+    text = []
+    for report in [*REPORTS, None]:
+        mine = [s for s in steps if report_of(s) is report]
+        if mine:
+            columns = report.columns if report else ("best_val_accuracy", "test_accuracy", "train_loss")
+            text.append(f"{f'report {report.id}' if report else 'other experiments'}:\n"
+                        + results.results_table(mine, found, columns, status))
+    return "\n\n".join(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the steps named on the command line; returns the process exit code."""
     args = build_parser().parse_args(argv)
-    names = [s for n in args.experiments for s in (REPORT_STEPS if n == "all" else [n])]
+    if args.list:
+        print(listing())
+        return 0
+    if not args.experiments:
+        print("error: name a step, a report id or all (python main.py --list shows them; see "
+              "python main.py --help)", file=sys.stderr)
+        return 2
+    names = expand(args.experiments)
     try:
         # Check every step before training any: a typo in the last should not wait for the first.
+        settings = parse_settings(args.settings)
         exps = [load_experiment(resolve_path(n)) for n in names]
-        cfgs = [resolve_config(e, args) for e in exps]
+        cfgs = [resolve_config(e, args, settings) for e in exps]
+        for cfg in cfgs:
+            train.check_config(cfg)
         for device in {c.device for c in cfgs}:
             train.resolve_device(device)
         if args.summary:
@@ -134,9 +191,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 summary(exp, cfg)
             return 0
         for out in dict.fromkeys(c.out for c in cfgs):
-            train.check_writable(out)
-        for key in dict.fromkeys((c.dataset, c.data_dir, c.subset, c.seed) for c in cfgs):
-            data.load_dataset(*key)  # cached: a missing dataset stops here, once
+            runs.check_writable(out)
+        for key in dict.fromkeys((c.dataset, c.data_dir, c.subset, c.seed, c.num_classes)
+                                 for c in cfgs):
+            data.load_dataset(*key)  # a missing dataset stops here, once
+        for cfg in cfgs:  # the split fits the data: known only now, from the subset
+            data.split_indices(cfg.subset or data.SIZES[cfg.dataset][0], cfg.val_split,
+                               cfg.val_size, cfg.seed)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -144,28 +205,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted before training started", file=sys.stderr)
         return 130
 
-    results, code = [], 0
+    status: dict[str, str] = {}
+    code = 0
     for exp, cfg in zip(exps, cfgs):
-        result = {"step": cfg.step, "reported": exp.reported, "status": "ok"}
         try:
-            result.update(train.run(exp, cfg))
+            train.run(exp, cfg)
+            status[cfg.step] = "ok"
         except (Interrupted, KeyboardInterrupt) as e:  # Ctrl-C stops this step and the rest
             print(e if isinstance(e, Interrupted) else f"{cfg.step}: interrupted while it was being "
                   f"set up; nothing was trained", file=sys.stderr)
-            results.append({**result, "status": "stopped", "error": "interrupted (Ctrl-C)"})
+            status[cfg.step] = "stopped (Ctrl-C)"
             code = 130
             break
         except (UserError, TrainingError) as e:
             print(f"error: {e}", file=sys.stderr)
-            result.update(status="failed", error=str(e))
+            status[cfg.step] = "failed"
             code = max(code, 2 if isinstance(e, UserError) else 1)
-        except Exception as e:  # a bug: show where, and go on with the other steps
+        except Exception:  # a bug: show where, and go on with the other steps
             traceback.print_exc()
-            result.update(status="failed", error=f"{type(e).__name__}: {e}")
+            status[cfg.step] = "failed"
             code = max(code, 1)
-        results.append(result)
-    if len(results) > 1:
-        print("\n" + _table(results))
+    if len(cfgs) > 1:
+        print("\n" + _tables([c.step for c in cfgs], status, cfgs[0].out))
     return code
 
 

@@ -18,49 +18,82 @@ from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from config import Reported  # noqa: E402
-from experiments import REPORT_STEPS  # noqa: E402
+from experiments import STEPS  # noqa: E402
 
 DPI = 150  # sharp in a printed A4 report at full width, small enough to browse
 TRAIN_STYLE = {"color": "tab:blue", "linestyle": "-", "marker": "o", "markersize": 3}
+VAL_STYLE = {"color": "tab:green", "linestyle": "-.", "marker": "^", "markersize": 3}
 TEST_STYLE = {"color": "tab:orange", "linestyle": "--", "marker": "s", "markersize": 3}
+BEST_STYLE = {"color": "tab:cyan", "linestyle": ":", "linewidth": 1.5}  # report 002's best-epoch line
 
-# One look per step, the same in every figure; marker and line style keep the steps apart when
-# printed in grey.
+# One look per step, the same in every figure: its place in its report picks a colour, a marker
+# and a line style, which keep the steps apart when printed in grey.
 _COLOURS = ("tab:gray", "tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple",
             "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "black")
 _MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*", "<", ">", "h")
 _LINES = ("-", "--", "-.", ":")
-assert len(_COLOURS) == len(_MARKERS) == len(REPORT_STEPS)
-STEP_STYLES = {step: {"color": c, "marker": m, "linestyle": _LINES[i % len(_LINES)]}
-               for i, (step, c, m) in enumerate(zip(REPORT_STEPS, _COLOURS, _MARKERS))}
 OTHER_STYLE = {"color": "0.5", "marker": ".", "linestyle": ":"}  # a run that is not a report step
 
 
 def step_style(step: str) -> dict[str, str]:
     """The colour, marker and line style a step has in every figure."""
-    return STEP_STYLES.get(step, OTHER_STYLE)
+    report = STEPS.get(step)
+    if report is None:
+        return OTHER_STYLE
+    i = report.steps.index(step)
+    return {"color": _COLOURS[i % len(_COLOURS)], "marker": _MARKERS[i % len(_MARKERS)],
+            "linestyle": _LINES[i % len(_LINES)]}
 
 
 # ---------------------------------------------------------------------------------------------
 # Curves
 # ---------------------------------------------------------------------------------------------
 
-def plot_loss_accuracy(history: list[dict[str, float]], step: str, path: str) -> None:
-    """The step's loss and accuracy per epoch, train and test side by side, saved as a PNG."""
+def plot_loss_accuracy(history: list[dict[str, float]], step: str, path: str,
+                       best_epoch: int | None = None) -> None:
+    """The step's loss and accuracy per epoch, train, validation (if any) and test, saved as a PNG.
+
+    best_epoch, if given, is drawn as a dotted vertical line: the weights early stopping kept.
+    """
     epochs = [r["epoch"] for r in history]
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
     for ax, key, label in ((ax_loss, "loss", "cross-entropy loss (per image)"),
                            (ax_acc, "accuracy", "accuracy (%)")):
-        ax.plot(epochs, [r[f"train_{key}"] for r in history], label="train", **TRAIN_STYLE)
-        ax.plot(epochs, [r[f"test_{key}"] for r in history], label="test", **TEST_STYLE)
+        for split, style in (("train", TRAIN_STYLE), ("val", VAL_STYLE), ("test", TEST_STYLE)):
+            if f"{split}_{key}" in history[-1]:
+                ax.plot(epochs, [r[f"{split}_{key}"] for r in history],
+                        label="validation" if split == "val" else split, **style)
+        if best_epoch:
+            ax.axvline(best_epoch, label=f"best epoch ({best_epoch})", **BEST_STYLE)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         ax.legend()
     last = history[-1]
-    fig.suptitle(f"{step}: after {len(history)} epochs, train loss {last['train_loss']:.3f}, "
+    val = f", validation accuracy {last['val_accuracy']:.1f}%" if "val_accuracy" in last else ""
+    fig.suptitle(f"{step}: after {len(history)} epochs, train loss {last['train_loss']:.3f}{val}, "
                  f"test accuracy {last['test_accuracy']:.1f}%")
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+
+
+def plot_overlay(curves: dict[str, list[dict[str, float]]], metric: str, ylabel: str, title: str,
+                 path: str) -> None:
+    """One metric per epoch for several steps in one axes: a sweep (dropout p, batch size ...)."""
+    fig, ax = plt.subplots(figsize=(8, 5), constrained_layout=True)
+    for step, history in curves.items():
+        ax.plot([r["epoch"] for r in history], [r[metric] for r in history], label=step,
+                markersize=4, **step_style(step))
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    if curves:
+        ax.legend(fontsize="small")
+    else:
+        ax.text(0.5, 0.5, "no runs yet", ha="center", va="center", transform=ax.transAxes)
+    ax.set_title(title)
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
 
@@ -98,10 +131,13 @@ def plot_overview(histories: dict[str, list[dict[str, float]]],
     for yi, step in zip(y, steps):
         colour = step_style(step)["color"]
         rep = reported[step]
-        if rep is not None:
-            ax_bar.barh(yi - height / 2, rep.accuracy, height, color="white", edgecolor=colour,
-                        hatch="///")
-            ax_bar.text(rep.accuracy + 0.5, yi - height / 2, f"{rep.accuracy:g}%", va="center",
+        if rep is not None and rep.test_accuracy is not None:
+            low, high = (rep.test_accuracy if isinstance(rep.test_accuracy, tuple)
+                         else (0, rep.test_accuracy))  # a range is drawn as the span it covers
+            ax_bar.barh(yi - height / 2, high - low, height, left=low, color="white",
+                        edgecolor=colour, hatch="///")
+            ax_bar.text(high + 0.5, yi - height / 2,
+                        f"{low:g}-{high:g}%" if low else f"{high:g}%", va="center",
                         fontsize="x-small")
         if step in histories:
             acc = histories[step][-1]["test_accuracy"]
@@ -258,3 +294,51 @@ def plot_feature_maps(image: torch.Tensor, image_label: str,
     fig.savefig(path, dpi=DPI, bbox_inches="tight")
     plt.close(fig)
     return counts
+
+
+# ---------------------------------------------------------------------------------------------
+# Images, and what a network makes of them
+# ---------------------------------------------------------------------------------------------
+
+def plot_images(images: torch.Tensor, titles: Sequence[str], title: str, path: str) -> None:
+    """Images (N, 3, H, W) in [0, 1] in one row, each with its caption (a class name)."""
+    n = len(images)
+    fig, axes = plt.subplots(1, n, figsize=(2.2 * n, 2.6), squeeze=False, constrained_layout=True)
+    for ax, image, caption in zip(axes[0], images, titles):
+        ax.imshow(image.permute(1, 2, 0).clamp(0, 1).numpy(), interpolation="nearest")
+        ax.set_title(caption, fontsize="medium")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(title)
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+
+
+def plot_softmax(images: torch.Tensor, titles: Sequence[str], probs: torch.Tensor,
+                 classes: Sequence[str], title: str, path: str) -> None:
+    """Each image beside a bar chart of its class probabilities, the largest one highlighted.
+
+    images (N, 3, H, W) in [0, 1]; probs (N, classes). The bars are labelled with the value,
+    in scientific notation as report 001 prints them.
+    """
+    n = len(images)
+    fig, axes = plt.subplots(n, 2, figsize=(9, 2.1 * n), squeeze=False, constrained_layout=True,
+                             gridspec_kw={"width_ratios": (1, 4)})
+    for (ax_img, ax_bar), image, caption, p in zip(axes, images, titles, probs):
+        ax_img.imshow(image.permute(1, 2, 0).clamp(0, 1).numpy(), interpolation="nearest")
+        ax_img.set_title(f"true: {caption}", fontsize="small")
+        ax_img.set_xticks([])
+        ax_img.set_yticks([])
+        top = int(p.argmax())
+        colours = ["tab:orange" if k == top else "0.7" for k in range(len(p))]
+        ax_bar.bar(range(len(p)), p.numpy(), color=colours, edgecolor="0.3",
+                   hatch=["//" if k == top else "" for k in range(len(p))])
+        ax_bar.set_xticks(range(len(p)), classes, rotation=30, ha="right", fontsize="x-small")
+        ax_bar.set_ylim(0, 1.15)
+        ax_bar.set_ylabel("probability", fontsize="small")
+        ax_bar.text(top, float(p[top]) + 0.03, f"{float(p[top]):.4e}", ha="center",
+                    fontsize="x-small")
+        ax_bar.grid(axis="y", alpha=0.3)
+    fig.suptitle(title)
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)

@@ -2,7 +2,7 @@
 
 (a) the report's loop: a torchvision-style Dataset handing PIL images to the step's transforms in
     a DataLoader with worker processes, fp32, NCHW, torch.optim.Adam's defaults, loss.item() per
-    batch; (b) this project's: data.make_loader and train.train_one_epoch, as main.py runs them.
+    batch; (b) this project's: augment.make_loader and train.train_one_epoch, as main.py runs them.
 The two alternate, A then B then B then A..., so that a change in the machine's load hits both;
 the ratio b/a is taken within each repetition. Nothing here asserts a speed.
 
@@ -24,6 +24,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+import augment
 import data
 import train
 from errors import OneLineParser, UserError
@@ -121,7 +122,7 @@ def report_loader(images: torch.Tensor, labels: torch.Tensor, exp: Experiment, b
                   workers: int, seed: int) -> torch.utils.data.DataLoader:
     """The report's data path: PIL images through the step's transforms in DataLoader workers."""
     return torch.utils.data.DataLoader(
-        data._PerImage(images, labels, exp.train_transform), batch_size=batch_size, shuffle=True,
+        augment.PerImage(images, labels, exp.train_transform), batch_size=batch_size, shuffle=True,
         num_workers=workers, generator=torch.Generator().manual_seed(seed))
 
 
@@ -203,15 +204,16 @@ def bench_step(step: str, args: argparse.Namespace, device: torch.device,
     """Time one step's data pipeline and training epochs, (a) and (b) in turn; print and return them."""
     exp = load_experiment(resolve_path(step))
     cfg = dataclasses.replace(exp.config, dataset=args.dataset, data_dir=args.data_dir,
-                              num_classes=data.NUM_CLASSES[args.dataset], pretrained=False,
+                              num_classes=data.NUM_CLASSES.get(args.dataset, exp.config.num_classes),
+                              pretrained=False,
                               batch_size=args.batch_size or exp.config.batch_size)
-    ds = data.load_dataset(args.dataset, args.data_dir, args.images, args.seed)
+    ds = data.load_dataset(args.dataset, args.data_dir, args.images, args.seed, cfg.num_classes)
     images, labels = ds.train_images, ds.train_labels
     full = data.SIZES[args.dataset][0]
     bs = cfg.batch_size
 
     start = time.perf_counter()
-    loader_b = data.make_loader(images, labels, exp.train_transform, bs, True, device, args.seed)
+    loader_b = augment.make_loader(images, labels, exp.train_transform, bs, True, device, args.seed)
     setup_b = time.perf_counter() - start
     loader_a = report_loader(images, labels, exp, bs, args.workers, args.seed)
     forward, step_flops = count_flops(exp.model(cfg), cfg.image_size)
@@ -219,7 +221,7 @@ def bench_step(step: str, args: argparse.Namespace, device: torch.device,
 
     print(f"== {step} on {device} ({_device_name(device)}); {args.dataset}, {len(images)} images, "
           f"batch {bs}, {args.reps} reps; load average {_loadavg()}")
-    names = ", ".join(type(t).__name__ for t in data._flatten(exp.train_transform))
+    names = ", ".join(type(t).__name__ for t in augment.flatten(exp.train_transform))
     print(f"(a) report: DataLoader ({args.workers} workers) applying {names} to PIL images; fp32, "
           f"NCHW, Adam defaults, loss.item() per batch")
     print(f"(b) ours: {loader_b.description} (set up in {setup_b:.2f} s, once per run); "
@@ -253,10 +255,11 @@ def bench_step(step: str, args: argparse.Namespace, device: torch.device,
     if "train" in args.what:
         torch.manual_seed(args.seed)
         model_a = exp.model(cfg).to(device)
-        optimizer_a = torch.optim.Adam(model_a.parameters(), lr=cfg.lr)
+        # The report's optimizer as torch builds it by default: no fused kernel.
+        optimizer_a = train.OPTIMIZERS[cfg.optimizer](list(model_a.parameters()), cfg, False)
         torch.manual_seed(args.seed)
         model_b = train.prepare_model(exp.model(cfg), device)
-        optimizer_b = train.make_optimizer(model_b, cfg.lr, device)
+        optimizer_b = train.make_optimizer(model_b, cfg, device)
         step_b = torch.compile(model_b) if args.compile else model_b
 
         def run_a() -> None:
@@ -270,7 +273,7 @@ def bench_step(step: str, args: argparse.Namespace, device: torch.device,
         # Warm-up on two batches: kernel selection, worker start, compilation.
         few = min(len(images), 2 * bs)
         warm = time.perf_counter()
-        run_b(data.make_loader(images[:few], labels[:few], exp.train_transform, bs, True, device,
+        run_b(augment.make_loader(images[:few], labels[:few], exp.train_transform, bs, True, device,
                                args.seed))
         report_epoch(model_a, report_loader(images[:few], labels[:few], exp, bs, args.workers,
                                             args.seed), optimizer_a, device)

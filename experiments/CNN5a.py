@@ -13,7 +13,7 @@ from config import Reported
 from data import TO_NORMALIZED_TENSOR
 from models import SimpleCNN
 
-reported = Reported(accuracy=36, loss=0.977, minutes=10)
+reported = Reported(test_accuracy=36, train_loss=0.977, minutes=10)
 train_transform = v2.Compose([v2.RandomHorizontalFlip(p=0.5), TO_NORMALIZED_TENSOR])
 test_transform = TO_NORMALIZED_TENSOR
 

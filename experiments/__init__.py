@@ -1,9 +1,16 @@
-"""One file per report step; this module lists them in report order and loads one by path."""
+"""One file per report step, and the table of reports: which steps each has, in order, and its figures.
+
+Report 000's steps are experiments/<step>.py; report NNN's are experiments/rNNN/<name>.py, step
+`NNN-<name>`. A step name, a report id, `all`, or a path to an experiment file can be given to
+main.py; this module turns each into experiment files and loads them.
+"""
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import importlib.util
 import os
+import re
 import sys
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -11,12 +18,117 @@ from typing import Any, Callable
 from torch import nn
 
 from config import Config, Reported
-from errors import UserError
+from errors import UserError, first_line
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPORT_STEPS = ("NN1", "CNN2", "CNN3a", "CNN3b", "CNN3c", "CNN4a", "CNN4b", "CNN4c",
-                "CNN5a", "CNN5b", "CNN6")
 REQUIRED = ("model", "train_transform", "test_transform", "reported")  # `config` is optional
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """One figure comparing several steps' curves: a sweep (dropout p, batch size, optimizer ...)."""
+
+    name: str  # the file: runs/results/<report>-<name>.png
+    title: str
+    metric: str  # a metrics.csv column, e.g. "val_accuracy"
+    steps: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Report:
+    """A report: its steps in order, the figures it compares on, and the figures it draws."""
+
+    id: str
+    title: str
+    dataset: str  # the steps' own dataset (--dataset synthetic gives its class count)
+    hardware: str  # where the report's times were measured, "" when it does not say
+    steps: tuple[str, ...]
+    columns: tuple[str, ...]  # the figures of config.FIGURES its results table compares
+    figures: tuple[str, ...] = ()  # report-level figures, named in results.FIGURES
+    step_figures: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)  # per step
+    overlays: tuple[Overlay, ...] = ()
+
+    @property
+    def folder(self) -> str:
+        """Where its experiment files are: experiments/ for report 000, experiments/rNNN/ else."""
+        return HERE if self.id == "000" else os.path.join(HERE, f"r{self.id}")
+
+
+_001_DROPOUT = ("001-A", "001-A-drop0.2", "001-A-drop0.5", "001-A-drop0.8")
+
+# The literal table of every report the kit reproduces, in order.
+REPORTS = (
+    Report("000", "CIFAR-100, from a fully connected net to a fine-tuned ResNet18 (PoliTo MLAI "
+           "2018/19)", "cifar100", "GTX 960M",
+           ("NN1", "CNN2", "CNN3a", "CNN3b", "CNN3c", "CNN4a", "CNN4b", "CNN4c", "CNN5a", "CNN5b",
+            "CNN6"),
+           columns=("train_loss", "test_accuracy", "minutes"),
+           figures=("overview",),
+           step_figures={"CNN2": ("first_layer",), "CNN6": ("first_layer",)}),
+    Report("001", "CIFAR-10 ConvNets: validation split, dropout sweep, a deeper final net (USI "
+           "Deep Learning Lab 2022/23, Assignment 2)", "cifar10", "",
+           (*_001_DROPOUT, "001-A-drop0.8-60ep", "001-B"),
+           columns=("best_val_accuracy", "best_epoch", "val_accuracy", "test_accuracy"),
+           figures=("samples",),
+           step_figures={"001-A-drop0.2": ("softmax",)},  # 1.3.6: the best model, p = 0.2
+           overlays=(Overlay("dropout", "Report 001: validation accuracy per epoch for dropout p",
+                             "val_accuracy", _001_DROPOUT),)),
+)
+STEPS: dict[str, Report] = {step: r for r in REPORTS for step in r.steps}
+assert len(STEPS) == sum(len(r.steps) for r in REPORTS), "step names must be unique across reports"
+REPORT_STEPS = REPORTS[0].steps  # report 000's, in order
+
+
+def report_of(step: str) -> Report | None:
+    """The report a step belongs to, or None for an experiment outside the table."""
+    return STEPS.get(step)
+
+
+def step_path(step: str) -> str:
+    """The experiment file of a step in the table, relative to the working directory if inside it."""
+    report = STEPS[step]
+    name = step if report.id == "000" else step[len(report.id) + 1:]
+    path = os.path.join(report.folder, f"{name}.py")
+    return path if os.path.relpath(path).startswith("..") else os.path.relpath(path)
+
+
+def step_name(path: str) -> str:
+    """The step an experiment file is: CNN4b for experiments/CNN4b.py, 001-A for experiments/r001/A.py."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    folder = re.fullmatch(r"r(\d{3})", os.path.basename(os.path.dirname(os.path.abspath(path))))
+    return f"{folder.group(1)}-{stem}" if folder else stem
+
+
+def expand(names: list[str]) -> list[str]:
+    """Step names, report ids and `all` turned into steps (paths stay paths), in the order given."""
+    out: list[str] = []
+    for name in names:
+        if name == "all":
+            out += list(STEPS)
+        elif any(r.id == name for r in REPORTS):
+            out += list(next(r for r in REPORTS if r.id == name).steps)
+        else:
+            out.append(name)
+    return out
+
+
+def resolve_path(name: str) -> str:
+    """A path as given, or a step name such as CNN4b or 001-A looked up in the table."""
+    if name in STEPS:
+        return step_path(name)
+    if os.path.exists(name) or os.sep in name or name.endswith(".py"):
+        return name
+    path = os.path.join(HERE, f"{name}.py")  # not in the table: load_experiment says if it is missing
+    return path if os.path.relpath(path).startswith("..") else os.path.relpath(path)
+
+
+def listing() -> str:
+    """Every report with its steps, for --list."""
+    lines = []
+    for r in REPORTS:
+        lines.append(f"{r.id}  {r.title} [{r.dataset}, {len(r.steps)} steps]")
+        lines += [f"     {s:<22} {step_path(s)}" for s in r.steps]
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -32,21 +144,17 @@ class Experiment:
     config: Config
 
 
-def resolve_path(name: str) -> str:
-    """A path as given, or a bare step name such as CNN4b looked up in experiments/."""
-    if os.path.exists(name) or os.sep in name or name.endswith(".py"):
-        return name
-    path = os.path.join(HERE, f"{name}.py")
-    return path if os.path.relpath(path).startswith("..") else os.path.relpath(path)
-
-
 def load_experiment(path: str) -> Experiment:
     """Import an experiment file by path and check that it declares what a run needs."""
-    steps = ", ".join(REPORT_STEPS)
     if not os.path.isfile(path):
-        raise UserError(f"{path} does not exist (steps: {steps}, or all)")
-    name = os.path.splitext(os.path.basename(path))[0]
-    spec = importlib.util.spec_from_file_location(f"experiment_{name}", path)
+        ids = ", ".join(r.id for r in REPORTS)
+        near = difflib.get_close_matches(step_name(path), STEPS, n=3)
+        hint = f"did you mean {' or '.join(near)}? " if near else ""
+        raise UserError(f"{path} does not exist ({hint}give a step name, a report id ({ids}), all, "
+                        f"or an experiment file; python main.py --list shows the steps)")
+    name = step_name(path)
+    module_name = "experiment_" + re.sub(r"\W", "_", name)  # 001-A-drop0.2 is no identifier
+    spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise UserError(f"{path} is not a Python file; an experiment is a .py file such as "
                         f"experiments/CNN2.py")
@@ -83,7 +191,7 @@ def build_model(exp: Experiment, cfg: Config) -> nn.Module:
     except Exception as e:
         line = _line_in(exp.path, sys.exc_info()[2])
         raise UserError(f"{exp.path}: model(cfg) failed{line}: {type(e).__name__}: "
-                        f"{(str(e).strip() or '-').splitlines()[0]}") from None
+                        f"{first_line(e)}") from None
     if not isinstance(model, nn.Module):
         raise UserError(f"{exp.path}: model(cfg) returned a {type(model).__name__}, not an nn.Module")
     return model

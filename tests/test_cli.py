@@ -11,9 +11,9 @@ import torch
 
 import data
 import main
-from experiments import REPORT_STEPS
+from experiments import REPORT_STEPS, REPORTS
 from models import resnet
-from tests.test_models import EXPECTED_PARAMETERS
+from expected import EXPECTED_PARAMETERS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN_FILES = {"checkpoint.pt", "config.json", "experiment.py", "loss_accuracy.png", "metrics.csv"}
@@ -46,7 +46,8 @@ def offline(monkeypatch, tmp_path):
 
 def test_missing_experiment_path():
     line = one_line_error(cli("experiments/CNN9.py"))
-    assert "experiments/CNN9.py does not exist" in line and "CNN4b" in line
+    assert "experiments/CNN9.py does not exist" in line and "--list" in line
+    assert "did you mean CNN4c or CNN4b or CNN4a?" in one_line_error(cli("CNN4x"))
 
 
 def test_file_that_is_not_an_experiment(tmp_path):
@@ -101,7 +102,7 @@ def test_summary_prints_parameters_without_touching_data(tmp_path):
     data_dir = tmp_path / "no-data"
     result = cli("CNN4b", "--summary", "--data-dir", str(data_dir))
     assert result.returncode == 0, result.stderr
-    assert f"parameters: {EXPECTED_PARAMETERS['CNN4b']}" in result.stdout.splitlines()
+    assert f"trainable parameters: {EXPECTED_PARAMETERS['CNN4b']:,}" in result.stdout.splitlines()
     assert "output: (1, 100)" in result.stdout
     assert not data_dir.exists()
 
@@ -110,9 +111,10 @@ def test_summary_of_all_lists_every_step_in_report_order(offline, capsys):
     assert main.main(["all", "--summary"]) == 0
     out = capsys.readouterr().out
     headers = [line.split()[1] for line in out.splitlines() if line.startswith("== ")]
-    counts = [int(line.split()[1]) for line in out.splitlines() if line.startswith("parameters: ")]
-    assert headers == list(REPORT_STEPS)
-    assert counts == [EXPECTED_PARAMETERS[s] for s in REPORT_STEPS]
+    counts = [int(line.split()[-1].replace(",", "")) for line in out.splitlines()
+              if line.startswith("trainable parameters: ")]
+    assert headers == [s for r in REPORTS for s in r.steps]
+    assert counts == [EXPECTED_PARAMETERS[s] for s in headers]
 
 
 def test_offline_without_cifar_says_what_to_do(offline, tmp_path, capsys):
@@ -166,18 +168,26 @@ def test_one_failing_step_does_not_stop_the_others(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert code == 2  # the experiment's fault, reported by file and line
     assert "Broken.py: model(cfg) failed (line 7): RuntimeError: this network does not build" in err
-    table = out[out.index("step "):]
-    assert "Broken  failed" in table and "CNN2    ok" in table
+    rows = table_rows(out)
+    assert rows["Broken"][2] == "failed" and rows["CNN2"][2] == "1"
     assert RUN_FILES <= set(os.listdir(tmp_path / "runs" / "CNN2"))
 
 
-def test_every_step_runs_and_leaves_its_files(tmp_path, capsys):
-    """The issue's acceptance command, on fewer images: all eleven steps on the CPU."""
+@pytest.mark.parametrize("report", REPORTS, ids=lambda r: r.id)
+def test_every_step_of_a_report_runs_and_leaves_its_files(report, tmp_path, capsys):
+    """The issues' acceptance command, on fewer images: every step of a report on the CPU."""
     out_dir = tmp_path / "runs"
-    code = main.main(["all", "--dataset", "synthetic", "--subset", "32", "--epochs", "1",
+    code = main.main([report.id, "--dataset", "synthetic", "--subset", "40", "--epochs", "1",
                       "--no-pretrained", "--out", str(out_dir)])
     assert code == 0, capsys.readouterr().err
-    for step in REPORT_STEPS:
+    for step in report.steps:
         assert RUN_FILES <= set(os.listdir(out_dir / step)), step
-    table = capsys.readouterr().out.split("step ", 1)[1]
-    assert table.count(" ok ") == len(REPORT_STEPS)
+    rows = table_rows(capsys.readouterr().out)
+    assert list(rows) == list(report.steps) and all(r[2] == "1" for r in rows.values())
+
+
+def table_rows(text):
+    """The rows of the Markdown results tables in text, as {step: cells}."""
+    rows = [line.strip("|").split("|") for line in text.splitlines() if line.startswith("| ")]
+    return {cells[0].strip(): [c.strip() for c in cells] for cells in rows
+            if cells[0].strip() != "step"}

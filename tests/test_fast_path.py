@@ -5,9 +5,11 @@ import pytest
 import torch
 from torchvision.transforms import v2
 
+import augment
 import data
 import main
 import train
+from config import Config
 from experiments import REPORT_STEPS, load_experiment, resolve_path
 
 CPU = torch.device("cpu")
@@ -20,7 +22,7 @@ def images(n=40, size=32, seed=0):
 
 def batches(transform, budget, epochs=2, n=40, size=32):
     """Every batch of two epochs from make_loader with the given cache budget."""
-    loader = data.make_loader(images(n, size), torch.arange(n), transform, 16, True, CPU, seed=5,
+    loader = augment.make_loader(images(n, size), torch.arange(n), transform, 16, True, CPU, seed=5,
                               cache_budget=budget)
     return loader, [(x, y) for _ in range(epochs) for x, y in loader]
 
@@ -56,7 +58,7 @@ def test_cached_batches_equal_uncached_batches(name):
     transform = {**PIPELINES, **STEP_PIPELINES}[name]
     uncached, expected = batches(transform, budget=0)
     assert "nothing cached" in uncached.description
-    cached, got = batches(transform, budget=data.CACHE_BUDGET)
+    cached, got = batches(transform, budget=augment.CACHE_BUDGET)
     assert_same_batches(got, expected)
     # And the generator is the loader's only randomness: its state ends where the uncached one's does.
     assert torch.equal(cached.generator.get_state(), uncached.generator.get_state())
@@ -75,7 +77,7 @@ def test_cached_batches_equal_uncached_batches(name):
      "RandomCrop, RandomHorizontalFlip, CenterCrop, ToImage, ToDtype, Normalize"),
 ])
 def test_split_moves_only_pointwise_ops_past_pixel_selections(name, once, per_batch):
-    pipeline, _ = data.compile_transform(PIPELINES[name])
+    pipeline, _ = augment.compile_transform(PIPELINES[name])
     a, b = pipeline.split()
     assert (repr(a), repr(b)) == (once, per_batch)
 
@@ -83,7 +85,7 @@ def test_split_moves_only_pointwise_ops_past_pixel_selections(name, once, per_ba
 @pytest.mark.parametrize("name", ["unpadded crop then normalize", "padded crop then normalize",
                                   "flip then normalize"])
 def test_take_cuts_the_batch_straight_from_the_images_as_indexing_first_would(name):
-    pipeline, _ = data.compile_transform(PIPELINES[name])
+    pipeline, _ = augment.compile_transform(PIPELINES[name])
     source, index = images(30), torch.tensor([7, 3, 3, 29, 0, 12])
     got = pipeline.take(source, index, torch.Generator().manual_seed(2))
     assert torch.equal(got, pipeline(source[index], torch.Generator().manual_seed(2)))
@@ -91,10 +93,10 @@ def test_take_cuts_the_batch_straight_from_the_images_as_indexing_first_would(na
 
 def test_report_steps_cache_all_but_their_random_ops():
     cnn5b = load_experiment(resolve_path("CNN5b"))
-    loader = data.make_loader(images(), torch.arange(40), cnn5b.train_transform, 16, True, CPU, 0)
+    loader = augment.make_loader(images(), torch.arange(40), cnn5b.train_transform, 16, True, CPU, 0)
     assert loader.description.endswith("per batch: RandomCrop")
     assert loader.images.dtype == torch.float32 and loader.images.shape == (40, 3, 40, 40)
-    loader = data.make_loader(images(), torch.arange(40), cnn5b.test_transform, 16, False, CPU, 0)
+    loader = augment.make_loader(images(), torch.arange(40), cnn5b.test_transform, 16, False, CPU, 0)
     assert loader.description.endswith("per batch: nothing")
 
 
@@ -111,7 +113,7 @@ def test_over_the_budget_the_part_that_fits_is_cached():
 
 
 def test_normalize_is_torchvisions_and_keeps_its_errors():
-    op, _ = data.compile_transform(v2.Normalize(data.IMAGENET_MEAN, data.IMAGENET_STD))
+    op, _ = augment.compile_transform(v2.Normalize(data.IMAGENET_MEAN, data.IMAGENET_STD))
     x = torch.rand(4, 3, 8, 8)
     assert torch.equal(op(x, torch.Generator()), v2.functional.normalize(x, data.IMAGENET_MEAN,
                                                                         data.IMAGENET_STD))
@@ -125,7 +127,7 @@ def test_conv_nets_run_channels_last_and_the_mlp_does_not():
     assert train.uses_channels_last(cnn)
     mlp = train.prepare_model(load_experiment(resolve_path("NN1")).model(main.DEFAULTS), CPU)
     assert not train.uses_channels_last(mlp)
-    assert train.make_optimizer(cnn, 1e-4, CPU).defaults["fused"]
+    assert train.make_optimizer(cnn, Config(), CPU).defaults["fused"]
 
 
 def test_compile_flag_reaches_the_config():

@@ -4,44 +4,12 @@ import dataclasses
 import pytest
 import torch
 
-from experiments import REPORT_STEPS, load_experiment, resolve_path
+import data
+from expected import EXPECTED_PARAMETERS
+from experiments import REPORT_STEPS, REPORTS, STEPS, load_experiment, resolve_path
 from main import build_parser, resolve_config
 
-
-def conv(c_in, c_out, k):
-    return c_in * c_out * k * k + c_out
-
-
-def fc(n_in, n_out):
-    return n_in * n_out + n_out
-
-
-def bn(c):
-    return 2 * c  # weight and bias; running statistics are buffers, not parameters
-
-
-def simple_cnn(w, fc_units=4096, batch_norm=False):
-    """The report's CNN2-family layer list, counted by hand."""
-    convs = conv(3, w[0], 5) + conv(w[0], w[1], 3) + conv(w[1], w[2], 3) + conv(w[2], w[3], 3)
-    norms = sum(bn(c) for c in w) if batch_norm else 0
-    return convs + norms + fc(w[3] * 4 * 4, fc_units) + fc(fc_units, 100)
-
-
-# Read off the report's listings (algorithms 1-8) and torchvision's published ResNet18 size.
-EXPECTED_PARAMETERS = {
-    "NN1": fc(3072, 4096) + fc(4096, 4096) + fc(4096, 100),
-    "CNN2": simple_cnn((32, 32, 32, 64)),
-    "CNN3a": simple_cnn((128, 128, 128, 256)),
-    "CNN3b": simple_cnn((256, 256, 256, 512)),
-    "CNN3c": simple_cnn((512, 512, 512, 1024)),
-    "CNN4a": simple_cnn((128, 128, 128, 256), batch_norm=True),
-    "CNN4b": simple_cnn((128, 128, 128, 256), fc_units=8192, batch_norm=True),
-    "CNN4c": simple_cnn((128, 128, 128, 256), batch_norm=True),
-    "CNN5a": simple_cnn((128, 128, 128, 256)),
-    "CNN5b": simple_cnn((128, 128, 128, 256)),
-    "CNN6": 11_689_512 - fc(512, 1000) + fc(512, 100),
-}
-RESOLUTION = {step: 224 if step == "CNN6" else 32 for step in REPORT_STEPS}
+ALL_STEPS = list(STEPS)
 
 
 def build(step, *options):
@@ -51,25 +19,29 @@ def build(step, *options):
 
 
 def test_every_step_has_a_file_and_expectations():
-    assert set(EXPECTED_PARAMETERS) == set(REPORT_STEPS)
+    assert set(EXPECTED_PARAMETERS) == set(ALL_STEPS)
     assert len(REPORT_STEPS) == 11
+    for report in REPORTS:
+        for step in report.steps:
+            exp = load_experiment(resolve_path(step))
+            assert exp.config.step == step and exp.config.dataset == report.dataset, step
 
 
-@pytest.mark.parametrize("step", REPORT_STEPS)
-def test_parameter_count_matches_the_report(step):
+@pytest.mark.parametrize("step", ALL_STEPS)
+def test_parameter_count_matches_the_layers(step):
     _, _, model = build(step)
     assert sum(p.numel() for p in model.parameters() if p.requires_grad) == EXPECTED_PARAMETERS[step]
 
 
-@pytest.mark.parametrize("step", REPORT_STEPS)
+@pytest.mark.parametrize("step", ALL_STEPS)
 def test_output_shape_and_a_training_step(step):
     exp, cfg, model = build(step)
-    assert cfg.image_size == RESOLUTION[step]
+    classes = data.NUM_CLASSES[STEPS[step].dataset]
     torch.manual_seed(0)
     x = torch.randn(2, 3, cfg.image_size, cfg.image_size)
     logits = model.train()(x)
-    assert logits.shape == (2, 100)
-    loss = torch.nn.functional.cross_entropy(logits, torch.tensor([0, 99]))
+    assert logits.shape == (2, classes)
+    loss = torch.nn.functional.cross_entropy(logits, torch.tensor([0, classes - 1]))
     loss.backward()
     assert torch.isfinite(loss)
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())

@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 
+import runs
 import train
 from errors import TrainingError, UserError
 from experiments import load_experiment, resolve_path
@@ -68,12 +69,15 @@ def test_a_run_leaves_every_promised_file(tmp_path):
     train.run(exp, cfg)
     run_dir = tmp_path / "runs" / "CNN5b"
     assert sorted(p.name for p in run_dir.iterdir()) == [
-        "checkpoint.pt", "config.json", "experiment.py", "loss_accuracy.png", "metrics.csv"]
+        "checkpoint.pt", "config.json", "experiment.py", "loss_accuracy.png", "metrics.csv",
+        "summary.json"]
     rows = read_metrics(run_dir)
-    assert list(rows[0]) == list(train.METRICS) and [r["epoch"] for r in rows] == ["1", "2"]
+    # No validation split, so no validation columns: report 000's metrics.csv as it always was.
+    assert list(rows[0]) == [c for c in runs.COLUMNS if not c.startswith("val_")]
+    assert [r["epoch"] for r in rows] == ["1", "2"]
     saved = json.loads((run_dir / "config.json").read_text())
     assert saved["config"]["step"] == "CNN5b" and saved["config"]["epochs"] == 2
-    assert saved["parameters"] == 17_791_076 and saved["reported"]["accuracy"] == 33
+    assert saved["parameters"] == 17_791_076 and saved["reported"]["test_accuracy"] == 33
     assert {"torch", "torchvision", "python", "device"} <= set(saved["environment"])
     assert (run_dir / "experiment.py").read_text() == exp.source
     png = (run_dir / "loss_accuracy.png").read_bytes()
@@ -88,7 +92,8 @@ def test_final_line_compares_with_the_report(tmp_path, capsys):
     exp, cfg = config("CNN2", tmp_path)
     train.run(exp, cfg)
     last = capsys.readouterr().out.strip().splitlines()[-1]
-    assert last.startswith("CNN2: test accuracy") and "report: 30%" in last and "loss 2.146" in last
+    assert last.startswith("CNN2: train loss") and "| report: train loss 2.1460" in last
+    assert "test acc 30%" in last and "on a GTX 960M" in last and "dataset synthetic" in last
 
 
 def test_non_finite_loss_stops_with_epoch_and_batch(tmp_path):
@@ -137,7 +142,7 @@ def test_resume_with_another_architecture_is_refused(tmp_path):
 def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     """A failure while writing leaves the previous checkpoint whole."""
     path = str(tmp_path / "checkpoint.pt")
-    train.save_checkpoint(path, {"epoch": 1})
+    runs.save_atomic(path, {"epoch": 1})
 
     def broken_save(obj, f):
         f.write(b"half a checkpoint")
@@ -145,7 +150,7 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch, "save", broken_save)
     with pytest.raises(OSError):
-        train.save_checkpoint(path, {"epoch": 2})
+        runs.save_atomic(path, {"epoch": 2})
     assert torch.load(path, weights_only=True) == {"epoch": 1}
 
 

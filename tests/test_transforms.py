@@ -5,6 +5,7 @@ import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
+import augment
 import data
 from experiments import REPORT_STEPS, load_experiment, resolve_path
 
@@ -16,7 +17,7 @@ def images(n=24, size=32, seed=0):
 
 def torchvision_params(op, params, i):
     """torchvision's parameter dict for image i, from the batched op's choices."""
-    if isinstance(op, data._Crop):
+    if isinstance(op, augment.Crop):
         return {"needs_crop": True, "top": int(params["top"][i]), "left": int(params["left"][i]),
                 "height": op.height, "width": op.width, "needs_pad": any(params["padding"]),
                 "padding": params["padding"]}
@@ -25,14 +26,14 @@ def torchvision_params(op, params, i):
 
 def run_both(transform, batch, seed=0):
     """The batched pipeline's output, and torchvision's per image with the same random choices."""
-    pipeline, missing = data.compile_transform(transform)
+    pipeline, missing = augment.compile_transform(transform)
     assert pipeline is not None, f"no batched form for {missing}"
     generator = torch.Generator().manual_seed(seed)
     singles = [tv_tensors.Image(img) for img in batch]
-    for op, t in zip(pipeline.ops, data._flatten(transform)):
+    for op, t in zip(pipeline.ops, augment.flatten(transform)):
         params = op.sample(batch, generator)
         batch = op.apply(batch, params)
-        if isinstance(op, data._Flip):
+        if isinstance(op, augment.Flip):
             singles = [t.transform(img, {}) if params[i] else img for i, img in enumerate(singles)]
         elif op.random:
             singles = [t.transform(img, torchvision_params(op, params, i))
@@ -74,7 +75,7 @@ def test_deterministic_test_pipelines_equal_torchvision_on_pil_images(step):
     """The report's loop fed PIL images to its transforms; ours gives the same tensors."""
     transform = load_experiment(resolve_path(step)).test_transform
     batch = images(6)
-    pipeline, _ = data.compile_transform(transform)
+    pipeline, _ = augment.compile_transform(transform)
     batched = pipeline(batch, torch.Generator())
     for img, out in zip(batch, batched):
         pil = PIL.Image.fromarray(img.permute(1, 2, 0).numpy())
@@ -84,9 +85,9 @@ def test_deterministic_test_pipelines_equal_torchvision_on_pil_images(step):
 def test_flip_and_crop_choices_are_per_image_and_uniform():
     batch = images(4000, size=8)
     g = torch.Generator().manual_seed(1)
-    flips = data._Flip(0.5).sample(batch, g)
+    flips = augment.Flip(0.5).sample(batch, g)
     assert 0.45 < flips.float().mean() < 0.55
-    crop = data._Crop(v2.RandomCrop(8, padding=2))
+    crop = augment.Crop(v2.RandomCrop(8, padding=2))
     params = crop.sample(batch, g)
     counts = torch.bincount(params["top"] * 5 + params["left"], minlength=25)
     assert len(counts) == 25 and counts.min() > 4000 / 25 * 0.6  # every offset, about equally often
@@ -96,7 +97,7 @@ def test_flip_and_crop_choices_are_per_image_and_uniform():
 
 def test_seeded_pipeline_repeats_and_another_seed_differs():
     transform = v2.Compose([v2.Resize((40, 40)), v2.RandomCrop(32), v2.RandomHorizontalFlip()])
-    pipeline, _ = data.compile_transform(transform)
+    pipeline, _ = augment.compile_transform(transform)
     batch = images(64)
     a = pipeline(batch, torch.Generator().manual_seed(3))
     b = pipeline(batch, torch.Generator().manual_seed(3))
@@ -106,10 +107,10 @@ def test_seeded_pipeline_repeats_and_another_seed_differs():
 
 def test_a_transform_without_batched_form_falls_back_to_a_dataloader():
     transform = v2.Compose([v2.ColorJitter(brightness=0.5), data.TO_NORMALIZED_TENSOR])
-    pipeline, missing = data.compile_transform(transform)
+    pipeline, missing = augment.compile_transform(transform)
     assert pipeline is None and missing == ["ColorJitter"]
     labels = torch.arange(10)
-    loader = data.make_loader(images(10), labels, transform, 4, False, torch.device("cpu"),
+    loader = augment.make_loader(images(10), labels, transform, 4, False, torch.device("cpu"),
                               seed=0, workers=0)
     assert isinstance(loader, torch.utils.data.DataLoader)
     assert "ColorJitter" in loader.description
@@ -121,9 +122,9 @@ def test_a_transform_without_batched_form_falls_back_to_a_dataloader():
 
 def test_device_loader_visits_every_image_once_per_epoch():
     labels = torch.arange(10)
-    loader = data.make_loader(images(10), labels, data.TO_NORMALIZED_TENSOR, 4, True,
+    loader = augment.make_loader(images(10), labels, data.TO_NORMALIZED_TENSOR, 4, True,
                               torch.device("cpu"), seed=0)
-    assert isinstance(loader, data.DeviceLoader) and len(loader) == 3
+    assert isinstance(loader, augment.DeviceLoader) and len(loader) == 3
     epoch1 = torch.cat([y for _, y in loader])
     epoch2 = torch.cat([y for _, y in loader])
     assert sorted(epoch1.tolist()) == list(range(10)) == sorted(epoch2.tolist())

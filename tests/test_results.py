@@ -1,4 +1,4 @@
-"""report.py: every figure and results.md rebuilt from two small synthetic runs, training nothing."""
+"""results.py: every figure and results table rebuilt from two small synthetic runs, training nothing."""
 import csv
 import dataclasses
 import hashlib
@@ -8,16 +8,19 @@ import shutil
 import pytest
 import torch
 
+import runs
+import analysis
+import results
 import data
 import main
 import plotting
-import report
+
 import train
 from cifar_fixtures import write_cifar
 from errors import UserError
-from experiments import REPORT_STEPS, load_experiment, resolve_path
+from experiments import REPORT_STEPS, REPORTS, STEPS, load_experiment, resolve_path
 from models import resnet
-from tests.test_models import EXPECTED_PARAMETERS
+from expected import EXPECTED_PARAMETERS
 
 # The two steps the report draws kernels for, each shrunk to a few images and one or two epochs.
 RUNS = {"CNN2": ["--subset", "64", "--epochs", "2", "--batch-size", "16"],
@@ -30,14 +33,14 @@ def sha256(path):
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def trained(tmp_path_factory):
     """CNN2 and CNN6 trained on synthetic data; also the first conv's weights each run started from."""
     out = tmp_path_factory.mktemp("report") / "runs"
     starts = {}
     one_epoch = train.train_one_epoch
 
     def record_start(model, loader, optimizer, device, desc):
-        starts.setdefault(desc.split()[0], report.first_conv(model).weight.detach().clone())
+        starts.setdefault(desc.split()[0], analysis.first_conv(model).weight.detach().clone())
         return one_epoch(model, loader, optimizer, device, desc)
 
     with pytest.MonkeyPatch.context() as mp:
@@ -50,9 +53,9 @@ def runs(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def regenerated(runs):
-    """report.regenerate on those runs, with every way of training made to fail loudly."""
-    out, _ = runs
+def regenerated(trained):
+    """results.regenerate on those runs, with every way of training made to fail loudly."""
+    out, _ = trained
     before = {p: sha256(p) for p in out.rglob("*") if p.name in KEPT}
 
     def refuse(*args, **kwargs):
@@ -62,14 +65,15 @@ def regenerated(runs):
         for owner, name in ((train, "run"), (train, "train_one_epoch"), (torch.optim.Adam, "step"),
                             (torch.Tensor, "backward")):
             mp.setattr(owner, name, refuse)
-        result = report.regenerate(str(out))
+        result = results.regenerate(str(out))
     return out, before, result
 
 
 def table_rows(text):
     """results.md's table as {step: [cells]}."""
     rows = [line.strip("|").split("|") for line in text.splitlines() if line.startswith("| ")]
-    return {cells[0].strip(): [c.strip() for c in cells] for cells in rows[2:]}  # after header, rule
+    return {cells[0].strip(): [c.strip() for c in cells] for cells in rows
+            if cells[0].strip() != "step"}
 
 
 def test_every_figure_and_results_md_are_written(regenerated):
@@ -77,23 +81,23 @@ def test_every_figure_and_results_md_are_written(regenerated):
     assert result["problems"] == []
     expected = [out / s / "loss_accuracy.png" for s in RUNS] + \
                [out / s / f for s in RUNS for f in ("kernels.png", "feature_maps.png")] + \
-               [out / "overview.png"]
+               [out / "results" / "000-overview.png"]
     for path in expected:
         assert str(path) in result["written"]
         png = path.read_bytes()
         assert png.startswith(b"\x89PNG") and len(png) > 20_000, path
-    assert (out / "results.md").is_file()
-    assert sorted(p.name for p in out.iterdir()) == ["CNN2", "CNN6", "overview.png", "results.md"]
+    assert (out / "results" / "000.md").is_file()
+    assert sorted(p.name for p in out.iterdir()) == ["CNN2", "CNN6", "results"]
 
 
 def test_results_md_lists_every_step_and_matches_the_metrics(regenerated):
     out, _, _ = regenerated
-    text = (out / "results.md").read_text()
+    text = (out / "results" / "000.md").read_text()
     rows = table_rows(text)
     assert list(rows) == list(REPORT_STEPS)
     for step in REPORT_STEPS:
         cells, reported = rows[step], load_experiment(resolve_path(step)).reported
-        assert cells[4] == f"{reported.loss:g}" and cells[7] == f"{reported.accuracy:g}"
+        assert cells[4] == f"{reported.train_loss:.4f}" and cells[7] == f"{reported.test_accuracy:g}%"
         assert cells[10] == f"{reported.minutes:g}"
         if step not in RUNS:
             assert cells[2] == "not run" and cells[3] == "-"
@@ -104,18 +108,22 @@ def test_results_md_lists_every_step_and_matches_the_metrics(regenerated):
         minutes = sum(float(r["seconds"]) for r in metrics) / 60
         assert cells[1] == f"{EXPECTED_PARAMETERS[step]:,}"
         assert cells[2] == str(len(metrics))
-        assert cells[3] == f"{loss:.3f}" and cells[5] == f"{loss - reported.loss:+.3f}"
-        assert cells[6] == f"{acc:.1f}" and cells[8] == f"{acc - reported.accuracy:+.1f}"
-        assert cells[9] == f"{minutes:.1f}" and cells[11] == f"{minutes - reported.minutes:+.1f}"
+        assert cells[3] == f"{loss:.4f}" and cells[5] == f"{loss - reported.train_loss:+.2f}"
+        assert cells[6] == f"{acc:.2f}%" and cells[8] == f"{acc - reported.test_accuracy:+.2f}"
+        assert cells[9] == f"{minutes:.1f}" and cells[11] == f"{minutes - reported.minutes:+.2f}"
         assert cells[12].startswith("cpu")
-        assert "dataset synthetic" in cells[13] and f"{len(metrics)} of" in cells[13]
-    assert "not run: NN1, CNN3a" in text and "(CNN2/kernels.png)" in text
+        assert "dataset synthetic" in cells[13] and f"epochs {len(metrics)} (report:" in cells[13]
+    assert "not run: NN1, CNN3a" in text and "(../CNN2/kernels.png)" in text
 
 
-def test_kernel_and_feature_grids_have_a_tile_per_channel(regenerated):
-    _, _, result = regenerated
-    assert result["tiles"] == {"CNN2": {"kernels": [32, 32], "feature_maps": [32, 32]},
-                               "CNN6": {"kernels": [64, 64], "feature_maps": [64, 64]}}
+def test_kernel_and_feature_grids_have_a_tile_per_channel(trained):
+    out, _ = trained
+    tiles = {}
+    for step in RUNS:
+        run = runs.read_run(str(out / step))
+        tiles[step] = analysis.plot_first_layer(run, analysis.run_experiment(run))
+    assert tiles == {"CNN2": {"kernels": [32, 32], "feature_maps": [32, 32]},
+                     "CNN6": {"kernels": [64, 64], "feature_maps": [64, 64]}}
 
 
 def test_regeneration_trains_nothing_and_leaves_the_runs_as_they_were(regenerated):
@@ -125,37 +133,37 @@ def test_regeneration_trains_nothing_and_leaves_the_runs_as_they_were(regenerate
     assert result["problems"] == []  # every figure was made with training switched off
 
 
-def test_before_is_the_run_s_starting_weights_and_after_its_checkpoint(runs):
-    out, starts = runs
+def test_before_is_the_run_s_starting_weights_and_after_its_checkpoint(trained):
+    out, starts = trained
     for step in RUNS:
-        run = report.read_run(str(out / step))
-        exp = report.run_experiment(run)
-        before, label = report.untrained_model(exp, run.config)
-        after, _ = report.trained_model(exp, run)
-        assert torch.equal(report.first_conv(before).weight, starts[step]), step
+        run = runs.read_run(str(out / step))
+        exp = analysis.run_experiment(run)
+        before, label = analysis.untrained_model(exp, run.config)
+        after, _ = analysis.trained_model(exp, run)
+        assert torch.equal(analysis.first_conv(before).weight, starts[step]), step
         ckpt = torch.load(out / step / "checkpoint.pt", weights_only=True)
         name = "conv1.0.weight" if step == "CNN2" else "conv1.weight"
-        assert torch.equal(report.first_conv(after).weight, ckpt["model"][name])
-        assert not torch.equal(report.first_conv(after).weight, starts[step])
+        assert torch.equal(analysis.first_conv(after).weight, ckpt["model"][name])
+        assert not torch.equal(analysis.first_conv(after).weight, starts[step])
         assert f"seed {run.config.seed}" in label
 
 
-def test_feature_maps_see_the_first_test_image_at_the_model_s_resolution(runs):
-    out, _ = runs
+def test_feature_maps_see_the_first_test_image_at_the_model_s_resolution(trained):
+    out, _ = trained
     for step, side in (("CNN2", 32), ("CNN6", 224)):
-        run = report.read_run(str(out / step))
-        exp = report.run_experiment(run)
-        image, label, name = report.first_test_image(run.config)
-        x = report.model_input(image, label, exp.test_transform, run.config.seed)
+        run = runs.read_run(str(out / step))
+        exp = analysis.run_experiment(run)
+        image, label, name = analysis.first_test_image(run.config)
+        x = analysis.model_input(image, label, exp.test_transform, run.config.seed)
         assert x.shape == (1, 3, side, side)
-        shown = report.for_display(x[0], exp.test_transform)
+        shown = analysis.for_display(x[0], exp.test_transform)
         resized = torch.nn.functional.interpolate(image.float(), size=side, mode="bilinear",
                                                   antialias=True)[0] / 255
         assert (shown - resized).abs().max() < 0.02  # normalization undone: the image's own colours
-        model, _ = report.trained_model(exp, run)
-        maps = report.first_conv_outputs(model, x)
+        model, _ = analysis.trained_model(exp, run)
+        maps = analysis.first_conv_outputs(model, x)
         with torch.no_grad():
-            assert torch.allclose(maps, report.first_conv(model)(x)[0])
+            assert torch.allclose(maps, analysis.first_conv(model)(x)[0])
         assert name == f"class_{int(label):02d}"
 
 
@@ -165,10 +173,10 @@ def test_cifar_test_image_is_read_from_disk_and_never_downloaded(monkeypatch, tm
     cfg = dataclasses.replace(load_experiment(resolve_path("CNN2")).config, step="CNN2",
                               data_dir=str(tmp_path / "data"), subset=20)
     with pytest.raises(UserError, match="--data-dir") as e:
-        report.first_test_image(cfg)
+        analysis.first_test_image(cfg)
     assert "cifar-100-python" in str(e.value)
     written = write_cifar(tmp_path / "data", data.CIFAR100, n_train=5, n_test=3, seed=1)
-    image, label, name = report.first_test_image(cfg)
+    image, label, name = analysis.first_test_image(cfg)
     assert image.reshape(-1).tolist() == written["test_data"][0].tolist()
     assert int(label) == written["test_labels"][0] and name == written["names"][int(label)]
 
@@ -194,9 +202,10 @@ def test_kernel_tiles_scale_each_kernel_alone_and_keep_rgb_order():
     assert tiles[0, 0, 0].tolist() == [0.0, 0.5, 1.0] and tiles[1, 0, 0].tolist() == [0.0, 1.0, 0.5]
 
 
-def test_every_step_has_its_own_colour_and_marker():
-    styles = [plotting.step_style(s) for s in REPORT_STEPS]
-    assert len({s["color"] for s in styles}) == len({s["marker"] for s in styles}) == len(REPORT_STEPS)
+@pytest.mark.parametrize("report", REPORTS, ids=lambda r: r.id)
+def test_every_step_of_a_report_has_its_own_look(report):
+    looks = {tuple(sorted(plotting.step_style(s).items())) for s in report.steps}
+    assert len(looks) == len(report.steps)
 
 
 def test_pretrained_before_is_imagenet_or_says_why_not(monkeypatch, tmp_path):
@@ -205,51 +214,53 @@ def test_pretrained_before_is_imagenet_or_says_why_not(monkeypatch, tmp_path):
                         lambda *a, **k: pytest.fail("regeneration tried to download"))
     exp = load_experiment(resolve_path("CNN6"))
     cfg = dataclasses.replace(exp.config, pretrained=True)
-    _, label = report.untrained_model(exp, cfg)
+    _, label = analysis.untrained_model(exp, cfg)
     assert "not in" in label and str(tmp_path / "torch") in label.replace("\n", "")
     imagenet = resnet.resnet18(weights=None)
     os.makedirs(os.path.dirname(resnet.weights_path()))
     torch.save(imagenet.state_dict(), resnet.weights_path())
-    model, label = report.untrained_model(exp, cfg)
+    model, label = analysis.untrained_model(exp, cfg)
     assert label == "before fine-tuning: ImageNet weights"
-    assert torch.equal(report.first_conv(model).weight, imagenet.conv1.weight)
+    assert torch.equal(analysis.first_conv(model).weight, imagenet.conv1.weight)
 
 
-def test_command_line_rebuilds_a_folder_and_names_a_broken_checkpoint(runs, tmp_path, capsys):
-    out, _ = runs
+def test_command_line_rebuilds_a_folder_and_names_a_broken_checkpoint(trained, tmp_path, capsys):
+    out, _ = trained
     shutil.copytree(out / "CNN2", tmp_path / "CNN2")
-    assert report.main(["--out", str(tmp_path)]) == 0
+    assert results.main(["--out", str(tmp_path)]) == 0
     stdout = capsys.readouterr().out
     assert f"wrote {tmp_path / 'CNN2' / 'kernels.png'}" in stdout
-    assert "1 of 11 report steps have a run; not run: NN1, CNN3a" in stdout
+    assert f"1 of {len(STEPS)} steps have a run" in stdout
 
     (tmp_path / "CNN2" / "checkpoint.pt").write_bytes(b"not a checkpoint")
     (tmp_path / "CNN2" / "kernels.png").unlink()
-    assert report.main(["--out", str(tmp_path)]) == 2
+    assert results.main(["--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and "checkpoint.pt" in err[0]
     assert not (tmp_path / "CNN2" / "kernels.png").exists()
-    assert (tmp_path / "CNN2" / "loss_accuracy.png").exists() and (tmp_path / "results.md").exists()
+    assert (tmp_path / "CNN2" / "loss_accuracy.png").exists()
+    assert (tmp_path / "results" / "000.md").exists()
 
 
 def test_command_line_without_runs_says_so(tmp_path, capsys):
-    assert report.main(["--out", str(tmp_path / "nowhere")]) == 2
+    assert results.main(["--out", str(tmp_path / "nowhere")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "nowhere/ does not exist" in err[0] and "main.py" in err[0]
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert report.main(["--out", str(empty)]) == 0
-    rows = table_rows((empty / "results.md").read_text())
-    assert list(rows) == list(REPORT_STEPS) and all(r[2] == "not run" for r in rows.values())
-    assert (empty / "overview.png").is_file()
+    assert results.main(["--out", str(empty)]) == 0
+    for report in REPORTS:
+        rows = table_rows((empty / "results" / f"{report.id}.md").read_text())
+        assert list(rows) == list(report.steps) and all(r[2] == "not run" for r in rows.values())
+    assert (empty / "results" / "000-overview.png").is_file()
 
 
-def test_runs_moved_aside_are_left_out_and_an_interrupted_run_is_marked(runs, tmp_path):
-    out, _ = runs
+def test_runs_moved_aside_are_left_out_and_an_interrupted_run_is_marked(trained, tmp_path):
+    out, _ = trained
     shutil.copytree(out / "CNN2", tmp_path / "CNN2")
     shutil.copytree(out / "CNN2", tmp_path / "CNN2-20261123-101500")  # as train.py sets one aside
-    (tmp_path / "CNN2" / train.INTERRUPTED).write_text("interrupted during epoch 3\n")
-    report.regenerate(str(tmp_path))
-    rows = table_rows((tmp_path / "results.md").read_text())
+    (tmp_path / "CNN2" / runs.INTERRUPTED).write_text("interrupted during epoch 3\n")
+    results.regenerate(str(tmp_path))
+    rows = table_rows((tmp_path / "results" / "000.md").read_text())
     assert list(rows) == list(REPORT_STEPS)
     assert "interrupted (Ctrl-C)" in rows["CNN2"][-1]

@@ -1,0 +1,396 @@
+"""A run's folder: metrics.csv, checkpoint.pt, best.pt, summary.json, and reading them back.
+
+Everything that must survive a crash or a Ctrl-C lives here: atomic writes, resume, moving an
+earlier run aside, the INTERRUPTED marker, the free-space check, holding Ctrl-C while a checkpoint
+is written. Also the one summary of a run that the end-of-run line and the results tables share.
+"""
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+import torchvision
+from torch import nn
+
+from config import FIGURES, Config, Reported, fields_with, reported_figures
+from errors import UserError, first_line
+
+# metrics.csv's columns in order; the validation ones only when the run has a validation split.
+COLUMNS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss",
+           "test_accuracy", "seconds")
+REQUIRED_COLUMNS = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds")
+CHECKPOINT = "checkpoint.pt"  # the last finished epoch: model, optimizer, history, RNG, early stopping
+BEST = "best.pt"  # the weights of the best validation epoch
+SUMMARY = "summary.json"  # written when a run ends: best epoch, whether it stopped early, kept weights
+CHECKPOINT_KEYS = ("epoch", "model", "optimizer", "history", "rng", "config", "architecture")
+INTERRUPTED = "INTERRUPTED.txt"  # in a run's folder while its last run was stopped by Ctrl-C
+SET_ASIDE = re.compile(r".+-\d{8}-\d{6}(-\d+)?")  # an earlier run's folder, moved by set_aside
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing the run: atomic files, metrics, random states
+# ---------------------------------------------------------------------------------------------
+
+def save_atomic(path: str, state: dict[str, Any]) -> None:
+    """Write a torch file atomically: a temp file, flushed to disk, then renamed over the old one.
+
+    Killed at any moment, the process leaves either the old checkpoint or the new one, whole.
+    """
+    tmp = f"{path}.tmp"
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)  # half a checkpoint frees its space; the old one is untouched
+        raise
+    os.replace(tmp, path)
+    if os.name == "posix":  # make the rename itself survive a power cut
+        fd = os.open(os.path.dirname(path) or ".", os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def load_checkpoint(path: str, cfg: Config) -> dict[str, Any]:
+    """Read a checkpoint for --resume, refusing by name one that is missing, damaged or of other data."""
+    if not os.path.isfile(path):
+        raise UserError(f"--resume: there is no checkpoint at {path}; run without --resume "
+                        f"to start {cfg.step} from scratch")
+    try:
+        # weights_only: tensors and plain data only; a pickle that would run code is refused unrun.
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated, empty, not a checkpoint, or a pickle with code in it
+        raise UserError(f"--resume: {path} is not a readable checkpoint "
+                        f"({first_line(e)}); run without --resume to start again") from None
+    if not isinstance(ckpt, dict) or not set(CHECKPOINT_KEYS) - {"architecture"} <= set(ckpt):
+        raise UserError(f"--resume: {path} is not a checkpoint written by this kit (it lacks "
+                        f"{', '.join(CHECKPOINT_KEYS)}); run without --resume to start again")
+    saved, now = ckpt["config"], dataclasses.asdict(cfg)
+    # The seed generates synthetic data and draws a random split: then it must match too.
+    keys = fields_with("resume") + (("seed",) if cfg.dataset == "synthetic"
+                                    or cfg.val_split == "random" else ())
+    differs = [k for k in keys if saved.get(k, Config.__dataclass_fields__[k].default) != now[k]]
+    if differs:
+        was = ", ".join(f"{k} {saved.get(k, Config.__dataclass_fields__[k].default)}" for k in differs)
+        asked = ", ".join(f"{k} {now[k]}" for k in differs)
+        raise UserError(f"--resume: {path} was trained with {was}, but this run has {asked}; "
+                        f"resume with the same options, or run without --resume to start again "
+                        f"(the old run is moved aside)")
+    return ckpt
+
+
+def write_metrics(path: str, history: list[dict[str, float]]) -> None:
+    """metrics.csv: one row per evaluation, the columns the rows have, in COLUMNS' order."""
+    columns = [k for k in COLUMNS if any(k in row for row in history)]
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        for row in history:
+            writer.writerow({k: (f"{row[k]:.6g}" if isinstance(row.get(k), float) else row.get(k, ""))
+                             for k in columns})
+
+
+def _number(key: str, text: str) -> float:
+    return int(text) if key == "epoch" and text.lstrip("-").isdigit() else float(text)
+
+
+def rng_state(loaders: list[Any]) -> dict[str, Any]:
+    """Every random state a run draws from: torch's, each loader's (train, then validation) and CUDA's."""
+    state = {"torch": torch.get_rng_state(), "data": loaders[0].generator.get_state(),
+             "loaders": [loader.generator.get_state() for loader in loaders[1:]]}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any], loaders: list[Any]) -> None:
+    """Put back what rng_state saved."""
+    torch.set_rng_state(state["torch"])
+    loaders[0].generator.set_state(state["data"])
+    for loader, saved in zip(loaders[1:], state.get("loaders", [])):
+        loader.generator.set_state(saved)
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def environment(device: torch.device) -> dict[str, Any]:
+    """Versions and hardware, saved beside each run so that it can be reproduced."""
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "device": str(device),
+        "device_name": (torch.cuda.get_device_name(device) if device.type == "cuda"
+                        else _cpu_name()),
+        "cpu_threads": torch.get_num_threads(),
+    }
+
+
+def _cpu_name() -> str:
+    with contextlib.suppress(OSError):  # Linux names the model; elsewhere the architecture must do
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+
+# ---------------------------------------------------------------------------------------------
+# The run's folder: writable, never overwritten silently, marked when interrupted
+# ---------------------------------------------------------------------------------------------
+
+def check_writable(out: str) -> None:
+    """Refuse, before any training, an --out folder that cannot be created or written to."""
+    try:
+        os.makedirs(out, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out) as f:
+            f.write(b"probe")
+            f.flush()
+    except OSError as e:
+        raise UserError(f"--out {out}: cannot write there ({e.strerror or e}); choose a folder you "
+                        f"can write to with --out") from None
+
+
+def set_aside(run_dir: str) -> str | None:
+    """Move an earlier run's folder to <run_dir>-<its time>, so that starting again loses nothing."""
+    done = [os.path.join(run_dir, f) for f in ("metrics.csv", "checkpoint.pt")]
+    done = [f for f in done if os.path.exists(f)]
+    if not done:
+        return None
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(max(os.path.getmtime(f) for f in done)))
+    target, n = f"{run_dir}-{stamp}", 1
+    while os.path.exists(target):
+        target, n = f"{run_dir}-{stamp}-{n}", n + 1
+    os.rename(run_dir, target)
+    return target
+
+
+def check_free_space(run_dir: str, model: nn.Module, ckpt_path: str) -> None:
+    """Refuse, before training, a disk without room for the run's checkpoints."""
+    # A checkpoint holds the weights and Adam's two moments; while one is written the old one stays.
+    trainable = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
+    size = 3 * trainable + sum(b.numel() * b.element_size() for b in model.buffers())
+    existing = os.path.getsize(ckpt_path) if os.path.exists(ckpt_path) else 0
+    # best.pt holds the weights only: one more copy of them.
+    need = 2 * size + trainable - existing + (16 << 20)
+    free = shutil.disk_usage(run_dir).free
+    if free < need:
+        raise UserError(f"{run_dir}: {free / 2**20:.0f} MB free on its disk, but this step's "
+                        f"checkpoints need about {need / 2**20:.0f} MB (the old one stays while the "
+                        f"new one is written); free some space or choose another --out")
+
+
+def kept(saved: int) -> str:
+    """What a stopped run leaves: the phrase every stopping message ends with."""
+    return (f"the checkpoint of epoch {saved} is kept and --resume continues from it"
+            if saved else "no epoch had finished, so nothing was saved")
+
+
+def exit_at_once(signum: int, frame: Any) -> None:
+    """A second Ctrl-C: exit now, without cleaning up."""
+    os.write(2, b"\ninterrupted again: exiting now\n")
+    os._exit(130)
+
+
+def mark_interrupted(run_dir: str, cfg: Config, epoch: int, saved: int) -> str:
+    """Leave INTERRUPTED.txt in the run's folder; returns the one-line message."""
+    message = f"{cfg.step}: interrupted during epoch {epoch}; {kept(saved)}"
+    with contextlib.suppress(OSError):  # a full disk must not hide the interruption itself
+        with open(os.path.join(run_dir, INTERRUPTED), "w") as f:
+            f.write(f"{message}\n(at {time.strftime('%Y-%m-%d %H:%M:%S')}; add --resume to the "
+                    f"command that started it)\n")
+    return message
+
+
+@contextlib.contextmanager
+def ctrl_c_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C until the block ends, so that a checkpoint and its record always agree."""
+    caught: list[int] = []
+
+    def hold(signum: int, frame: Any) -> None:
+        if caught:  # the second one: do not wait
+            exit_at_once(signum, frame)
+        caught.append(signum)
+
+    previous = on_sigint(hold)
+    try:
+        yield
+    finally:
+        if previous is not None:
+            on_sigint(previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
+def on_sigint(handler: Any) -> Any:
+    """Install a SIGINT handler where Python allows it (the main thread); returns the previous one."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGINT, handler)
+
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading a run back, and its one summary
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Run:
+    """What a finished run left in <out>/<step>/, read back."""
+
+    step: str
+    dir: str
+    history: list[dict[str, float]]
+    config: Config
+    saved: dict[str, Any]  # config.json as written: parameters, reported, environment
+    end: dict[str, Any] | None = None  # summary.json, written when the run ended: best epoch, kept weights
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """The run's figures, named as config.Reported names them."""
+        return summarize(self.history, self.end, self.config.keep)
+
+    @property
+    def device(self) -> str:
+        """Where it ran, e.g. "cuda (NVIDIA H100 80GB HBM3)"."""
+        env = self.saved.get("environment", {})
+        name = env.get("device_name")
+        return f"{env.get('device', '?')} ({name})" if name else env.get("device", "?")
+
+
+def read_history(path: str) -> list[dict[str, float]]:
+    """metrics.csv as a list of per-epoch rows (epoch an int, the rest floats)."""
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        history = [{k: _number(k, r[k]) for k in COLUMNS if r.get(k, "") != ""} for r in rows]
+        missing = [k for k in REQUIRED_COLUMNS if history and k not in history[0]]
+        if missing:
+            raise KeyError(f"no column {', '.join(missing)}")
+    except (OSError, KeyError, TypeError, ValueError) as e:
+        raise UserError(f"{path} is not a readable metrics file ({type(e).__name__}: {e})") from None
+    if not history:
+        raise UserError(f"{path} has no epochs in it")
+    return history
+
+
+def read_run(run_dir: str) -> Run | None:
+    """The run in run_dir, or None if it has no metrics.csv (never started, or no epoch finished)."""
+    metrics = os.path.join(run_dir, "metrics.csv")
+    if not os.path.isfile(metrics):
+        return None
+    history = read_history(metrics)
+    path = os.path.join(run_dir, "config.json")
+    try:
+        with open(path) as f:
+            saved = json.load(f)
+        fields = {f.name for f in dataclasses.fields(Config)}
+        # Keep only the fields this version knows: a run from another version still reads.
+        cfg = Config(**{k: v for k, v in saved["config"].items() if k in fields})
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise UserError(f"{path} is not a readable run configuration ({type(e).__name__}: {e})") from None
+    end = None
+    with contextlib.suppress(OSError, ValueError):  # a run still going, or stopped, has none
+        with open(os.path.join(run_dir, SUMMARY)) as f:
+            end = json.load(f)
+    return Run(cfg.step or os.path.basename(run_dir), run_dir, history, cfg, saved, end)
+
+
+def summarize(history: list[dict[str, float]], end: dict[str, Any] | None = None,
+              keep: str = "last") -> dict[str, Any]:
+    """A run's figures under config.Reported's names, from its metrics and what it recorded at its end.
+
+    The test figures are the kept weights': the last epoch's, or with keep="best" the best
+    validation epoch's (evaluated on the test set when the run ended).
+    """
+    last = history[-1]
+    s: dict[str, Any] = {k: last[k] for k in COLUMNS[1:-1] if k in last}
+    s["epochs"] = len(history)
+    s["minutes"] = sum(r["seconds"] for r in history) / 60
+    if "val_accuracy" in last:
+        best = max(history, key=lambda r: r["val_accuracy"])  # the first of equals
+        lowest = min(history, key=lambda r: r["val_loss"])
+        s["best_val_accuracy"] = best["val_accuracy"]
+        s["lowest_val_loss"], s["lowest_val_loss_epoch"] = lowest["val_loss"], lowest["epoch"]
+        s["best_epoch"] = end["best_epoch"] if end and "best_epoch" in end else best["epoch"]
+        at_best = next((r for r in history if r["epoch"] == s["best_epoch"]), None)
+        if at_best is not None:
+            s["train_accuracy_at_best"] = at_best["train_accuracy"]
+    if end and keep == "best" and "best_test_accuracy" in end:
+        s["test_accuracy"], s["test_loss"] = end["best_test_accuracy"], end["best_test_loss"]
+    return s
+
+
+def figure_text(name: str, value: Any) -> str:
+    """A figure as tables print it: 73.6%, 0.803, epoch numbers as integers, ranges as 60-65%."""
+    unit = FIGURES.get(name, ("", ""))[1]
+    if isinstance(value, (tuple, list)):
+        return "-".join(figure_text(name, v).rstrip("%") for v in value) + unit
+    if name.endswith("epoch") or name == "epochs":
+        return f"{value:g}"
+    digits = 2 if unit == "%" else (1 if name == "minutes" else 4)
+    return f"{value:.{digits}f}{unit}" if isinstance(value, float) else f"{value:g}{unit}"
+
+
+def difference(value: float, reported: Any) -> str:
+    """Run minus report; for a range, 0 inside it, else the distance to its nearer end."""
+    if isinstance(reported, (tuple, list)):
+        low, high = reported
+        if low <= value <= high:
+            return "in range"
+        return f"{value - (low if value < low else high):+.2f}"
+    return f"{value - reported:+.2f}"
+
+
+def setting_notes(cfg: Config, step_config: Config, history: list[dict[str, float]],
+                  end: dict[str, Any] | None, run_dir: str | None = None) -> list[str]:
+    """How a run's setting differs from its step's (the report's); an empty list if it does not."""
+    notes = [f"{k} {getattr(cfg, k)}" for k in fields_with("setting")
+             if getattr(cfg, k) != getattr(step_config, k)]
+    if cfg.epochs != step_config.epochs:
+        notes.append(f"epochs {cfg.epochs} (report: {step_config.epochs})")
+    if len(history) < cfg.epochs and not (end and end.get("stopped_early")):
+        notes.append(f"{len(history)} of {cfg.epochs} epochs")
+    if run_dir and os.path.exists(os.path.join(run_dir, INTERRUPTED)):
+        notes.append("interrupted (Ctrl-C)")
+    return notes
+
+
+def compare_line(step: str, summary: dict[str, Any], reported: Reported | None, hardware: str,
+                 columns: tuple[str, ...], notes: list[str]) -> str:
+    """One line: the run's figures beside the report's, on the report's own metrics."""
+    shown = [c for c in columns if c in summary and c != "minutes"]
+    line = f"{step}: " + ", ".join(f"{FIGURES[c][0]} {figure_text(c, summary[c])}" for c in shown)
+    line += f", {summary['minutes']:.1f} min over {summary['epochs']} epochs"
+    figures = reported_figures(reported)
+    compared = [f"{FIGURES[c][0]} {figure_text(c, figures[c])}"
+                + (f" ({difference(summary[c], figures[c])})" if c in summary else "")
+                for c in columns if c in figures]
+    if compared:
+        line += " | report: " + ", ".join(compared)
+        if "minutes" in figures and hardware:
+            line += f" on a {hardware}"
+    if compared and notes:
+        line += f" (not the report's setting: {', '.join(notes)})"
+    return line

@@ -1,0 +1,49 @@
+"""Every step's trainable parameters, computed by hand from the layers its report lists.
+
+Report 000's from its algorithms 1-8 and torchvision's published ResNet18 size; report 001's from
+the layers in its sections 1.2.1 and 1.3.7 (reports-001-004.md). One entry per step of every
+report: tests/test_models.py checks each against the network the step builds.
+"""
+
+
+def conv(c_in, c_out, k):
+    return c_in * c_out * k * k + c_out
+
+
+def fc(n_in, n_out):
+    return n_in * n_out + n_out
+
+
+def bn(c):
+    return 2 * c  # weight and bias; running statistics are buffers, not parameters
+
+
+def simple_cnn(w, fc_units=4096, batch_norm=False):
+    """The report's CNN2-family layer list, counted by hand."""
+    convs = conv(3, w[0], 5) + conv(w[0], w[1], 3) + conv(w[1], w[2], 3) + conv(w[2], w[3], 3)
+    norms = sum(bn(c) for c in w) if batch_norm else 0
+    return convs + norms + fc(w[3] * 4 * 4, fc_units) + fc(fc_units, 100)
+
+
+# 001-A: conv 3-32, 32-32, 32-64, 64-64 (3x3, unpadded), fc 64*5*5 -> 512 -> 10. Dropout has none.
+R001_A = conv(3, 32, 3) + conv(32, 32, 3) + conv(32, 64, 3) + conv(64, 64, 3) + fc(1600, 512) + fc(512, 10)
+# 001-B: pairs of padded 3x3 convs 32, 64, 128, 256; four pools take 32 to 2: fc 256*2*2 -> 512 -> 10.
+R001_B = (conv(3, 32, 3) + conv(32, 32, 3) + conv(32, 64, 3) + conv(64, 64, 3) + conv(64, 128, 3)
+          + conv(128, 128, 3) + conv(128, 256, 3) + conv(256, 256, 3) + fc(1024, 512) + fc(512, 10))
+
+EXPECTED_PARAMETERS = {
+    "NN1": fc(3072, 4096) + fc(4096, 4096) + fc(4096, 100),
+    "CNN2": simple_cnn((32, 32, 32, 64)),
+    "CNN3a": simple_cnn((128, 128, 128, 256)),
+    "CNN3b": simple_cnn((256, 256, 256, 512)),
+    "CNN3c": simple_cnn((512, 512, 512, 1024)),
+    "CNN4a": simple_cnn((128, 128, 128, 256), batch_norm=True),
+    "CNN4b": simple_cnn((128, 128, 128, 256), fc_units=8192, batch_norm=True),
+    "CNN4c": simple_cnn((128, 128, 128, 256), batch_norm=True),
+    "CNN5a": simple_cnn((128, 128, 128, 256)),
+    "CNN5b": simple_cnn((128, 128, 128, 256)),
+    "CNN6": 11_689_512 - fc(512, 1000) + fc(512, 100),
+    "001-A": R001_A, "001-A-drop0.2": R001_A, "001-A-drop0.5": R001_A, "001-A-drop0.8": R001_A,
+    "001-A-drop0.8-60ep": R001_A,
+    "001-B": R001_B,
+}
