@@ -17,6 +17,7 @@ from errors import UserError
 
 INSTALL_HINT = "pip install openTSNE (faster) or pip install scikit-learn"
 MIN_POINTS = 4  # below this no perplexity satisfies both libraries' checks
+SMALL = 1000  # openTSNE runs on one thread below this many points (see embed)
 
 
 def stratified_sample(labels: torch.Tensor, per_class: int | None, seed: int) -> torch.Tensor:
@@ -77,12 +78,19 @@ def embed(features: np.ndarray | torch.Tensor, perplexity: float = 50,
         name += f", perplexity {clamped:.3g} (not {perplexity:g}: only {n} points)"
         perplexity = clamped
     start = time.perf_counter()
+    # Threads meet at each of the 1,000 iterations; for small inputs the hand-offs cost more than
+    # the work, and far more when other jobs hold the cores (60 points on a busy 2-core machine:
+    # 0.3 s on one thread, 3-16 s on two; BENCHMARKS.md, "t-SNE").
+    small = n < SMALL
     if name.startswith("openTSNE"):
-        y = lib.TSNE(perplexity=perplexity, n_jobs=_cores(), random_state=seed).fit(x)
+        y = lib.TSNE(perplexity=perplexity, n_jobs=1 if small else _cores(),
+                     random_state=seed).fit(x)
     else:
-        # 003's TSNE(perplexity=50, n_iter=1000); scikit-learn >= 1.7 calls it max_iter.
-        y = lib.TSNE(perplexity=perplexity, max_iter=1000, random_state=seed,
-                     init="pca").fit_transform(x)
+        from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
+        with threadpool_limits(1 if small else None):  # its OpenMP threads
+            # 003's TSNE(perplexity=50, n_iter=1000); scikit-learn >= 1.7 calls it max_iter.
+            y = lib.TSNE(perplexity=perplexity, max_iter=1000, random_state=seed,
+                         init="pca").fit_transform(x)
     seconds = time.perf_counter() - start
     # A plain copy: openTSNE's result object keeps the affinity matrix (large for 40,000 points).
     return np.array(y, dtype=np.float32), name, seconds

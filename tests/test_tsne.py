@@ -136,7 +136,7 @@ def figures(monkeypatch):
         close(fig)
 
 
-@pytest.mark.parametrize("panels, n_classes, columns", [(3, 10, 1), (1, 100, 4), (4, 2, 1)])
+@pytest.mark.parametrize("panels, n_classes, columns", [(3, 10, 1), (2, 20, 1), (1, 100, 4), (4, 2, 1)])
 def test_plot_tsne_draws_one_axes_per_panel_and_one_legend(tmp_path, figures, panels, n_classes,
                                                            columns):
     rng = np.random.default_rng(0)
