@@ -223,10 +223,11 @@ def bench_step(step: str, args: argparse.Namespace, device: torch.device,
           f"batch {bs}, {args.reps} reps; load average {_loadavg()}")
     names = ", ".join(type(t).__name__ for t in augment.flatten(exp.train_transform))
     print(f"(a) report: DataLoader ({args.workers} workers) applying {names} to PIL images; fp32, "
-          f"NCHW, Adam defaults, loss.item() per batch")
+          f"NCHW, {cfg.optimizer} as torch builds it by default, loss.item() per batch")
     print(f"(b) ours: {loader_b.description} (set up in {setup_b:.2f} s, once per run); "
           f"{'bf16 autocast, ' if device.type == 'cuda' else 'fp32, '}"
-          f"{'channels_last, ' if train.uses_channels_last(exp.model(cfg)) else ''}fused Adam"
+          f"{'channels_last, ' if train.uses_channels_last(exp.model(cfg)) else ''}{cfg.optimizer}"
+          f"{' (fused)' if device.type in train.FUSED_ON[cfg.optimizer] else ''}"
           f"{', torch.compile' if args.compile else ''}, sums kept on the device")
     print(f"FLOPs per image: forward {forward / 1e6:,.1f} M, training step {step_flops / 1e6:,.1f} M "
           f"(FlopCounterMode: convolutions and matrix products, 2 per multiply-add, backward "
