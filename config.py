@@ -53,6 +53,9 @@ class Config:
     resume: bool = False  # continue from <out>/<step>/checkpoint.pt
     workers: int = 2  # DataLoader workers, used only when a transform has no batched form
     compile: bool = False  # torch.compile the model; off: slower on the 2-core CPU (BENCHMARKS.md)
+    # Weights after every epoch in <run>/snapshots/, pruned at the end to epoch 1, best // 2 and
+    # the best (report 003's t-SNE figure; runs.prune_snapshots).
+    snapshots: bool = False
 
 
 def fields_with(key: str) -> tuple[str, ...]:

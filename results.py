@@ -22,15 +22,17 @@ from config import FIGURES as FIGURE_NAMES
 from config import Config, Reported, reported_figures
 from errors import OneLineParser, UserError
 from experiments import REPORTS, STEPS, Report
+from experiments.r003 import figures as r003
 from runs import Run
 
 
 @dataclass(frozen=True)
 class Options:
-    """What the figures may need beyond the runs: where the data is."""
+    """What the figures may need beyond the runs: where the data is, how many t-SNE points."""
 
     out: str
     data_dir: str | None = None
+    tsne_samples: int = r003.TSNE_SAMPLES  # training images in a t-SNE, stratified by class
 
 
 # ---------------------------------------------------------------------------------------------
@@ -63,11 +65,33 @@ def _samples(report: Report, found: dict[str, Run], opts: Options) -> list[str]:
     return [path]
 
 
+def _error(run: Run, opts: Options) -> list[str]:
+    path = os.path.join(run.dir, "error.png")
+    r003.plot_error(run, path)
+    return [path]
+
+
+def _tsne(run: Run, opts: Options) -> list[str]:
+    path = os.path.join(run.dir, "tsne.png")
+    r003.plot_tsne(run, opts.data_dir, path, opts.tsne_samples)
+    return [path]
+
+
+def _augmented_samples(report: Report, found: dict[str, Run], opts: Options) -> list[str]:
+    run = next((r for r in found.values() if r.config.dataset != "synthetic"), None) \
+        or next(iter(found.values()), None)
+    if run is None:
+        return []
+    path = os.path.join(results_dir(opts.out), f"{report.id}-augmented_samples.png")
+    r003.plot_augmented_samples(run, opts.data_dir, path)
+    return [path]
+
+
 # Per step: drawn in the step's run folder. Per report: drawn in runs/results/.
 STEP_FIGURES: dict[str, Callable[[Run, Options], list[str]]] = {
-    "first_layer": _first_layer, "softmax": _softmax}
+    "first_layer": _first_layer, "softmax": _softmax, "error": _error, "tsne": _tsne}
 REPORT_FIGURES: dict[str, Callable[[Report, dict[str, Run], Options], list[str]]] = {
-    "overview": _overview, "samples": _samples}
+    "overview": _overview, "samples": _samples, "augmented_samples": _augmented_samples}
 assert all(f in STEP_FIGURES for r in REPORTS for fs in r.step_figures.values() for f in fs)
 assert all(f in REPORT_FIGURES for r in REPORTS for f in r.figures)
 
@@ -167,7 +191,8 @@ def results_markdown(report: Report, found: dict[str, Run], figures: list[str], 
 # Everything
 # ---------------------------------------------------------------------------------------------
 
-def regenerate(out: str, data_dir: str | None = None, only: Sequence[str] = ()) -> dict[str, Any]:
+def regenerate(out: str, data_dir: str | None = None, only: Sequence[str] = (),
+               tsne_samples: int = r003.TSNE_SAMPLES) -> dict[str, Any]:
     """Rebuild every figure and table under out from the runs there; trains nothing.
 
     Returns the files written, the runs found and the problems met (one sentence each); a problem
@@ -176,7 +201,7 @@ def regenerate(out: str, data_dir: str | None = None, only: Sequence[str] = ()) 
     if not os.path.isdir(out):
         raise UserError(f"{out}/ does not exist; train a step first (python main.py 001-A "
                         f"--dataset synthetic), or point --out at the runs")
-    opts = Options(out, data_dir)
+    opts = Options(out, data_dir, tsne_samples)
     os.makedirs(results_dir(out), exist_ok=True)
     written: list[str] = []
     problems: list[str] = []
@@ -269,6 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
                                       "(default: each run's own --data-dir); never downloaded")
     p.add_argument("--report", nargs="+", default=[], choices=[r.id for r in REPORTS],
                    metavar="ID", help="only these reports (default: all)")
+    p.add_argument("--tsne-samples", type=int, default=r003.TSNE_SAMPLES, metavar="N",
+                   help=f"training images in each t-SNE, a stratified sample (default: "
+                        f"{r003.TSNE_SAMPLES}; 40000 takes every one, minutes with openTSNE)")
     return p
 
 
@@ -276,7 +304,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Regenerate from the command line; returns the process exit code."""
     args = build_parser().parse_args(argv)
     try:
-        result = regenerate(args.out, args.data_dir, args.report)
+        if args.tsne_samples < 1:
+            raise UserError(f"--tsne-samples {args.tsne_samples} must be at least 1")
+        result = regenerate(args.out, args.data_dir, args.report, args.tsne_samples)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -186,19 +186,52 @@ def set_aside(run_dir: str) -> str | None:
     return target
 
 
-def check_free_space(run_dir: str, model: nn.Module, ckpt_path: str) -> None:
-    """Refuse, before training, a disk without room for the run's checkpoints."""
+def check_free_space(run_dir: str, model: nn.Module, ckpt_path: str, snapshots: int = 0) -> None:
+    """Refuse, before training, a disk without room for the run's checkpoints (and `snapshots` epochs' weights)."""
     # A checkpoint holds the weights and Adam's two moments; while one is written the old one stays.
     trainable = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
     size = 3 * trainable + sum(b.numel() * b.element_size() for b in model.buffers())
     existing = os.path.getsize(ckpt_path) if os.path.exists(ckpt_path) else 0
     # best.pt holds the weights only: one more copy of them.
     need = 2 * size + trainable - existing + (16 << 20)
+    need += snapshots * (size - 2 * trainable)  # weights and buffers, until prune_snapshots
     free = shutil.disk_usage(run_dir).free
     if free < need:
         raise UserError(f"{run_dir}: {free / 2**20:.0f} MB free on its disk, but this step's "
                         f"checkpoints need about {need / 2**20:.0f} MB (the old one stays while the "
                         f"new one is written); free some space or choose another --out")
+
+
+SNAPSHOTS = "snapshots"  # <run>/snapshots/epoch-N.pt: the weights after epoch N (Config.snapshots)
+
+
+def snapshot_path(run_dir: str, epoch: int) -> str:
+    """Where the weights after `epoch` are kept when the run keeps snapshots."""
+    return os.path.join(run_dir, SNAPSHOTS, f"epoch-{epoch}.pt")
+
+
+def save_snapshot(run_dir: str, epoch: int, model: nn.Module) -> None:
+    """The weights after `epoch`, weights only, written atomically."""
+    os.makedirs(os.path.join(run_dir, SNAPSHOTS), exist_ok=True)
+    save_atomic(snapshot_path(run_dir, epoch), {"epoch": epoch, "model": model.state_dict()})
+
+
+def snapshot_epochs(best: int) -> tuple[int, ...]:
+    """The epochs report 003's t-SNE shows: after epoch 1, in the middle (best // 2) and the best."""
+    return tuple(sorted({1, max(1, best // 2), max(1, best)}))
+
+
+def prune_snapshots(run_dir: str, best: int) -> list[int]:
+    """Delete every snapshot but snapshot_epochs(best); returns the epochs left on disk."""
+    folder, keep = os.path.join(run_dir, SNAPSHOTS), snapshot_epochs(best)
+    left = []
+    for name in os.listdir(folder) if os.path.isdir(folder) else []:
+        match = re.fullmatch(r"epoch-(\d+)\.pt", name)
+        if match and int(match.group(1)) in keep:
+            left.append(int(match.group(1)))
+        elif match or name.endswith(".tmp"):  # a .tmp is a write a crash cut short
+            os.remove(os.path.join(folder, name))
+    return sorted(left)
 
 
 def kept(saved: int) -> str:

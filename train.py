@@ -223,7 +223,7 @@ def run(exp: Experiment, cfg: Config) -> dict[str, Any]:
     # ---- the run's folder: what it is and how to reproduce it ---------------------------------
     try:
         os.makedirs(run_dir, exist_ok=True)
-        runs.check_free_space(run_dir, model, ckpt_path)
+        runs.check_free_space(run_dir, model, ckpt_path, cfg.epochs if cfg.snapshots else 0)
         for name in (runs.INTERRUPTED, runs.SUMMARY):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(os.path.join(run_dir, name))
@@ -278,6 +278,8 @@ def run(exp: Experiment, cfg: Config) -> dict[str, Any]:
                 with runs.ctrl_c_deferred():
                     if improved:
                         runs.save_atomic(best_path, {"epoch": epoch, "model": model.state_dict()})
+                    if cfg.snapshots:  # before checkpoint.pt: a resumed run never lacks one
+                        runs.save_snapshot(run_dir, epoch, model)
                     runs.save_atomic(ckpt_path, {
                         "epoch": epoch, "model": model.state_dict(),
                         "optimizer": optimizer.state_dict(), "history": history,
@@ -321,6 +323,8 @@ def run(exp: Experiment, cfg: Config) -> dict[str, Any]:
         test = evaluate(step_model, test_loader, device)
         end.update(best_epoch=best["epoch"], best_test_loss=test["loss"],
                    best_test_accuracy=test["accuracy"])
+    if cfg.snapshots:  # only now is the best epoch, and so the middle one, known
+        end["snapshots"] = runs.prune_snapshots(run_dir, end.get("best_epoch") or len(history))
     with open(os.path.join(run_dir, runs.SUMMARY), "w") as f:
         json.dump(end, f, indent=2)
     summary = runs.summarize(history, end, cfg.keep)

@@ -55,6 +55,8 @@ class Report:
 
 
 _001_DROPOUT = ("001-A", "001-A-drop0.2", "001-A-drop0.5", "001-A-drop0.8")
+_003_STEPS = ("003-final", "003-noaug", "003-k753", "003-k533", "003-noBN", "003-BN-drop0.1",
+              "003-bs16", "003-bs32", "003-SGD", "003-Adagrad", "003-RMSprop")
 
 # The literal table of every report the kit reproduces, in order.
 REPORTS = (
@@ -73,6 +75,21 @@ REPORTS = (
            step_figures={"001-A-drop0.2": ("softmax",)},  # 1.3.6: the best model, p = 0.2
            overlays=(Overlay("dropout", "Report 001: validation accuracy per epoch for dropout p",
                              "val_accuracy", _001_DROPOUT),)),
+    Report("003", "CIFAR-10, a three-block CNN swept with early stopping, and the t-SNE of its latent "
+           "space (Boğaziçi CMPE 597 Deep Learning, Spring 2021, Project II)", "cifar10", "",
+           _003_STEPS,
+           columns=("best_epoch", "train_accuracy_at_best", "best_val_accuracy", "test_accuracy",
+                    "minutes"),
+           figures=("augmented_samples",),
+           step_figures={**{s: ("error",) for s in _003_STEPS}, "003-final": ("error", "tsne")},
+           # The report's sweeps; the augmentation and batch-norm pairs as it ran them (see the steps).
+           overlays=tuple(Overlay(name, f"Report 003: validation accuracy per epoch, {what}",
+                                  "val_accuracy", steps) for name, what, steps in (
+               ("optimizers", "optimizers", ("003-final", "003-SGD", "003-Adagrad", "003-RMSprop")),
+               ("batch_sizes", "batch sizes", ("003-bs16", "003-bs32", "003-final")),
+               ("kernels", "kernel sizes", ("003-k753", "003-k533", "003-final")),
+               ("batch_norm", "batch norm on/off (dropout 0.1)", ("003-BN-drop0.1", "003-noBN")),
+               ("augmentation", "augmentation on/off (batch 16)", ("003-bs16", "003-noaug"))))),
 )
 STEPS: dict[str, Report] = {step: r for r in REPORTS for step in r.steps}
 assert len(STEPS) == sum(len(r.steps) for r in REPORTS), "step names must be unique across reports"

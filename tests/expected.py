@@ -1,8 +1,9 @@
 """Every step's trainable parameters, computed by hand from the layers its report lists.
 
 Report 000's from its algorithms 1-8 and torchvision's published ResNet18 size; report 001's from
-the layers in its sections 1.2.1 and 1.3.7 (reports-001-004.md). One entry per step of every
-report: tests/test_models.py checks each against the network the step builds.
+the layers in its sections 1.2.1 and 1.3.7; report 003's from its layer table (reports-001-004.md).
+One entry per step of every report: tests/test_models.py checks each against the network the step
+builds.
 """
 
 
@@ -31,6 +32,14 @@ R001_A = conv(3, 32, 3) + conv(32, 32, 3) + conv(32, 64, 3) + conv(64, 64, 3) + 
 R001_B = (conv(3, 32, 3) + conv(32, 32, 3) + conv(32, 64, 3) + conv(64, 64, 3) + conv(64, 128, 3)
           + conv(128, 128, 3) + conv(128, 256, 3) + conv(256, 256, 3) + fc(1024, 512) + fc(512, 10))
 
+# 003: convs 3-32, 32-64, 64-128 (kernel k, padding k // 2, so 4 x 4 x 128 = 2,048 after three
+# pools), fc 2048 -> 512 -> 128 -> 10; batch norm after every layer but fc3. Dropout has none.
+def r003(k=(3, 3, 3), batch_norm=True):
+    convs = conv(3, 32, k[0]) + conv(32, 64, k[1]) + conv(64, 128, k[2])
+    norms = bn(32) + bn(64) + bn(128) + bn(512) + bn(128) if batch_norm else 0
+    return convs + norms + fc(2048, 512) + fc(512, 128) + fc(128, 10)
+
+
 EXPECTED_PARAMETERS = {
     "NN1": fc(3072, 4096) + fc(4096, 4096) + fc(4096, 100),
     "CNN2": simple_cnn((32, 32, 32, 64)),
@@ -46,4 +55,7 @@ EXPECTED_PARAMETERS = {
     "001-A": R001_A, "001-A-drop0.2": R001_A, "001-A-drop0.5": R001_A, "001-A-drop0.8": R001_A,
     "001-A-drop0.8-60ep": R001_A,
     "001-B": R001_B,
+    "003-final": r003(), "003-noaug": r003(), "003-k753": r003((7, 5, 3)), "003-k533": r003((5, 3, 3)),
+    "003-noBN": r003(batch_norm=False), "003-BN-drop0.1": r003(), "003-bs16": r003(),
+    "003-bs32": r003(), "003-SGD": r003(), "003-Adagrad": r003(), "003-RMSprop": r003(),
 }

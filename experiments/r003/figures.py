@@ -1,0 +1,124 @@
+"""Report 003's own figures: augmented samples, error per epoch, and the t-SNE of the latent space."""
+from __future__ import annotations
+
+import math
+import os
+
+import matplotlib.pyplot as plt
+import torch
+from matplotlib.ticker import MaxNLocator
+from torch import nn
+
+import analysis
+import augment
+import data
+import plotting
+import runs
+import tsne
+from errors import UserError, first_line
+from runs import Run
+
+PERPLEXITY = 50  # the report's TSNE(perplexity=50)
+TSNE_SAMPLES = 5000  # training images in the t-SNE by default: 500 per CIFAR-10 class
+
+
+def plot_augmented_samples(run: Run, data_dir: str | None, path: str, n: int = 64) -> None:
+    """One batch of n augmented training images with their labels, as the report shows them."""
+    exp, ds = analysis.run_experiment(run), analysis.run_dataset(run.config, data_dir)
+    loader = augment.make_loader(ds.train_images[:max(n, 1)], ds.train_labels[:max(n, 1)],
+                                 exp.train_transform, n, True, torch.device("cpu"), run.config.seed,
+                                 workers=0)
+    x, y = next(iter(loader))
+    images = torch.stack([analysis.for_display(xi, exp.train_transform) for xi in x])
+    cols = math.ceil(math.sqrt(len(images)))
+    rows = math.ceil(len(images) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.45 * rows), squeeze=False,
+                             layout="constrained")
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, image, label in zip(axes.flat, images, y):
+        ax.imshow(image.permute(1, 2, 0).numpy(), interpolation="nearest")
+        ax.set_title(ds.classes[int(label)], fontsize="x-small", pad=2)
+    fig.suptitle(f"{run.step}: {len(images)} augmented training images of {run.config.dataset} "
+                 f"(padded crop + flip)")
+    fig.savefig(path, dpi=plotting.DPI)
+    plt.close(fig)
+
+
+def plot_error(run: Run, path: str) -> None:
+    """The error per epoch (100 - accuracy), train and validation, the best epoch marked."""
+    epochs = [r["epoch"] for r in run.history]
+    best = run.end.get("best_epoch") if run.end else None
+    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    for split, style in (("train", plotting.TRAIN_STYLE), ("val", plotting.VAL_STYLE)):
+        if f"{split}_accuracy" in run.history[-1]:
+            ax.plot(epochs, [100 - r[f"{split}_accuracy"] for r in run.history],
+                    label="validation" if split == "val" else split, **style)
+    if best:
+        ax.axvline(best, label=f"best epoch ({best})", **plotting.BEST_STYLE)
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel("error (%)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title(f"{run.step}: error per epoch")
+    fig.savefig(path, dpi=plotting.DPI)
+    plt.close(fig)
+
+
+@torch.no_grad()
+def features(model: nn.Sequential, x: torch.Tensor, chunk: int = 1000) -> tuple[torch.Tensor, ...]:
+    """The latent (the Flatten's output, 2,048-d) and the logits (fc3's) of x, in eval mode."""
+    model.eval()
+    cut = next(i for i, m in enumerate(model) if isinstance(m, nn.Flatten)) + 1
+    latent, logits = [], []
+    for part in x.split(chunk):
+        z = model[:cut](part)
+        latent.append(z)
+        logits.append(model[cut:](z))
+    return torch.cat(latent), torch.cat(logits)
+
+
+def plot_tsne(run: Run, data_dir: str | None, path: str, samples: int = TSNE_SAMPLES) -> dict:
+    """t-SNE of the latent after epoch 1, in the middle and at the best epoch, and of the best logits.
+
+    Unaugmented training images of the run's own split, a stratified sample of `samples` (all of
+    them when `samples` is at least their number). Returns the epochs and the library used.
+    """
+    cfg, exp = run.config, analysis.run_experiment(run)
+    best = (run.end or {}).get("best_epoch") or len(run.history)
+    epochs = runs.snapshot_epochs(best)
+    missing = [e for e in epochs if not os.path.isfile(runs.snapshot_path(run.dir, e))]
+    if missing:
+        raise UserError(f"{run.step}: the t-SNE needs the weights after epochs "
+                        f"{', '.join(map(str, epochs))}, but {run.dir}/{runs.SNAPSHOTS}/ lacks "
+                        f"{', '.join(map(str, missing))} (train with --set snapshots=true)")
+    ds = analysis.run_dataset(cfg, data_dir)
+    images, labels = ds.train_images, ds.train_labels
+    if cfg.subset is not None:  # the run trained on a prefix: its split is of that prefix
+        images, labels = images[:cfg.subset], labels[:cfg.subset]
+    train_idx, _ = data.split_indices(len(labels), cfg.val_split, cfg.val_size, cfg.seed)
+    classes = len(ds.classes)
+    per_class = None if samples >= len(train_idx) else max(1, samples // classes)
+    pick = train_idx[tsne.stratified_sample(labels[train_idx], per_class, cfg.seed)]
+    x = analysis.model_input(images[pick], labels[pick], exp.test_transform, cfg.seed)
+    panels, names = [], []
+    for epoch in epochs:
+        model = exp.model(cfg)
+        try:
+            state = torch.load(runs.snapshot_path(run.dir, epoch), map_location="cpu",
+                               weights_only=True)
+            model.load_state_dict(state["model"])
+        except Exception as e:
+            raise UserError(f"{runs.snapshot_path(run.dir, epoch)} is not a readable snapshot of "
+                            f"{run.step} ({first_line(e)})") from None
+        latent, logits = features(model, x)
+        when = "start" if epoch == 1 else ("best" if epoch == best else "middle")
+        points, name, _ = tsne.embed(latent, PERPLEXITY, cfg.seed)
+        panels.append((f"latent (2,048-d) after epoch {epoch} ({when})", points, labels[pick].numpy()))
+        names.append(name)
+    points, name, _ = tsne.embed(logits, PERPLEXITY, cfg.seed)  # the last model is the best one
+    panels.append((f"fc3 output (logits) at epoch {best}", points, labels[pick].numpy()))
+    plotting.plot_tsne(panels, ds.classes, f"{run.step}: t-SNE of {len(pick):,} training images "
+                       f"(unaugmented, eval mode), {names[0]}, perplexity {PERPLEXITY}", path)
+    return {"epochs": epochs, "library": names[0], "points": len(pick)}

@@ -1,0 +1,123 @@
+"""Report 003: its networks, its split by file, patience 5, the t-SNE snapshots and their figures."""
+import dataclasses
+import os
+import sys
+
+import pytest
+import torch
+
+import data
+import results
+import runs
+import train
+from early_stopping import EarlyStopping
+from experiments import STEPS, load_experiment, resolve_path
+from expected import EXPECTED_PARAMETERS
+
+R003 = [s for s, r in STEPS.items() if r.id == "003"]
+
+
+@pytest.mark.parametrize("step", R003)
+def test_parameter_count_and_a_2048_d_latent(step):
+    exp = load_experiment(resolve_path(step))
+    model = exp.model(dataclasses.replace(exp.config, num_classes=10))
+    assert sum(p.numel() for p in model.parameters() if p.requires_grad) == EXPECTED_PARAMETERS[step]
+    cut = next(i for i, m in enumerate(model) if isinstance(m, torch.nn.Flatten)) + 1
+    assert model[:cut].eval()(torch.zeros(2, 3, 32, 32)).shape == (2, 2048)
+    assert (exp.config.val_split, exp.config.early_stopping, exp.config.patience, exp.config.keep,
+            exp.config.snapshots) == ("batch5", "patience", 5, "best", True)
+
+
+def test_batch5_is_the_last_10000_of_50000_and_a_subset_keeps_the_share():
+    train_idx, val_idx = data.split_indices(50000, "batch5", 0, seed=0)
+    assert torch.equal(train_idx, torch.arange(40000))  # data_batch_1..4
+    assert torch.equal(val_idx, torch.arange(40000, 50000))  # data_batch_5
+    train_idx, val_idx = data.split_indices(2000, "batch5", 0, seed=0)
+    assert torch.equal(val_idx, torch.arange(1600, 2000))  # a fifth, the last images
+
+
+def test_patience_5_stops_at_best_plus_5_keeping_the_best():
+    # Epoch 3 is the best; an equal value (epoch 5) is no improvement, as in the report's code.
+    values = [50.0, 60.0, 70.0, 65.0, 70.0, 69.0, 68.0, 67.0, 99.0]
+    stopper = EarlyStopping("patience", "val_accuracy", patience=5)
+    for epoch, value in enumerate(values, 1):
+        stopper.update(epoch, value)
+        if stopper.stopped:
+            break
+    assert (epoch, stopper.best_epoch, stopper.best) == (8, 3, 70.0)
+
+
+def test_snapshot_epochs_are_the_first_the_middle_and_the_best():
+    assert runs.snapshot_epochs(28) == (1, 14, 28)
+    assert runs.snapshot_epochs(3) == (1, 3)
+    assert runs.snapshot_epochs(1) == (1,)
+
+
+def _config(tmp_path, epochs, out, **changes):
+    exp = load_experiment(resolve_path("003-final"))
+    cfg = dataclasses.replace(exp.config, dataset="synthetic", num_classes=10, subset=60,
+                              epochs=epochs, device="cpu", early_stopping="off",
+                              out=str(tmp_path / out), **changes)
+    return exp, cfg
+
+
+EPOCHS = 6
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A 6-epoch run of 003-final on 48 synthetic images: its folder and where the runs are."""
+    tmp = tmp_path_factory.mktemp("r003")
+    train.run(*_config(tmp, EPOCHS, "runs"))
+    return tmp, tmp / "runs" / "003-final"
+
+
+def _weights(path):
+    return torch.load(path, map_location="cpu", weights_only=True)["model"]
+
+
+def test_snapshots_are_pruned_to_the_three_the_figure_uses_and_are_those_epochs(tiny):
+    tmp, run_dir = tiny
+    best = runs.read_run(str(run_dir)).end["best_epoch"]
+    kept = runs.snapshot_epochs(best)
+    assert sorted(os.listdir(run_dir / runs.SNAPSHOTS)) == sorted(f"epoch-{e}.pt" for e in kept)
+    # The same run again, one epoch at a time with --resume and no snapshots: its checkpoint
+    # after epoch k holds the weights after epoch k (the seed fixes them on the CPU).
+    for epoch in range(1, max(kept) + 1):
+        exp, cfg = _config(tmp, epoch, "again", snapshots=False, resume=epoch > 1)
+        train.run(exp, cfg)
+        if epoch in kept:
+            again = _weights(tmp / "again" / "003-final" / runs.CHECKPOINT)
+            snap = _weights(run_dir / runs.SNAPSHOTS / f"epoch-{epoch}.pt")
+            assert snap.keys() == again.keys()
+            assert all(torch.equal(snap[k], again[k]) for k in snap), epoch
+
+
+def test_tsne_is_drawn_with_its_library_and_points_in_the_title(tiny, monkeypatch):
+    tmp, run_dir = tiny
+    titles = []
+    monkeypatch.setattr("plotting.plot_tsne", lambda panels, classes, title, path:
+                        titles.append((len(panels), title)) or open(path, "w").close())
+    out = results.regenerate(str(tmp / "runs"), only=["003"])
+    assert not out["problems"], out["problems"]
+    assert str(run_dir / "tsne.png") in out["written"]
+    (n_panels, title), = titles
+    best = runs.read_run(str(run_dir)).end["best_epoch"]
+    assert n_panels == len(runs.snapshot_epochs(best)) + 1  # and the logits at the best epoch
+    assert "48 training images" in title and ("openTSNE" in title or "scikit-learn" in title)
+
+
+def test_without_a_tsne_library_the_other_figures_are_drawn_and_one_line_says_what_to_install(
+        tiny, monkeypatch):
+    tmp, run_dir = tiny
+    monkeypatch.setitem(sys.modules, "openTSNE", None)  # import raises ImportError
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    (run_dir / "tsne.png").unlink(missing_ok=True)
+    out = results.regenerate(str(tmp / "runs"), only=["003"])
+    problem, = out["problems"]
+    assert "\n" not in problem and "pip install openTSNE" in problem and "scikit-learn" in problem
+    assert not (run_dir / "tsne.png").exists()
+    for name in ("loss_accuracy.png", "error.png"):
+        assert str(run_dir / name) in out["written"]
+    assert any(p.endswith("003-augmented_samples.png") for p in out["written"])
+    assert any(p.endswith("003-optimizers.png") for p in out["written"])
