@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 import os
 import time
 from typing import Any, Iterable
@@ -261,6 +262,10 @@ def run(exp: Experiment, cfg: Config) -> dict[str, Any]:
                 raise TrainingError(
                     f"{cfg.step}: the training loss became {train['loss']} at epoch {epoch}, batch "
                     f"{train['first_bad_batch'] + 1}; stopped, {runs.kept(saved)}; try a lower --lr")
+            if not _all_finite(model):  # a step can break the weights after its loss was read
+                raise TrainingError(
+                    f"{cfg.step}: the weights became non-finite at epoch {epoch} (after the training "
+                    f"loss of each batch was read); stopped, {runs.kept(saved)}; try a lower --lr")
             row = {"epoch": epoch, "train_loss": train["loss"], "train_accuracy": train["accuracy"]}
             if val_loader is not None:
                 val = evaluate(step_model, val_loader, device)
@@ -268,6 +273,11 @@ def run(exp: Experiment, cfg: Config) -> dict[str, Any]:
             test = evaluate(step_model, test_loader, device)
             row.update(test_loss=test["loss"], test_accuracy=test["accuracy"],
                        seconds=time.perf_counter() - start)
+            bad = [f"{k.replace('_', ' ')} {row[k]}" for k in ("val_loss", "test_loss")
+                   if k in row and not math.isfinite(row[k])]
+            if bad:  # nothing of this epoch is saved: checkpoint.pt and best.pt stay finite
+                raise TrainingError(f"{cfg.step}: the {' and '.join(bad)} at epoch {epoch}; stopped, "
+                                    f"{runs.kept(saved)}; try a lower --lr")
             history.append(row)
             improved = val_loader is not None and stopper.update(epoch, row[cfg.monitor])
             print(_epoch_line(cfg, row, improved), flush=True)
@@ -335,6 +345,12 @@ def run(exp: Experiment, cfg: Config) -> dict[str, Any]:
     print(runs.compare_line(cfg.step, summary, exp.reported, report.hardware if report else "",
                             columns, notes))
     return {**summary, "step": cfg.step, "device": str(device), "run_dir": run_dir}
+
+
+def _all_finite(model: nn.Module) -> bool:
+    """Whether every floating-point weight and buffer is finite: one device sync per call."""
+    tensors = [t for t in model.state_dict().values() if t.is_floating_point()]
+    return not tensors or bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
 
 
 def _early_stopping(cfg: Config) -> EarlyStopping:

@@ -20,18 +20,31 @@ import data
 
 PROTOCOL = 2  # what the official files use; it also makes numpy go through _codecs.encode
 
+# The official layouts, spelled here from the datasets' page (cs.toronto.edu/~kriz/cifar.html) and
+# not read from data.CifarSpec: a wrong file name or key in data.py must fail the reader's tests.
+OFFICIAL = {
+    "CIFAR-10": {"folder": "cifar-10-batches-py", "archive": "cifar-10-python.tar.gz",
+                 "train": ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4",
+                           "data_batch_5"),
+                 "test": "test_batch", "meta": "batches.meta", "labels": "labels",
+                 "names": "label_names", "classes": 10},
+    "CIFAR-100": {"folder": "cifar-100-python", "archive": "cifar-100-python.tar.gz",
+                  "train": ("train",), "test": "test", "meta": "meta", "labels": "fine_labels",
+                  "names": "fine_label_names", "classes": 100},
+}
+
 
 def cifar_arrays(spec: data.CifarSpec, n_train: int, n_test: int, seed: int = 0) -> dict[str, Any]:
     """The content write_cifar writes for these arguments, without touching the disk."""
     rng = np.random.default_rng(seed)
+    classes = OFFICIAL[spec.title]["classes"]
     return {
         "train_data": rng.integers(0, 256, (n_train, 3072), dtype=np.uint8),
-        "train_labels": rng.integers(0, spec.num_classes, n_train).astype(np.int64),
+        "train_labels": rng.integers(0, classes, n_train).astype(np.int64),
         "test_data": rng.integers(0, 256, (n_test, 3072), dtype=np.uint8),
-        "test_labels": rng.integers(0, spec.num_classes, n_test).astype(np.int64),
+        "test_labels": rng.integers(0, classes, n_test).astype(np.int64),
         # Unsorted on purpose (37 is prime to 10 and 100): a reader that reorders them is caught.
-        "names": [f"{spec.title.lower()}_class_{i * 37 % spec.num_classes:03d}"
-                  for i in range(spec.num_classes)],
+        "names": [f"{spec.title.lower()}_class_{i * 37 % classes:03d}" for i in range(classes)],
     }
 
 
@@ -78,13 +91,14 @@ def dump_py2(path: str | os.PathLike, obj: Any) -> None:
 def batch_dict(spec: data.CifarSpec, images: np.ndarray, labels: np.ndarray, batch_label: str,
                first: int = 0) -> dict[str, Any]:
     """One batch file's dict, with the keys the official file of this kind has."""
+    key = OFFICIAL[spec.title]["labels"]
     d: dict[str, Any] = {
         "batch_label": batch_label,
-        spec.label_key: [int(y) for y in labels],  # a list of Python ints, not an array
+        key: [int(y) for y in labels],  # a list of Python ints, not an array
         "data": images,
         "filenames": [f"image_{first + i:05d}.png" for i in range(len(images))],
     }
-    if spec.label_key == "fine_labels":
+    if key == "fine_labels":
         d["coarse_labels"] = [int(y) // 5 for y in labels]
     return d
 
@@ -97,33 +111,33 @@ def write_cifar(root: str | os.PathLike, spec: data.CifarSpec, n_train: int, n_t
     names) and the folder's path under "folder". With py2, the files are byte strings and
     numpy.core globals as Python 2 wrote the real ones; otherwise as Python 3 pickles them.
     """
-    if n_train < len(spec.train_files) or n_test < 1:
+    official = OFFICIAL[spec.title]
+    if n_train < len(official["train"]) or n_test < 1:
         # Python 3 pickles an empty array's b"" via __builtin__.bytes, which data.py refuses.
-        raise ValueError(f"{spec.title} needs n_train >= {len(spec.train_files)} and n_test >= 1")
+        raise ValueError(f"{spec.title} needs n_train >= {len(official['train'])} and n_test >= 1")
     write = dump_py2 if py2 else dump
     arrays = cifar_arrays(spec, n_train, n_test, seed)
-    folder = os.path.join(root, spec.folder)
+    folder = os.path.join(root, official["folder"])
     os.makedirs(folder, exist_ok=True)
 
     # CIFAR-10 spreads the training set over data_batch_1..5; CIFAR-100 has a single `train`.
-    bounds = np.linspace(0, n_train, len(spec.train_files) + 1).astype(int)
-    for k, name in enumerate(spec.train_files):
+    bounds = np.linspace(0, n_train, len(official["train"]) + 1).astype(int)
+    for k, name in enumerate(official["train"]):
         lo, hi = bounds[k], bounds[k + 1]
-        label = f"training batch {k + 1} of {len(spec.train_files)}"
+        label = f"training batch {k + 1} of {len(official['train'])}"
         part = batch_dict(spec, arrays["train_data"][lo:hi], arrays["train_labels"][lo:hi], label,
                           first=lo)
         write(os.path.join(folder, name), part)
-    (test_name,) = spec.test_files
-    write(os.path.join(folder, test_name),
+    write(os.path.join(folder, official["test"]),
           batch_dict(spec, arrays["test_data"], arrays["test_labels"], "testing batch 1 of 1"))
 
-    meta: dict[str, Any] = {spec.names_key: list(arrays["names"])}
-    if spec.names_key == "fine_label_names":
+    meta: dict[str, Any] = {official["names"]: list(arrays["names"])}
+    if official["names"] == "fine_label_names":
         meta["coarse_label_names"] = [f"superclass_{i:02d}" for i in range(20)]
     else:
         meta["num_cases_per_batch"] = int(bounds[1] - bounds[0])
         meta["num_vis"] = 3072
-    write(os.path.join(folder, spec.meta_file), meta)
+    write(os.path.join(folder, official["meta"]), meta)
     return {**arrays, "folder": folder}
 
 
@@ -135,9 +149,9 @@ def make_archive(root: str | os.PathLike, spec: data.CifarSpec, n_train: int = 2
     so that only the archive is left in root.
     """
     write_cifar(root, spec, n_train, n_test, seed)
-    folder = os.path.join(root, spec.folder)
-    path = os.path.join(root, spec.archive)
+    folder = os.path.join(root, OFFICIAL[spec.title]["folder"])
+    path = os.path.join(root, OFFICIAL[spec.title]["archive"])
     with tarfile.open(path, "w:gz") as tar:
-        tar.add(folder, arcname=spec.folder)
+        tar.add(folder, arcname=OFFICIAL[spec.title]["folder"])
     shutil.rmtree(folder)
     return path

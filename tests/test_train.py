@@ -36,8 +36,11 @@ def test_learns_the_synthetic_set_well_above_chance(tmp_path):
     exp, cfg = config("CNN2", tmp_path, subset=2000, batch_size=64, epochs=3, lr=1e-3)
     result = train.run(exp, cfg)
     rows = read_metrics(tmp_path / "runs" / "CNN2")
-    assert result["test_accuracy"] > 15  # chance is 1%
-    assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"]) < 4.7
+    # Measured on this kit's CPU (torch 2.14): test accuracy 44.5% (chance 1%), train loss 4.517,
+    # 3.372, 2.245. The bounds allow for other CPUs' float rounding: 6 points is 24 of 400 images.
+    assert 38.5 <= result["test_accuracy"] <= 50.5
+    losses = [float(r["train_loss"]) for r in rows]
+    assert losses[0] == pytest.approx(4.517, abs=0.1) and losses[-1] == pytest.approx(2.245, abs=0.3)
 
 
 def test_resume_gives_the_metrics_of_an_uninterrupted_run(tmp_path):
@@ -73,7 +76,8 @@ def test_a_run_leaves_every_promised_file(tmp_path):
         "summary.json"]
     rows = read_metrics(run_dir)
     # No validation split, so no validation columns: report 000's metrics.csv as it always was.
-    assert list(rows[0]) == [c for c in runs.COLUMNS if not c.startswith("val_")]
+    assert list(rows[0]) == ["epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy",
+                             "seconds"]
     assert [r["epoch"] for r in rows] == ["1", "2"]
     saved = json.loads((run_dir / "config.json").read_text())
     assert saved["config"]["step"] == "CNN5b" and saved["config"]["epochs"] == 2

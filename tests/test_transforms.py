@@ -90,7 +90,8 @@ def test_flip_and_crop_choices_are_per_image_and_uniform():
     crop = augment.Crop(v2.RandomCrop(8, padding=2))
     params = crop.sample(batch, g)
     counts = torch.bincount(params["top"] * 5 + params["left"], minlength=25)
-    assert len(counts) == 25 and counts.min() > 4000 / 25 * 0.6  # every offset, about equally often
+    # Every offset, about equally often: 160 each, within 5 standard deviations (about 12.6).
+    assert len(counts) == 25 and ((counts - 160).abs() < 63).all(), counts
     out = crop.apply(batch, params)
     assert out.shape == (4000, 3, 8, 8)
 
