@@ -1,8 +1,8 @@
 """The report's training loop against this project's, on the same images, model and machine.
 
 (a) the report's loop: a torchvision-style Dataset handing PIL images to the step's transforms in
-    a DataLoader with worker processes, fp32, NCHW, torch.optim.Adam's defaults, loss.item() per
-    batch; (b) this project's: augment.make_loader and train.train_one_epoch, as main.py runs them.
+    a DataLoader with worker processes (shuffle=True: a RandomSampler), fp32, NCHW, the step's
+    optimizer without its fused kernel, loss.item() per batch; (b) this project's: augment.make_loader and train.train_one_epoch, as main.py runs them.
 The two alternate, A then B then B then A..., so that a change in the machine's load hits both;
 the ratio b/a is taken within each repetition. Nothing here asserts a speed.
 
@@ -223,10 +223,11 @@ def bench_step(step: str, args: argparse.Namespace, device: torch.device,
           f"batch {bs}, {args.reps} reps; load average {_loadavg()}")
     names = ", ".join(type(t).__name__ for t in augment.flatten(exp.train_transform))
     print(f"(a) report: DataLoader ({args.workers} workers) applying {names} to PIL images; fp32, "
-          f"NCHW, Adam defaults, loss.item() per batch")
+          f"NCHW, {cfg.optimizer} without fused kernel, loss.item() per batch")
     print(f"(b) ours: {loader_b.description} (set up in {setup_b:.2f} s, once per run); "
           f"{'bf16 autocast, ' if device.type == 'cuda' else 'fp32, '}"
-          f"{'channels_last, ' if train.uses_channels_last(exp.model(cfg)) else ''}fused Adam"
+          f"{'channels_last, ' if train.uses_channels_last(exp.model(cfg)) else ''}{cfg.optimizer}"
+          f"{' fused' if device.type in train.FUSED_ON[cfg.optimizer] else ''}"
           f"{', torch.compile' if args.compile else ''}, sums kept on the device")
     print(f"FLOPs per image: forward {forward / 1e6:,.1f} M, training step {step_flops / 1e6:,.1f} M "
           f"(FlopCounterMode: convolutions and matrix products, 2 per multiply-add, backward "
