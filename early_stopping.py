@@ -54,6 +54,7 @@ class EarlyStopping:
         if self.rule == "baseline":
             if self.best is None:  # the first evaluation: a baseline, not an improvement
                 self.best, self.counter = value, 1
+                self.stopped = self.counter >= self.patience  # patience 1 stops here
                 return False
             gain = self._gain(value)
             improved = gain > 0 and gain >= self.min_delta

@@ -1,8 +1,9 @@
 """The report's training loop against this project's, on the same images, model and machine.
 
 (a) the report's loop: a torchvision-style Dataset handing PIL images to the step's transforms in
-    a DataLoader with worker processes, fp32, NCHW, torch.optim.Adam's defaults, loss.item() per
-    batch; (b) this project's: augment.make_loader and train.train_one_epoch, as main.py runs them.
+    a DataLoader with worker processes (shuffle=True: a RandomSampler), fp32, NCHW, the step's
+    optimizer without its fused kernel, loss.item() per batch; (b) this project's:
+    augment.make_loader and train.train_one_epoch, as main.py runs them.
 The two alternate, A then B then B then A..., so that a change in the machine's load hits both;
 the ratio b/a is taken within each repetition. Nothing here asserts a speed.
 
