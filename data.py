@@ -28,6 +28,7 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 from tqdm import tqdm
 
+import augment_ops
 from errors import UserError
 
 HALF = (0.5, 0.5, 0.5)  # the report normalizes every channel with mean 0.5 and std 0.5
@@ -405,7 +406,7 @@ def _batched_op(t: Any) -> _Fixed | _Flip | _Crop | None:
         return _Flip(t.p)
     if type(t) is v2.RandomCrop and isinstance(t.fill, (int, float)):
         return _Crop(t)
-    return None
+    return augment_ops.batched_op(t)
 
 
 class BatchPipeline:
