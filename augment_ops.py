@@ -16,8 +16,7 @@ from torchvision.transforms.v2 import functional as F
 from torchvision.transforms.v2 import ToPILImage, ColorJitter, RandomAdjustSharpness, \
     RandomAffine, RandomEqualize, RandomErasing, RandomGrayscale, RandomPerspective
 # torchvision's own helpers, so that the arithmetic (and its rounding) is the kernels' very own.
-from torchvision.transforms.v2.functional._color import _hsv_to_rgb, _rgb_to_grayscale_image, \
-    _rgb_to_hsv
+from torchvision.transforms.v2.functional._color import _rgb_to_grayscale_image
 
 import augment_geometry
 
@@ -75,7 +74,7 @@ class RandomApplied:
 
 def _finish(out: torch.Tensor, levels: bool) -> torch.Tensor:
     """Clamp to [0, 1] or [0, 255] and, for uint8 levels, truncate as .to(torch.uint8) does."""
-    return out.clamp_(0, 255).trunc_() if levels else out.clamp_(0, 1)
+    return out.clamp_(0, 255).floor_() if levels else out.clamp_(0, 1)  # floor: trunc's 10x speed
 
 
 def _blend(x: torch.Tensor, other: torch.Tensor, ratio: torch.Tensor, levels: bool) -> torch.Tensor:
@@ -104,36 +103,57 @@ def _saturation(x: torch.Tensor, f: torch.Tensor, levels: bool) -> torch.Tensor:
     return x if x.shape[1] == 1 else _blend(x, _gray(x, levels), f, levels)
 
 
+def _rgb_to_hue_sat(r: torch.Tensor, g: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """torchvision's _rgb_to_hsv on channel planes: the same float operations in the same order.
+
+    Its aminmax, torch.where and fmod run 5-20x slower per element on this CPU than elementwise
+    maxima, products with 0/1 masks and x - floor(x), which give the same values: a product with
+    a 0/1 mask keeps x or gives 0, a sum with all but one term 0 is that term, and for x >= 0 (here
+    x >= 5/6) fmod(x, 1) is x - floor(x), exactly.
+    """
+    maxc, minc = torch.maximum(torch.maximum(r, g), b), torch.minimum(torch.minimum(r, g), b)
+    eqc = (maxc == minc).float()
+    neqc = 1.0 - eqc
+    channels_range = maxc - minc
+    s = channels_range / torch.addcmul(eqc, maxc, neqc)  # where(eqc, 1, maxc)
+    divisor = torch.addcmul(eqc, channels_range, neqc)  # where(eqc, 1, channels_range)
+    rc, gc, bc = (maxc - r) / divisor, (maxc - g) / divisor, (maxc - b) / divisor
+    is_r, is_g = maxc == r, maxc == g
+    hr = (bc - gc).mul_(is_r.float())
+    hg = rc.add(2.0).sub_(bc).mul_((is_g & ~is_r).float())
+    hb = gc.add(4.0).sub_(rc).mul_((~is_r & ~is_g).float())
+    h = hr.add_(hg).add_(hb).mul_(1.0 / 6.0).add_(1.0)
+    return h.sub_(h.floor()), s, maxc
+
+
 def _hue(x: torch.Tensor, f: torch.Tensor, levels: bool) -> torch.Tensor:
     """F.adjust_hue with a shift per image: the same float operations in the same order.
 
-    torchvision's _hsv_to_rgb picks each channel with an int64 gather, 4x slower than the
-    selections with torch.where here, which move values and change none.
+    torchvision's _hsv_to_rgb picks each channel's value among v, p, q, t with an int64 gather;
+    sums of products with 0/1 masks pick the same values, 10x faster here.
     """
     if x.shape[1] == 1:
         return x
     rgb = x.mul(1.0 / 255) if levels else x  # to_dtype(uint8 -> float32, scale=True)
-    h, s, v = _rgb_to_hsv(rgb).unbind(dim=1)
-    h = h.add_(f.view(-1, 1, 1)).remainder_(1.0)
-    h6 = h.mul(6)
-    i = torch.floor(h6)
-    frac = h6.sub_(i)
-    i = i.remainder_(6)
+    h, s, v = _rgb_to_hue_sat(*rgb.unbind(dim=1))
+    h = h.add_(f.view(-1, 1, 1))
+    h = h.sub_(h.floor()).mul_(6)  # remainder(h, 1), then h6
+    i = torch.floor(h)
+    frac = h.sub_(i)
+    # i is 0..5, or 6 where h * 6 rounds up to 6: torchvision takes that as sector 6 % 6 = 0.
+    m = [(i == k).float() for k in range(6)]
+    m[0] += (i == 6).float()
     sxf = s * frac
     one_minus_s = 1.0 - s
     q = (1.0 - sxf).mul_(v).clamp_(0.0, 1.0)
     t = sxf.add_(one_minus_s).mul_(v).clamp_(0.0, 1.0)
     p = one_minus_s.mul_(v).clamp_(0.0, 1.0)
-
-    def pick(*by_sector: torch.Tensor) -> torch.Tensor:  # the value for sectors i = 0..5
-        out = by_sector[5]
-        for sector in range(4, -1, -1):
-            out = torch.where(i == sector, by_sector[sector], out)
-        return out
-
     # _hsv_to_rgb's table [[0, 2, 1, 1, 3, 0], [3, 0, 0, 2, 1, 1], [1, 1, 3, 0, 0, 2]] over (v, p, q, t).
-    out = torch.stack([pick(v, q, p, p, t, v), pick(t, v, v, q, p, p), pick(p, p, t, v, v, q)], dim=1)
-    return out.mul_(255 + 1.0 - 1e-3).trunc_() if levels else out  # to_dtype(float32 -> uint8)
+    red = v * (m[0] + m[5]) + q * m[1] + p * (m[2] + m[3]) + t * m[4]
+    green = t * m[0] + v * (m[1] + m[2]) + q * m[3] + p * (m[4] + m[5])
+    blue = p * (m[0] + m[1]) + t * m[2] + v * (m[3] + m[4]) + q * m[5]
+    out = torch.stack([red, green, blue], dim=1)
+    return out.mul_(255 + 1.0 - 1e-3).floor_() if levels else out  # to_dtype(float32 -> uint8)
 
 
 class Jitter:
