@@ -44,12 +44,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=2,
                    help="DataLoader workers of (a) (default: 2, the report's)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: auto)")
+    p.add_argument("--threads", type=int, default=torch.get_num_threads(),
+                   help="torch's intra-op threads in (b) (default: torch's, "
+                        f"{torch.get_num_threads()} here); on a machine others load, 1 avoids "
+                        "threads waiting for each other")
     p.add_argument("--seed", type=int, default=0, help="seed of the images and draws (default: 0)")
     p.add_argument("--profile", action="store_true",
                    help="after the timings, profile one pass of (b) and print where its time goes")
     args = p.parse_args(argv)
-    if args.images < 1 or args.reps < 1 or args.batch_size < 1 or args.workers < 0:
-        p.error("--images, --reps and --batch-size must be at least 1, --workers at least 0")
+    if min(args.images, args.reps, args.batch_size, args.threads) < 1 or args.workers < 0:
+        p.error("--images, --reps, --batch-size and --threads must be at least 1, --workers at "
+                "least 0")
     return args
 
 
@@ -103,11 +108,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     ds = data.synthetic(args.images, 1, args.seed)
-    print(f"torch {torch.__version__}, {platform.platform()}, {os.cpu_count()} CPUs; "
-          f"{device} ({_device_name(device)}); {args.images} synthetic images, batch "
-          f"{args.batch_size}, {args.reps} reps; load average {_loadavg()}\n")
-    results = {name: bench_config(name, ds.train_images, ds.train_labels, args, device)
-               for name in args.config}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(args.threads)  # (a)'s workers set theirs to 1, whatever this is
+    try:
+        print(f"torch {torch.__version__}, {platform.platform()}, {os.cpu_count()} CPUs; "
+              f"{device} ({_device_name(device)}); {args.images} synthetic images, batch "
+              f"{args.batch_size}, {args.reps} reps; load average {_loadavg()}\n")
+        results = {name: bench_config(name, ds.train_images, ds.train_labels, args, device)
+                   for name in args.config}
+    finally:
+        torch.set_num_threads(threads)
     print(table(results))
     return 0
 

@@ -5,13 +5,16 @@ No speed is asserted: the figures belong in BENCHMARKS.md, measured on a quiet m
 import re
 
 import pytest
+import torch
 
 from benchmarks import augment
 
 
 def test_augment_benchmark_prints_both_paths_for_every_pipeline(capsys):
+    threads = torch.get_num_threads()
     code = augment.main(["--images", "24", "--reps", "2", "--batch-size", "8", "--workers", "0",
-                         "--device", "cpu"])
+                         "--device", "cpu", "--threads", "1"])
+    assert torch.get_num_threads() == threads  # given back
     out = capsys.readouterr().out
     assert code == 0, out
     number = r"[\d,]+(\.\d+)?"
@@ -26,7 +29,8 @@ def test_augment_benchmark_prints_both_paths_for_every_pipeline(capsys):
                           rf"max {number}x over 2 reps\)", out, re.M)) == 4
 
 
-@pytest.mark.parametrize("args", [["--config", "DA9"], ["--images", "0"], ["--reps", "0"]])
+@pytest.mark.parametrize("args", [["--config", "DA9"], ["--images", "0"], ["--reps", "0"],
+                                  ["--threads", "0"]])
 def test_bad_options_are_refused(args, capsys):
     with pytest.raises(SystemExit) as e:
         augment.main(args)
