@@ -22,6 +22,7 @@ from config import FIGURES as FIGURE_NAMES
 from config import Config, Reported, reported_figures
 from errors import OneLineParser, UserError
 from experiments import REPORTS, STEPS, Report
+from experiments.r002 import figures as r002_figures
 from runs import Run
 
 
@@ -63,11 +64,18 @@ def _samples(report: Report, found: dict[str, Run], opts: Options) -> list[str]:
     return [path]
 
 
+def _report_002(draw: Callable[[dict[str, Run], str], list[str]]) -> Callable[..., list[str]]:
+    return lambda report, found, opts: draw(found, opts.out)
+
+
 # Per step: drawn in the step's run folder. Per report: drawn in runs/results/.
 STEP_FIGURES: dict[str, Callable[[Run, Options], list[str]]] = {
     "first_layer": _first_layer, "softmax": _softmax}
 REPORT_FIGURES: dict[str, Callable[[Report, dict[str, Run], Options], list[str]]] = {
-    "overview": _overview, "samples": _samples}
+    "overview": _overview, "samples": _samples,
+    "r002_filters": _report_002(r002_figures.filters),
+    "r002_early_stopping": _report_002(r002_figures.early_stopping),
+    "r002_dropout": _report_002(r002_figures.dropout), "r002_vgg": _report_002(r002_figures.vgg)}
 assert all(f in STEP_FIGURES for r in REPORTS for fs in r.step_figures.values() for f in fs)
 assert all(f in REPORT_FIGURES for r in REPORTS for f in r.figures)
 

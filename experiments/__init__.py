@@ -55,6 +55,8 @@ class Report:
 
 
 _001_DROPOUT = ("001-A", "001-A-drop0.2", "001-A-drop0.5", "001-A-drop0.8")
+_002_DROPOUT = tuple(f"002-drop0.{k}" for k in range(1, 10))
+_002_VGG = ("002-VGG-partial", "002-VGG-full", "002-VGG-scratch")
 
 # The literal table of every report the kit reproduces, in order.
 REPORTS = (
@@ -73,6 +75,17 @@ REPORTS = (
            step_figures={"001-A-drop0.2": ("softmax",)},  # 1.3.6: the best model, p = 0.2
            overlays=(Overlay("dropout", "Report 001: validation accuracy per epoch for dropout p",
                              "val_accuracy", _001_DROPOUT),)),
+    Report("002", "CIFAR-10: CNN_5, its early stopping, augmentation and dropout sweeps, and VGG11_bn "
+           "transfer (Sapienza AML 2021/22, HW2)", "cifar10", "",
+           ("002-CNN5", "002-CNN5-BN", "002-ES-loss", "002-ES-acc", "002-ES-BN-acc", "002-DA1",
+            "002-DA2", "002-DA3", *_002_DROPOUT, *_002_VGG, *(f"{s}-DA" for s in _002_VGG)),
+           columns=("best_val_accuracy", "best_epoch", "val_accuracy", "test_accuracy",
+                    "full_test_accuracy"),
+           figures=("r002_filters", "r002_early_stopping", "r002_dropout", "r002_vgg"),
+           overlays=(Overlay("DA", "Report 002 (Fig. 9): validation accuracy with DA configuration "
+                             "1 and 3", "val_accuracy", ("002-DA1", "002-DA3")),
+                     Overlay("dropout-val", "Report 002: validation accuracy per epoch for dropout p",
+                             "val_accuracy", _002_DROPOUT))),
 )
 STEPS: dict[str, Report] = {step: r for r in REPORTS for step in r.steps}
 assert len(STEPS) == sum(len(r.steps) for r in REPORTS), "step names must be unique across reports"
