@@ -1,7 +1,7 @@
 """002-CNN5-BN, report 002 Q2.a: 002-CNN5 with BatchNorm2d after every convolution.
 
-Each block is Conv3x3 -> BatchNorm2d -> MaxPool -> ReLU; everything else as 002-CNN5. Figures:
-loss and val accuracy (Fig. 5), the first-layer filters after training (Fig. 4, third panel).
+Each block is Conv3x3 -> BatchNorm2d -> MaxPool -> ReLU; everything else as 002-CNN5. Figures: loss
+and val accuracy (Fig. 5), the first-layer filters after training (Fig. 4, third panel).
 
 Report: 7,682,826 parameters (BN adds 2 x 2,176 = 4,352). No accuracy is stated.
 

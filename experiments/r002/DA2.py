@@ -1,9 +1,9 @@
 """002-DA2, report 002 Q3.a: 002-CNN5 trained with augmentation configuration 2.
 
-augmentations.DA2 on the training images; 20 epochs, everything else as 002-CNN5. Quirk 1
-changes the numbers here: the validation images go through the same augmentation, so the
-validation figures are of augmented images (the test transform is ToTensor + Normalize only).
-The first-layer filters after DA are Fig. 4's fourth panel (from 002-DA1).
+augmentations.DA2 on the training images; 20 epochs, everything else as 002-CNN5. Quirk 1 changes
+the numbers here: the validation images go through the same augmentation, so the validation figures
+are of augmented images (the test transform is ToTensor + Normalize only). The first-layer filters
+after DA are Fig. 4's fourth panel (from 002-DA1).
 
 Report: 50-70% validation and test accuracy with DA. No figure of its own.
 

@@ -1,11 +1,12 @@
 """002-DA3, report 002 Q3.a: 002-CNN5 trained with augmentation configuration 3.
 
-augmentations.DA3 on the training images; 20 epochs, everything else as 002-CNN5. Quirk 1
-changes the numbers here: the validation images go through the same augmentation, so the
-validation figures are of augmented images (the test transform is ToTensor + Normalize only).
-The first-layer filters after DA are Fig. 4's fourth panel (from 002-DA1).
+augmentations.DA3 on the training images; 20 epochs, everything else as 002-CNN5. Quirk 1 changes
+the numbers here: the validation images go through the same augmentation, so the validation figures
+are of augmented images (the test transform is ToTensor + Normalize only). The first-layer filters
+after DA are Fig. 4's fourth panel (from 002-DA1).
 
-Report: 50-70% validation and test accuracy with DA. Fig. 9 (approximate): val accuracy about 60% at epoch 20, peak about 62%.
+Report: 50-70% validation and test accuracy with DA. Fig. 9 (approximate): val accuracy about 60% at
+epoch 20, peak about 62%.
 
 Run: python main.py 002-DA3
 """

@@ -1,8 +1,8 @@
 """002-ES-acc, report 002 Q2.b, Fig. 7: 002-CNN5 with early stopping on the validation accuracy.
 
-As 002-ES-loss, monitoring validation accuracy (the report's choice): an improvement beats the
-best by at least 1e-5 points. No dropout: the report's train loss lies above its val loss, which
-suggests dropout 0.3 was on, but it does not say so (--set is no help: dropout is structure).
+As 002-ES-loss, monitoring validation accuracy (the report's choice): an improvement beats the best
+by at least 1e-5 points. No dropout: the report's train loss lies above its val loss, which suggests
+dropout 0.3 was on, but it does not say so (--set is no help: dropout is structure).
 
 Report: "we scored 85% Val_Acc"; Fig. 7 (approximate): best 85.6% at index 29 (epoch 30) of 40.
 

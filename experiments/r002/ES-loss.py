@@ -1,8 +1,8 @@
 """002-ES-loss, report 002 Q2.b, Fig. 6: 002-CNN5 with early stopping on the validation loss.
 
-The authors' rule (early_stopping "baseline"): epoch 1 only sets the baseline, an improvement
-lowers the loss by at least 1e-5, stop after 10 epochs without one; at most 40 epochs; the best
-epoch's weights are tested. Figure: loss and val accuracy, the best epoch dotted.
+The authors' rule (early_stopping "baseline"): epoch 1 only sets the baseline, an improvement lowers
+the loss by at least 1e-5, stop after 10 epochs without one; at most 40 epochs; the best epoch's
+weights are tested. Figure: loss and val accuracy, the best epoch dotted.
 
 Report (Fig. 6, approximate): best at index 11 (epoch 12), stopped at index 21 (22 epochs).
 
