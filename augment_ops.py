@@ -13,8 +13,8 @@ from typing import Any, Callable
 
 import torch
 from torchvision.transforms.v2 import functional as F
-from torchvision.transforms.v2 import ToPILImage, ColorJitter, RandomAdjustSharpness, \
-    RandomAffine, RandomEqualize, RandomErasing, RandomGrayscale, RandomPerspective
+from torchvision.transforms.v2 import ColorJitter, RandomAdjustSharpness, RandomAffine, \
+    RandomEqualize, RandomErasing, RandomGrayscale, RandomPerspective, ToPILImage
 # torchvision's own helpers, so that the arithmetic (and its rounding) is the kernels' very own.
 from torchvision.transforms.v2.functional._color import _rgb_to_grayscale_image
 
