@@ -6,6 +6,8 @@ import os
 from typing import Sequence
 
 import plotting
+from matplotlib.ticker import MaxNLocator
+
 from plotting import BEST_STYLE, DPI, TRAIN_STYLE, VAL_STYLE, plt, step_style
 from runs import Run
 
@@ -64,6 +66,7 @@ def early_stopping(found: dict[str, Run], out: str) -> list[str]:
             if best:
                 ax.axvline(best, label=f"best epoch ({best})", **BEST_STYLE)
             ax.set(xlabel="epoch", ylabel=ylabel, title=f"{step} (monitor {run.config.monitor})")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(alpha=0.3)
             ax.legend(fontsize="small")
     path = _path(out, "early-stopping")
@@ -84,6 +87,7 @@ def dropout(found: dict[str, Run], out: str) -> list[str]:
         ax_val.plot(epochs, [r["val_loss"] for r in run.history], label=f"p = {p}", **style)
     for ax, which in ((ax_train, "training"), (ax_val, "validation")):
         ax.set(xlabel="epoch", ylabel=f"{which} loss", title=f"{which} loss per dropout p")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small", ncol=2) if ran else _empty(ax, "the sweep")
     ps = [p for p, _, _ in ran]
@@ -117,6 +121,7 @@ def vgg(found: dict[str, Run], out: str) -> list[str]:
             ax_acc.plot(epochs, [r["val_accuracy"] for r in run.history], label=step, **style)
         for ax, ylabel in ((ax_loss, "cross-entropy loss"), (ax_acc, "validation accuracy (%)")):
             ax.set(xlabel="epoch", ylabel=ylabel, title=f"VGG11_bn {title}")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(alpha=0.3)
             ax.legend(fontsize="small") if any(s in found for s in steps) else _empty(ax, title)
     path = _path(out, "vgg")
