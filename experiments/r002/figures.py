@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from typing import Sequence
 
-import plotting
 from matplotlib.ticker import MaxNLocator
 
+import plotting
 from plotting import BEST_STYLE, DPI, TRAIN_STYLE, VAL_STYLE, plt, step_style
 from runs import Run
 
