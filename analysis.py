@@ -20,7 +20,7 @@ import runs
 from config import Config
 from errors import UserError, first_line
 from experiments import Experiment, load_experiment, resolve_path
-from models import resnet
+from models import pretrained
 from runs import Run
 
 
@@ -44,16 +44,17 @@ def untrained_model(exp: Experiment, cfg: Config) -> tuple[nn.Module, str]:
     """
     label = f"untrained: random initialization (seed {cfg.seed})"
     if cfg.pretrained:
-        if os.path.isfile(resnet.weights_path()):
-            label = "before fine-tuning: ImageNet weights"
-        else:
-            label = (f"random initialization (seed {cfg.seed}), as the ImageNet weights the\n"
-                     f"run started from are not in {os.path.dirname(resnet.weights_path())}")
-            cfg = dataclasses.replace(cfg, pretrained=False)
+        label = "before fine-tuning: ImageNet weights"
     with torch.random.fork_rng(devices=[]):  # leave the caller's random state alone
         torch.manual_seed(cfg.seed)
-        model = exp.model(cfg)
-    return model, label
+        try:
+            with pretrained.cached_only():  # whichever weights the step's model loads (ResNet, VGG)
+                return exp.model(cfg), label
+        except pretrained.MissingWeights as e:
+            label = (f"random initialization (seed {cfg.seed}), as the ImageNet weights the\n"
+                     f"run started from are not in {os.path.dirname(e.path)}")
+        torch.manual_seed(cfg.seed)
+        return exp.model(dataclasses.replace(cfg, pretrained=False)), label
 
 
 def trained_model(exp: Experiment, run: Run, file: str = runs.CHECKPOINT) -> tuple[nn.Module, str]:

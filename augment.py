@@ -17,6 +17,8 @@ import torch
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
+import augment_ops
+
 # Bytes a loader may spend on the deterministic part of its pipeline, applied once to the whole
 # dataset. Over it, the part that fits is cached and the rest runs per batch: CNN6's 224x224 images
 # are 7.5 GB for 50,000 as uint8, 30 GB as float.
@@ -163,7 +165,7 @@ def batched_op(t: Any) -> Fixed | Flip | Crop | None:
         return Flip(t.p)
     if type(t) is v2.RandomCrop and isinstance(t.fill, (int, float)):
         return Crop(t)
-    return None
+    return augment_ops.batched_op(t)
 
 
 class BatchPipeline:

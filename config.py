@@ -46,6 +46,8 @@ class Config:
     patience: int = field(default=5, metadata=SETTING)  # evaluations without improvement
     min_delta: float = field(default=0.0, metadata=SETTING)  # the least change that is an improvement
     keep: str = field(default="last", metadata=SETTING)  # last | best: the weights the final test is of
+    # Report 002 tests on the first 1,000 test images only; the whole set is still evaluated at the end.
+    test_limit: Union[int, None] = field(default=None, metadata=SETTING)  # first N test images per epoch
     pretrained: bool = field(default=False, metadata=SETTING)  # ImageNet weights (CNN6 and transfer steps)
     seed: int = 0  # seeds the model init, the shuffling, the augmentation, the split, synthetic data
     device: str = "auto"  # auto = cuda, then mps, then cpu
@@ -76,6 +78,7 @@ class Reported:
 
     test_accuracy: Figure = None  # percent, of the weights the report kept
     test_loss: Figure = None
+    full_test_accuracy: Figure = None  # percent, on every test image when test_limit cut the test set
     train_loss: Figure = None  # the last epoch's mean cross-entropy per image
     train_accuracy: Figure = None  # the last epoch's
     val_accuracy: Figure = None  # the last epoch's
@@ -103,6 +106,7 @@ FIGURES: dict[str, tuple[str, str]] = {
     "val_accuracy": ("val acc", "%"),
     "test_loss": ("test loss", ""),
     "test_accuracy": ("test acc", "%"),
+    "full_test_accuracy": ("full test acc", "%"),
     "minutes": ("minutes", ""),
 }
 assert set(FIGURES) == {f.name for f in dataclasses.fields(Reported)} - {"parameters", "note"}

@@ -23,6 +23,7 @@ from config import Config, Reported, reported_figures
 from errors import OneLineParser, UserError
 from experiments import REPORTS, STEPS, Report
 from experiments.r003 import figures as r003
+from experiments.r002 import figures as r002_figures
 from runs import Run
 
 
@@ -85,13 +86,18 @@ def _augmented_samples(report: Report, found: dict[str, Run], opts: Options) -> 
     path = os.path.join(results_dir(opts.out), f"{report.id}-augmented_samples.png")
     r003.plot_augmented_samples(run, opts.data_dir, path)
     return [path]
+def _report_002(draw: Callable[[dict[str, Run], str], list[str]]) -> Callable[..., list[str]]:
+    return lambda report, found, opts: draw(found, opts.out)
 
 
 # Per step: drawn in the step's run folder. Per report: drawn in runs/results/.
 STEP_FIGURES: dict[str, Callable[[Run, Options], list[str]]] = {
     "first_layer": _first_layer, "softmax": _softmax, "error": _error, "tsne": _tsne}
 REPORT_FIGURES: dict[str, Callable[[Report, dict[str, Run], Options], list[str]]] = {
-    "overview": _overview, "samples": _samples, "augmented_samples": _augmented_samples}
+    "overview": _overview, "samples": _samples, "augmented_samples": _augmented_samples,
+    "r002_filters": _report_002(r002_figures.filters),
+    "r002_early_stopping": _report_002(r002_figures.early_stopping),
+    "r002_dropout": _report_002(r002_figures.dropout), "r002_vgg": _report_002(r002_figures.vgg)}
 assert all(f in STEP_FIGURES for r in REPORTS for fs in r.step_figures.values() for f in fs)
 assert all(f in REPORT_FIGURES for r in REPORTS for f in r.figures)
 

@@ -372,6 +372,8 @@ def summarize(history: list[dict[str, float]], end: dict[str, Any] | None = None
             s["train_accuracy_at_best"] = at_best["train_accuracy"]
     if end and keep == "best" and "best_test_accuracy" in end:
         s["test_accuracy"], s["test_loss"] = end["best_test_accuracy"], end["best_test_loss"]
+    if end and "full_test_accuracy" in end:  # test_limit: the kept weights on every test image
+        s["full_test_accuracy"] = end["full_test_accuracy"]
     return s
 
 

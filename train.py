@@ -199,8 +199,10 @@ def run(exp: Experiment, cfg: Config) -> dict[str, Any]:
         val_loader = augment.make_loader(ds.train_images[val_idx], ds.train_labels[val_idx],
                                          val_transform, cfg.batch_size, False, device,
                                          cfg.seed + 1, cfg.workers)
-    test_loader = augment.make_loader(ds.test_images, ds.test_labels, exp.test_transform,
-                                      cfg.batch_size, False, device, cfg.seed, cfg.workers)
+    # test_limit: every epoch tests the first N test images only (report 002's test figure).
+    test_loader = augment.make_loader(ds.test_images[:cfg.test_limit], ds.test_labels[:cfg.test_limit],
+                                      exp.test_transform, cfg.batch_size, False, device, cfg.seed,
+                                      cfg.workers)
     loaders = [train_loader] + ([val_loader] if val_loader is not None else [])
 
     # ---- model, optimizer, early stopping -------------------------------------------------------
@@ -327,12 +329,19 @@ def run(exp: Experiment, cfg: Config) -> dict[str, Any]:
 
     # ---- the end: the best weights on the test set, and the comparison with the report ---------
     end: dict[str, Any] = {"epochs": len(history), "stopped_early": stopper.stopped}
+    full_test = None if cfg.test_limit is None else augment.make_loader(
+        ds.test_images, ds.test_labels, exp.test_transform, cfg.batch_size, False, device, cfg.seed,
+        cfg.workers)
+    if full_test is not None and (cfg.keep == "last" or val_loader is None):  # the kept weights
+        end["full_test_accuracy"] = evaluate(step_model, full_test, device)["accuracy"]
     if val_loader is not None:
         best = torch.load(best_path, map_location=device, weights_only=True)
         model.load_state_dict(best["model"])
         test = evaluate(step_model, test_loader, device)
         end.update(best_epoch=best["epoch"], best_test_loss=test["loss"],
                    best_test_accuracy=test["accuracy"])
+        if full_test is not None and cfg.keep == "best":
+            end["full_test_accuracy"] = evaluate(step_model, full_test, device)["accuracy"]
     if cfg.snapshots:  # only now is the best epoch, and so the middle one, known
         end["snapshots"] = runs.prune_snapshots(run_dir, end.get("best_epoch") or len(history))
     with open(os.path.join(run_dir, runs.SUMMARY), "w") as f:

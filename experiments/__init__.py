@@ -55,6 +55,8 @@ class Report:
 
 
 _001_DROPOUT = ("001-A", "001-A-drop0.2", "001-A-drop0.5", "001-A-drop0.8")
+_002_DROPOUT = tuple(f"002-drop0.{k}" for k in range(1, 10))
+_002_VGG = ("002-VGG-partial", "002-VGG-full", "002-VGG-scratch")
 _003_STEPS = ("003-final", "003-noaug", "003-k753", "003-k533", "003-noBN", "003-BN-drop0.1",
               "003-bs16", "003-bs32", "003-SGD", "003-Adagrad", "003-RMSprop")
 
@@ -75,6 +77,17 @@ REPORTS = (
            step_figures={"001-A-drop0.2": ("softmax",)},  # 1.3.6: the best model, p = 0.2
            overlays=(Overlay("dropout", "Report 001: validation accuracy per epoch for dropout p",
                              "val_accuracy", _001_DROPOUT),)),
+    Report("002", "CIFAR-10: CNN_5, its early stopping, augmentation and dropout sweeps, and VGG11_bn "
+           "transfer (Sapienza AML 2021/22, HW2)", "cifar10", "",
+           ("002-CNN5", "002-CNN5-BN", "002-ES-loss", "002-ES-acc", "002-ES-BN-acc", "002-DA1",
+            "002-DA2", "002-DA3", *_002_DROPOUT, *_002_VGG, *(f"{s}-DA" for s in _002_VGG)),
+           columns=("best_val_accuracy", "best_epoch", "val_accuracy", "test_accuracy",
+                    "full_test_accuracy"),
+           figures=("r002_filters", "r002_early_stopping", "r002_dropout", "r002_vgg"),
+           overlays=(Overlay("DA", "Report 002 (Fig. 9): validation accuracy with DA configuration "
+                             "1 and 3", "val_accuracy", ("002-DA1", "002-DA3")),
+                     Overlay("dropout-val", "Report 002: validation accuracy per epoch for dropout p",
+                             "val_accuracy", _002_DROPOUT))),
     Report("003", "CIFAR-10, a three-block CNN swept with early stopping, and the t-SNE of its latent "
            "space (Boğaziçi CMPE 597 Deep Learning, Spring 2021, Project II)", "cifar10", "",
            _003_STEPS,

@@ -1,9 +1,9 @@
 """Every step's trainable parameters, computed by hand from the layers its report lists.
 
 Report 000's from its algorithms 1-8 and torchvision's published ResNet18 size; report 001's from
-the layers in its sections 1.2.1 and 1.3.7; report 003's from its layer table (reports-001-004.md).
-One entry per step of every report: tests/test_models.py checks each against the network the step
-builds.
+the layers in its sections 1.2.1 and 1.3.7, report 002's from its CNN_5 and VGG11_bn, report 003's
+from its layer table (reports-001-004.md). One entry per step of every report: tests/test_models.py
+checks each against the network the step builds.
 """
 
 
@@ -31,6 +31,16 @@ R001_A = conv(3, 32, 3) + conv(32, 32, 3) + conv(32, 64, 3) + conv(64, 64, 3) + 
 # 001-B: pairs of padded 3x3 convs 32, 64, 128, 256; four pools take 32 to 2: fc 256*2*2 -> 512 -> 10.
 R001_B = (conv(3, 32, 3) + conv(32, 32, 3) + conv(32, 64, 3) + conv(64, 64, 3) + conv(64, 128, 3)
           + conv(128, 128, 3) + conv(128, 256, 3) + conv(256, 256, 3) + fc(1024, 512) + fc(512, 10))
+# 002 CNN_5: padded 3x3 convs 128, 512, 512, 512, 512, five pools take 32 to 1: fc 512 -> 10.
+R002_CNN5 = (conv(3, 128, 3) + conv(128, 512, 3) + 3 * conv(512, 512, 3) + fc(512, 10))
+R002_CNN5_BN = R002_CNN5 + bn(128) + 4 * bn(512)
+assert (R002_CNN5, R002_CNN5_BN) == (7_678_474, 7_682_826)  # the report's Fig. 2
+# VGG11_bn features: 3x3 convs 64, 128, 256, 256, 512 x4, each with BN (9,225,984); the authors'
+# head fc 512 -> 512 -> 256 -> 10 with BatchNorm1d after the first two.
+R002_VGG_FEATURES = sum(conv(a, b, 3) + bn(b) for a, b in ((3, 64), (64, 128), (128, 256), (256, 256),
+                                                             (256, 512), (512, 512), (512, 512), (512, 512)))
+R002_VGG_HEAD = fc(512, 512) + bn(512) + fc(512, 256) + bn(256) + fc(256, 10)
+assert R002_VGG_FEATURES == 9_225_984
 
 # 003: convs 3-32, 32-64, 64-128 (kernel k, padding k // 2, so 4 x 4 x 128 = 2,048 after three
 # pools), fc 2048 -> 512 -> 128 -> 10; batch norm after every layer but fc3. Dropout has none.
@@ -55,6 +65,15 @@ EXPECTED_PARAMETERS = {
     "001-A": R001_A, "001-A-drop0.2": R001_A, "001-A-drop0.5": R001_A, "001-A-drop0.8": R001_A,
     "001-A-drop0.8-60ep": R001_A,
     "001-B": R001_B,
+    "002-CNN5": R002_CNN5, "002-CNN5-BN": R002_CNN5_BN, "002-ES-loss": R002_CNN5,
+    "002-ES-acc": R002_CNN5, "002-ES-BN-acc": R002_CNN5_BN,
+    "002-DA1": R002_CNN5, "002-DA2": R002_CNN5, "002-DA3": R002_CNN5,
+    **{f"002-drop0.{k}": R002_CNN5 for k in range(1, 10)},  # dropout has none
+    # partial: the features are frozen, so only the head is trainable
+    "002-VGG-partial": R002_VGG_HEAD, "002-VGG-partial-DA": R002_VGG_HEAD,
+    "002-VGG-full": R002_VGG_FEATURES + R002_VGG_HEAD, "002-VGG-full-DA": R002_VGG_FEATURES + R002_VGG_HEAD,
+    "002-VGG-scratch": R002_VGG_FEATURES + R002_VGG_HEAD,
+    "002-VGG-scratch-DA": R002_VGG_FEATURES + R002_VGG_HEAD,
     "003-final": r003(), "003-noaug": r003(), "003-k753": r003((7, 5, 3)), "003-k533": r003((5, 3, 3)),
     "003-noBN": r003(batch_norm=False), "003-BN-drop0.1": r003(), "003-bs16": r003(),
     "003-bs32": r003(), "003-SGD": r003(), "003-Adagrad": r003(), "003-RMSprop": r003(),

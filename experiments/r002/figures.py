@@ -1,0 +1,131 @@
+"""Report 002's own figures, rebuilt by results.py from finished runs: filters, early stopping,
+the dropout sweep and the VGG runs (registered in results.REPORT_FIGURES)."""
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+from matplotlib.ticker import MaxNLocator
+
+import plotting
+from plotting import BEST_STYLE, DPI, TRAIN_STYLE, VAL_STYLE, plt, step_style
+from runs import Run
+
+ES_STEPS = ("002-ES-loss", "002-ES-acc", "002-ES-BN-acc")
+DROPOUT = tuple((k / 10, f"002-drop0.{k}") for k in range(1, 10))
+VGG = ("partial", "full", "scratch")
+# Fig. 4's panels: the step whose weights each shows, and which weights.
+FILTERS = (("before training (002-CNN5)", "002-CNN5", "untrained"),
+           ("after training (002-CNN5)", "002-CNN5", "trained"),
+           ("after, with BN (002-CNN5-BN)", "002-CNN5-BN", "trained"),
+           ("after, with DA (002-DA1)", "002-DA1", "trained"))
+
+
+def _path(out: str, name: str) -> str:
+    return os.path.join(out, "results", f"002-{name}.png")
+
+
+def _empty(ax: plt.Axes, what: str) -> None:
+    ax.text(0.5, 0.5, f"no run of {what} yet", ha="center", va="center", transform=ax.transAxes)
+
+
+def filters(found: dict[str, Run], out: str) -> list[str]:
+    """Fig. 4: the 128 first-layer RGB 3x3 filters before training, after, with BN, with DA."""
+    import analysis  # figures that need a model: analysis imports torch's heavier parts
+    panels = []
+    for label, step, which in FILTERS:
+        run = found.get(step)
+        if run is None:
+            continue
+        exp = analysis.run_experiment(run)
+        model = analysis.untrained_model(exp, run.config)[0] if which == "untrained" \
+            else analysis.trained_model(exp, run)[0]
+        panels.append((label, analysis.first_conv(model).weight))
+    if not panels:
+        return []
+    path = _path(out, "filters")
+    plotting.plot_kernels(panels, "Report 002 (Fig. 4): CNN_5's first-layer filters", path)
+    return [path]
+
+
+def early_stopping(found: dict[str, Run], out: str) -> list[str]:
+    """Figs. 6-8: each early-stopping run's loss and validation accuracy, the best epoch dotted."""
+    fig, axes = plt.subplots(len(ES_STEPS), 2, figsize=(10, 3.2 * len(ES_STEPS)),
+                             constrained_layout=True, squeeze=False)
+    for (ax_loss, ax_acc), step in zip(axes, ES_STEPS):
+        run = found.get(step)
+        if run is None:
+            _empty(ax_loss, step), _empty(ax_acc, step)
+            continue
+        epochs = [r["epoch"] for r in run.history]
+        ax_loss.plot(epochs, [r["train_loss"] for r in run.history], label="train", **TRAIN_STYLE)
+        ax_loss.plot(epochs, [r["val_loss"] for r in run.history], label="validation", **VAL_STYLE)
+        ax_acc.plot(epochs, [r["val_accuracy"] for r in run.history], label="validation", **VAL_STYLE)
+        best = run.summary.get("best_epoch")
+        for ax, ylabel in ((ax_loss, "cross-entropy loss"), (ax_acc, "validation accuracy (%)")):
+            if best:
+                ax.axvline(best, label=f"best epoch ({best})", **BEST_STYLE)
+            ax.set(xlabel="epoch", ylabel=ylabel, title=f"{step} (monitor {run.config.monitor})")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize="small")
+    path = _path(out, "early-stopping")
+    fig.suptitle("Report 002 (Figs. 6-8): early stopping, patience 10, tolerance 1e-5")
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return [path]
+
+
+def dropout(found: dict[str, Run], out: str) -> list[str]:
+    """Fig. 10 and the assignment's sweep plot: losses per p, final train and val accuracy against p."""
+    fig, (ax_train, ax_val, ax_p) = plt.subplots(1, 3, figsize=(16, 4.5), constrained_layout=True)
+    ran = [(p, step, found[step]) for p, step in DROPOUT if step in found]
+    for p, step, run in ran:
+        epochs = [r["epoch"] for r in run.history]
+        style = {**step_style(step), "markersize": 3}
+        ax_train.plot(epochs, [r["train_loss"] for r in run.history], label=f"p = {p}", **style)
+        ax_val.plot(epochs, [r["val_loss"] for r in run.history], label=f"p = {p}", **style)
+    for ax, which in ((ax_train, "training"), (ax_val, "validation")):
+        ax.set(xlabel="epoch", ylabel=f"{which} loss", title=f"{which} loss per dropout p")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small", ncol=2) if ran else _empty(ax, "the sweep")
+    ps = [p for p, _, _ in ran]
+    ax_p.plot(ps, [run.history[-1]["train_accuracy"] for _, _, run in ran], label="train", **TRAIN_STYLE)
+    ax_p.plot(ps, [run.history[-1]["val_accuracy"] for _, _, run in ran], label="validation", **VAL_STYLE)
+    ax_p.set(xlabel="dropout p", ylabel="final accuracy (%)", title="final accuracy against p")
+    ax_p.set_xticks([p for p, _ in DROPOUT])
+    ax_p.grid(alpha=0.3)
+    ax_p.legend(fontsize="small") if ran else _empty(ax_p, "the sweep")
+    path = _path(out, "dropout")
+    fig.suptitle("Report 002 (Fig. 10): CNN_5 with dropout p after every block (the report's best: 0.3)")
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return [path]
+
+
+def vgg(found: dict[str, Run], out: str) -> list[str]:
+    """Figs. 11-14: loss and validation accuracy of partial, full and scratch, without and with DA."""
+    fig, axes = plt.subplots(2, 2, figsize=(11, 8), constrained_layout=True)
+    for (ax_loss, ax_acc), suffix, title in zip(axes, ("", "-DA"), ("without DA", "with DA")):
+        steps: Sequence[str] = [f"002-VGG-{k}{suffix}" for k in VGG]
+        for step in steps:
+            run = found.get(step)
+            if run is None:
+                continue
+            epochs = [r["epoch"] for r in run.history]
+            style = {**step_style(step), "markersize": 3}
+            ax_loss.plot(epochs, [r["train_loss"] for r in run.history], label=f"{step} train", **style)
+            ax_loss.plot(epochs, [r["val_loss"] for r in run.history], label=f"{step} val",
+                         **{**style, "alpha": 0.5})
+            ax_acc.plot(epochs, [r["val_accuracy"] for r in run.history], label=step, **style)
+        for ax, ylabel in ((ax_loss, "cross-entropy loss"), (ax_acc, "validation accuracy (%)")):
+            ax.set(xlabel="epoch", ylabel=ylabel, title=f"VGG11_bn {title}")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize="small") if any(s in found for s in steps) else _empty(ax, title)
+    path = _path(out, "vgg")
+    fig.suptitle("Report 002 (Figs. 11-14): VGG11_bn partial, full fine-tune and scratch")
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return [path]

@@ -1,0 +1,249 @@
+"""Report 002's batched transforms draw per image and give torchvision's images for those draws.
+
+Tolerance: none. Every comparison is torch.equal, uint8 and float32 alike: the batched ops use
+torchvision's arithmetic in torchvision's order (where they re-express a step for speed, they
+pick or combine the same values), so no 1/255 allowance was needed.
+"""
+import pytest
+import torch
+from torchvision import tv_tensors
+from torchvision.transforms import v2
+from torchvision.transforms.functional import _get_perspective_coeffs
+
+import augment
+import augment_geometry
+import augment_ops
+import data
+from experiments.r002 import augmentations
+from test_transforms import torchvision_params
+
+CPU = torch.device("cpu")
+
+
+def images(n=24, size=32, seed=0, dtype=torch.uint8):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(0, 256, (n, 3, size, size), dtype=torch.uint8, generator=g)
+    # A few flat images and grey pixels: the cases hue and contrast treat apart.
+    x[0] = 77
+    x[1, :, :8] = x[1, 0, :8]
+    return x if dtype == torch.uint8 else v2.functional.to_dtype(x, dtype, scale=True)
+
+
+def reference(t, op, params, i, img):
+    """torchvision's v2 transform `t` on image i, with the parameters the batched op drew for it."""
+    if not op.random:
+        return t(img)
+    if isinstance(op, augment_ops.Jitter):
+        return t.transform(img, {k: (v if k == "fn_idx" or v is None else float(v[i]))
+                                 for k, v in {k: (v[i] if k == "fn_idx" else v)
+                                              for k, v in params.items()}.items()})
+    if isinstance(op, augment.Flip):
+        return t.transform(img, {}) if params[i] else img
+    if isinstance(op, augment.Crop):
+        return t.transform(img, torchvision_params(op, params, i))
+    if isinstance(op, augment_geometry.Affine):
+        return t.transform(img, {"angle": float(params[i]), "translate": (0, 0), "scale": 1.0,
+                                 "shear": (0.0, 0.0)})
+    chosen = params[i] if isinstance(op, augment_ops.RandomApplied) else params["chosen"][i]
+    if not chosen:
+        return img
+    if isinstance(op, augment_geometry.Perspective):
+        return t.transform(img, {"coefficients": params["coefficients"][i].tolist()})
+    if isinstance(op, augment_geometry.Erasing):
+        tv = {k: int(params[k][i]) for k in "ijhw"}
+        return t.transform(img, {**tv, "v": torch.tensor(t.value)[:, None, None]})
+    return t.transform(img, {"num_input_channels": img.shape[-3]})  # RandomGrayscale's; others: {}
+
+
+def run_both(transform, batch, seed=0):
+    """The batched output and torchvision's, image by image with the same draws; and the params."""
+    pipeline, missing = augment.compile_transform(transform)
+    assert pipeline is not None, f"no batched form for {missing}"
+    generator = torch.Generator().manual_seed(seed)
+    singles = [tv_tensors.Image(img) for img in batch]
+    drawn = []
+    for op, t in zip(pipeline.ops, augment.flatten(transform)):
+        params = op.sample(batch, generator)
+        drawn.append(params)
+        batch = op.apply(batch, params)
+        singles = [reference(t, op, params, i, img) for i, img in enumerate(singles)]
+        if isinstance(t, v2.ToPILImage):
+            singles = [v2.functional.pil_to_tensor(img) for img in singles]
+    return batch, torch.stack([s.as_subclass(torch.Tensor) for s in singles]), drawn
+
+
+# The ops of report 002 with several arguments each; uint8 and float32 batches below.
+JITTERS = [
+    v2.ColorJitter(brightness=(0.2, 0.8), contrast=(0.2, 0.5), saturation=(0.1, 0.3), hue=(-0.2, 0.2)),
+    v2.ColorJitter(brightness=(0.3, 0.8), contrast=(0.3, 0.7), saturation=(0.1, 0.4), hue=(-0.3, 0.3)),
+    v2.ColorJitter(brightness=0.5, hue=0.1),
+    v2.ColorJitter(contrast=(1.2, 1.9), saturation=2.0),
+]
+PHOTOMETRIC = [
+    *JITTERS,
+    v2.RandomEqualize(p=1), v2.RandomEqualize(p=0.5),
+    v2.RandomGrayscale(p=0.2), v2.RandomGrayscale(p=0.6),
+    v2.RandomAdjustSharpness(sharpness_factor=2, p=0.7),
+    v2.RandomAdjustSharpness(sharpness_factor=0.3, p=0.5),
+    v2.RandomAdjustSharpness(sharpness_factor=1, p=0.5),
+]
+GEOMETRIC = [
+    v2.RandomPerspective(distortion_scale=0.2, p=0.6),
+    v2.RandomPerspective(distortion_scale=0.7, p=0.5),
+    v2.RandomPerspective(distortion_scale=0.5, p=0.8, interpolation=v2.InterpolationMode.NEAREST,
+                         fill=128),
+    v2.RandomAffine(degrees=(-20, 20)),
+    v2.RandomAffine(degrees=45, interpolation=v2.InterpolationMode.BILINEAR, fill=[10, 200, 30]),
+    v2.RandomErasing(p=0.5, scale=(0.39, 0.40), ratio=(1.0, 1.0)),
+    v2.RandomErasing(p=0.9),  # default scale and ratio: rectangles of every shape, some misses
+    v2.RandomErasing(p=0.7, scale=(0.1, 0.2), value=(0.2, 0.4, 0.6)),
+]
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float32], ids=str)
+@pytest.mark.parametrize("transform", PHOTOMETRIC + GEOMETRIC, ids=repr)
+def test_each_op_equals_torchvision_for_the_same_draws(transform, dtype):
+    batched, expected, _ = run_both(transform, images(dtype=dtype))
+    assert batched.shape == expected.shape and batched.dtype == expected.dtype
+    assert torch.equal(batched, expected)
+
+
+def test_to_pil_image_truncates_floats_to_bytes_as_torchvision_does():
+    # Values just under a whole number of 255ths: mul(255) then a cast truncates, not rounds.
+    batch = torch.rand(6, 3, 8, 8) * 0.999
+    batched, expected, _ = run_both(v2.Compose([v2.ToPILImage(), v2.ToImage()]), batch)
+    assert batched.dtype == torch.uint8 and torch.equal(batched, expected)
+
+
+@pytest.mark.parametrize("name", ["DA1", "DA2", "DA3", "VGG_DA", "VGG_TRAIN", "TEST"])
+def test_report_pipelines_equal_torchvision_image_by_image(name):
+    batched, expected, _ = run_both(getattr(augmentations, name), images(12))
+    assert batched.dtype == torch.float32 and torch.equal(batched, expected)
+
+
+@pytest.mark.parametrize("name", ["DA1", "DA2", "DA3", "VGG_DA", "VGG_TRAIN", "TEST"])
+def test_report_pipelines_are_batched_with_no_per_image_fallback(name):
+    loader = augment.make_loader(images(40), torch.arange(40), getattr(augmentations, name), 16, True,
+                              CPU, seed=0)
+    assert isinstance(loader, augment.DeviceLoader), loader.description
+    x, y = next(iter(loader))
+    assert x.shape == (16, 3, 32, 32) and x.dtype == torch.float32 and len(y) == 16
+
+
+def test_always_applied_equalize_is_cached_once():
+    loader = augment.make_loader(images(40), torch.arange(40), augmentations.DA1, 16, True, CPU, seed=0)
+    assert "RandomEqualize cached once" in loader.description
+
+
+@pytest.mark.parametrize("transform", [
+    v2.RandomAffine(degrees=10, translate=(0.1, 0.1)),
+    v2.RandomAffine(degrees=10, scale=(0.9, 1.1)),
+    v2.RandomErasing(value="random"),
+    v2.ToPILImage(mode="RGB"),
+], ids=repr)
+def test_unsupported_arguments_fall_back_to_the_per_image_loader(transform):
+    pipeline = v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True), transform,
+                           v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
+    assert augment.compile_transform(pipeline)[0] is None
+    loader = augment.make_loader(images(6), torch.arange(6), pipeline, 4, False, CPU, seed=0, workers=0)
+    assert isinstance(loader, torch.utils.data.DataLoader)
+    x, y = next(iter(loader))
+    assert x.shape == (4, 3, 32, 32) and x.dtype == torch.float32
+
+
+# ---------------------------------------------------------------------------------------------
+# The draws: per image, with the right probabilities and ranges
+# ---------------------------------------------------------------------------------------------
+
+def draw(transform, n=4000, size=32, seed=1):
+    op = augment_ops.batched_op(transform)
+    return op, op.sample(images(n, size), torch.Generator().manual_seed(seed))
+
+
+def chosen(op, params):
+    return params if isinstance(op, augment_ops.RandomApplied) else params["chosen"]
+
+
+@pytest.mark.parametrize("transform", [*JITTERS, *GEOMETRIC, v2.RandomEqualize(p=0.5),
+                                       v2.RandomGrayscale(p=0.5)], ids=repr)
+def test_two_images_of_a_batch_get_different_draws(transform):
+    op, params = draw(transform, n=64)
+    if isinstance(params, torch.Tensor):
+        params = {"angle": params}
+    # Every draw varies over the batch; a square of fixed area (ratio 1) has one size, though.
+    fixed = {"h", "w"} if tuple(getattr(transform, "ratio", ())) == (1.0, 1.0) else set()
+    for name, value in params.items():
+        if isinstance(value, torch.Tensor) and name not in fixed:
+            assert not torch.all(value == value[0]), f"every image got the same {name}: {value}"
+
+
+@pytest.mark.parametrize("p", [0.2, 0.7])
+@pytest.mark.parametrize("make", [
+    lambda p: v2.RandomEqualize(p=p), lambda p: v2.RandomGrayscale(p=p),
+    lambda p: v2.RandomAdjustSharpness(2, p=p), lambda p: v2.RandomPerspective(0.5, p=p),
+    lambda p: v2.RandomErasing(p=p, scale=(0.39, 0.40), ratio=(1.0, 1.0)),
+], ids=["equalize", "grayscale", "sharpness", "perspective", "erasing"])
+def test_images_are_transformed_with_probability_p(make, p):
+    op, params = draw(make(p))
+    # 4,000 draws: the standard deviation of the fraction is at most 0.008; 0.03 is 3.75 of them.
+    assert abs(chosen(op, params).float().mean().item() - p) < 0.03
+
+
+@pytest.mark.parametrize("transform", JITTERS, ids=repr)
+def test_jitter_factors_stay_in_range_and_every_order_occurs(transform):
+    op, params = draw(transform)
+    for field, bounds in zip(op.FIELDS, op.ranges):
+        f = params[f"{field}_factor"]
+        assert (f is None) == (bounds is None)
+        if f is not None:
+            assert bounds[0] <= f.min() and f.max() <= bounds[1] and f.std() > 0
+    order = params["fn_idx"]
+    assert torch.equal(order.sort(dim=1).values, torch.arange(4).expand(len(order), 4))
+    orders = torch.unique(order, dim=0, return_counts=True)[1]
+    assert len(orders) == 24 and orders.min() > 4000 / 24 * 0.6  # all 24 orders, about equally
+
+
+@pytest.mark.parametrize("scale", [0.2, 0.7])
+def test_perspective_corners_stay_in_their_boxes_and_give_torchvisions_coefficients(scale):
+    op, params = draw(v2.RandomPerspective(distortion_scale=scale), n=500)
+    ends = augment_geometry.corners(params["offsets"], 32, 32, op.distortion_scale)
+    bound = int(scale * 16) + 1
+    starts = [[0, 0], [31, 0], [31, 31], [0, 31]]
+    for e, coefficients in zip(ends.tolist(), params["coefficients"]):
+        for (x, y), (sx, sy) in zip(e, starts):
+            assert abs(x - sx) < bound and abs(y - sy) < bound
+        assert coefficients.tolist() == _get_perspective_coeffs(starts, e)
+    assert len({tuple(e) for e in params["offsets"].view(500, -1).tolist()}) > 400
+
+
+def test_affine_angles_are_uniform_over_the_degrees():
+    _, angles = draw(v2.RandomAffine(degrees=(-20, 20)))
+    assert -20 <= angles.min() < -19 and 19 < angles.max() <= 20 and abs(angles.mean()) < 1
+
+
+def test_erasing_rectangles_fit_and_match_the_scale():
+    op, params = draw(v2.RandomErasing(p=1, scale=(0.02, 0.33), ratio=(0.3, 3.3)))
+    h, w, i, j = (params[k][params["chosen"]] for k in "hwij")
+    assert (h < 32).all() and (w < 32).all() and (i + h <= 32).all() and (j + w <= 32).all()
+    area = (h * w).float() / 1024
+    assert area.min() > 0.01 and area.max() < 0.36  # scale's range, give or take the rounding
+    assert (i == 0).any() and (i + h == 32).any()  # every offset can be drawn, the last one too
+
+
+def test_erasing_gives_up_after_ten_rectangles_that_do_not_fit():
+    # Nearly the whole image at extreme aspect ratios: most tries do not fit, some images miss.
+    op, params = draw(v2.RandomErasing(p=1, scale=(0.9, 1.0), ratio=(0.3, 3.3)))
+    missed = 1 - params["chosen"].float().mean().item()
+    assert 0.05 < missed < 0.99
+    op, params = draw(v2.RandomErasing(p=1, scale=(1.0, 1.0), ratio=(1.0, 1.0)))  # never fits
+    batch = images(8)
+    assert not params["chosen"].any() and torch.equal(op.apply(batch, op.sample(
+        batch, torch.Generator())), batch)
+
+
+def test_seeded_draws_repeat():
+    pipeline, _ = augment.compile_transform(augmentations.DA1)
+    a = pipeline(images(16), torch.Generator().manual_seed(3))
+    b = pipeline(images(16), torch.Generator().manual_seed(3))
+    c = pipeline(images(16), torch.Generator().manual_seed(4))
+    assert torch.equal(a, b) and not torch.equal(a, c)
