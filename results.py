@@ -22,15 +22,18 @@ from config import FIGURES as FIGURE_NAMES
 from config import Config, Reported, reported_figures
 from errors import OneLineParser, UserError
 from experiments import REPORTS, STEPS, Report
+from experiments.r004 import figures as r004
 from runs import Run
 
 
 @dataclass(frozen=True)
 class Options:
-    """What the figures may need beyond the runs: where the data is."""
+    """What the figures may need beyond the runs: where the data is, the user's image."""
 
     out: str
     data_dir: str | None = None
+    image: str | None = None  # --image: the picture report 004's activation figures show
+    pixels: Any = None  # the image, read once; None with image set: unreadable, already reported
 
 
 # ---------------------------------------------------------------------------------------------
@@ -63,11 +66,22 @@ def _samples(report: Report, found: dict[str, Run], opts: Options) -> list[str]:
     return [path]
 
 
+def _activations(run: Run, opts: Options) -> list[str]:
+    if opts.image and opts.pixels is None:
+        return []  # the image could not be read: said once, the other figures are drawn
+    return r004.plot_activations(run, opts.pixels, os.path.basename(opts.image or ""), opts.data_dir)
+
+
+def _losses_resnet_model1(report: Report, found: dict[str, Run], opts: Options) -> list[str]:
+    return r004.plot_losses(found, os.path.join(results_dir(opts.out), f"{report.id}-losses.png"))
+
+
 # Per step: drawn in the step's run folder. Per report: drawn in runs/results/.
 STEP_FIGURES: dict[str, Callable[[Run, Options], list[str]]] = {
-    "first_layer": _first_layer, "softmax": _softmax}
+    "first_layer": _first_layer, "softmax": _softmax, "activations": _activations,
+    "kernels_by_colour": lambda run, opts: r004.plot_kernels_by_colour(run)}
 REPORT_FIGURES: dict[str, Callable[[Report, dict[str, Run], Options], list[str]]] = {
-    "overview": _overview, "samples": _samples}
+    "overview": _overview, "samples": _samples, "losses_resnet_model1": _losses_resnet_model1}
 assert all(f in STEP_FIGURES for r in REPORTS for fs in r.step_figures.values() for f in fs)
 assert all(f in REPORT_FIGURES for r in REPORTS for f in r.figures)
 
@@ -167,7 +181,8 @@ def results_markdown(report: Report, found: dict[str, Run], figures: list[str], 
 # Everything
 # ---------------------------------------------------------------------------------------------
 
-def regenerate(out: str, data_dir: str | None = None, only: Sequence[str] = ()) -> dict[str, Any]:
+def regenerate(out: str, data_dir: str | None = None, only: Sequence[str] = (),
+               image: str | None = None) -> dict[str, Any]:
     """Rebuild every figure and table under out from the runs there; trains nothing.
 
     Returns the files written, the runs found and the problems met (one sentence each); a problem
@@ -176,10 +191,16 @@ def regenerate(out: str, data_dir: str | None = None, only: Sequence[str] = ()) 
     if not os.path.isdir(out):
         raise UserError(f"{out}/ does not exist; train a step first (python main.py 001-A "
                         f"--dataset synthetic), or point --out at the runs")
-    opts = Options(out, data_dir)
     os.makedirs(results_dir(out), exist_ok=True)
     written: list[str] = []
     problems: list[str] = []
+    pixels = None
+    if image:
+        try:
+            pixels = r004.read_image(image)
+        except UserError as e:
+            problems.append(str(e))
+    opts = Options(out, data_dir, image, pixels)
     found_all: dict[str, Run] = {}
 
     def attempt(draw: Callable[[], list[str]]) -> list[str]:
@@ -269,6 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
                                       "(default: each run's own --data-dir); never downloaded")
     p.add_argument("--report", nargs="+", default=[], choices=[r.id for r in REPORTS],
                    metavar="ID", help="only these reports (default: all)")
+    p.add_argument("--image", metavar="PATH",
+                   help="a photo (any format PIL reads) for report 004's activation figures, resized "
+                        "to the model's input (default: the run's first CIFAR-10 test image)")
     return p
 
 
@@ -276,7 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Regenerate from the command line; returns the process exit code."""
     args = build_parser().parse_args(argv)
     try:
-        result = regenerate(args.out, args.data_dir, args.report)
+        result = regenerate(args.out, args.data_dir, args.report, args.image)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
