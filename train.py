@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 import os
 import time
 from typing import Any, Callable, Iterable
@@ -109,11 +110,11 @@ def trainable_parameters(model: nn.Module) -> int:
 
 
 def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer,
-                    device: torch.device, desc: str, every: int = 0,
+                    device: torch.device, desc: str, after: frozenset[int] = frozenset(),
                     between: Callable[[int], None] | None = None) -> dict[str, float | int]:
     """One pass over the training set; returns mean loss, accuracy (%) and the first non-finite batch.
 
-    between(b), if given, is called after every `every` batches b but the last (evaluations).
+    between(b) is called after each batch b in `after` (evaluations within the epoch).
     """
     model.train()
     # Sums stay on the device: reading them every batch would wait for the GPU each time.
@@ -139,7 +140,7 @@ def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.O
         if not bar.disable and time.monotonic() - shown > 1:  # one sync a second, for the bar only
             bar.set_postfix(loss=f"{loss_sum.item() / seen:.4f}")
             shown = time.monotonic()
-        if between is not None and (i + 1) % every == 0 and i + 1 < len(loader):
+        if i + 1 in after:
             between(i + 1)
             model.train()  # evaluate left it in eval mode
     return {"loss": loss_sum.item() / seen, "accuracy": 100 * correct.item() / seen,
@@ -275,7 +276,10 @@ def run(exp: Experiment, cfg: Config) -> dict[str, Any]:
         print(_evaluation_line(cfg, history[-1]), flush=True)
 
     epoch = saved = len(runs.epoch_rows(history))  # saved: the epoch checkpoint.pt holds
-    every = max(1, int(cfg.eval_every * len(train_loader))) if cfg.eval_every < 1 else 0
+    # The batches after which to evaluate: 0.5 is the middle one; none by default.
+    n = len(train_loader)
+    after = frozenset(round(k * cfg.eval_every * n)
+                      for k in range(1, math.ceil(1 / cfg.eval_every))) - {0, n}
     try:
         if cfg.eval_at_start and not history:
             evaluate_at(0)
@@ -285,9 +289,7 @@ def run(exp: Experiment, cfg: Config) -> dict[str, Any]:
             start = time.perf_counter()
             for group in optimizer.param_groups:  # the decay is a function of the epoch: resumable
                 group["lr"] = cfg.lr * cfg.lr_decay ** (epoch - 1)
-            # Evaluations between epochs' ends, at batch b of this epoch (none by default).
-            between = (every, lambda b: evaluate_at(round(epoch - 1 + b / len(train_loader), 4))) \
-                if every else ()
+            between = (after, lambda b: evaluate_at(round(epoch - 1 + b / n, 4))) if after else ()
             train = train_one_epoch(step_model, train_loader, optimizer, device,
                                     f"{cfg.step} {epoch}/{cfg.epochs}", *between)
             if train["first_bad_batch"] >= 0:
