@@ -48,6 +48,9 @@ class Config:
     keep: str = field(default="last", metadata=SETTING)  # last | best: the weights the final test is of
     # Report 002 tests on the first 1,000 test images only; the whole set is still evaluated at the end.
     test_limit: Union[int, None] = field(default=None, metadata=SETTING)  # first N test images per epoch
+    # Extra evaluations (train in eval mode, validation, test) as rows of metrics.csv (report 004's loop).
+    eval_every: float = field(default=1.0, metadata=SETTING)  # a fraction of an epoch; 1: only at its end
+    eval_at_start: bool = field(default=False, metadata=SETTING)  # also evaluate before training (epoch 0)
     pretrained: bool = field(default=False, metadata=SETTING)  # ImageNet weights (CNN6 and transfer steps)
     seed: int = 0  # seeds the model init, the shuffling, the augmentation, the split, synthetic data
     device: str = "auto"  # auto = cuda, then mps, then cpu

@@ -24,6 +24,8 @@ DPI = 150  # sharp in a printed A4 report at full width, small enough to browse
 TRAIN_STYLE = {"color": "tab:blue", "linestyle": "-", "marker": "o", "markersize": 3}
 VAL_STYLE = {"color": "tab:green", "linestyle": "-.", "marker": "^", "markersize": 3}
 TEST_STYLE = {"color": "tab:orange", "linestyle": "--", "marker": "s", "markersize": 3}
+TRAIN_EVAL_STYLE = {"color": "tab:purple", "linestyle": ":", "marker": "v", "markersize": 3}
+SPLIT_LABELS = {"train_eval": "train (eval mode)", "val": "validation"}
 BEST_STYLE = {"color": "tab:cyan", "linestyle": ":", "linewidth": 1.5}  # report 002's best-epoch line
 
 # One look per step, the same in every figure: its place in its report picks a colour, a marker
@@ -55,14 +57,16 @@ def plot_loss_accuracy(history: list[dict[str, float]], step: str, path: str,
 
     best_epoch, if given, is drawn as a dotted vertical line: the weights early stopping kept.
     """
-    epochs = [r["epoch"] for r in history]
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
     for ax, key, label in ((ax_loss, "loss", "cross-entropy loss (per image)"),
                            (ax_acc, "accuracy", "accuracy (%)")):
-        for split, style in (("train", TRAIN_STYLE), ("val", VAL_STYLE), ("test", TEST_STYLE)):
+        for split, style in (("train", TRAIN_STYLE), ("train_eval", TRAIN_EVAL_STYLE),
+                             ("val", VAL_STYLE), ("test", TEST_STYLE)):
+            # Evaluations between epochs (eval_every) have no running train figures: each its own x.
+            rows = [r for r in history if f"{split}_{key}" in r]
             if f"{split}_{key}" in history[-1]:
-                ax.plot(epochs, [r[f"{split}_{key}"] for r in history],
-                        label="validation" if split == "val" else split, **style)
+                ax.plot([r["epoch"] for r in rows], [r[f"{split}_{key}"] for r in rows],
+                        label=SPLIT_LABELS.get(split, split), **style)
         if best_epoch:
             ax.axvline(best_epoch, label=f"best epoch ({best_epoch})", **BEST_STYLE)
         ax.set_xlabel("epoch")
@@ -72,7 +76,7 @@ def plot_loss_accuracy(history: list[dict[str, float]], step: str, path: str,
         ax.legend()
     last = history[-1]
     val = f", validation accuracy {last['val_accuracy']:.1f}%" if "val_accuracy" in last else ""
-    fig.suptitle(f"{step}: after {len(history)} epochs, train loss {last['train_loss']:.3f}{val}, "
+    fig.suptitle(f"{step}: after {sum('seconds' in r for r in history)} epochs, train loss {last['train_loss']:.3f}{val}, "
                  f"test accuracy {last['test_accuracy']:.1f}%")
     fig.savefig(path, dpi=DPI)
     plt.close(fig)

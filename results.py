@@ -22,18 +22,21 @@ from config import FIGURES as FIGURE_NAMES
 from config import Config, Reported, reported_figures
 from errors import OneLineParser, UserError
 from experiments import REPORTS, STEPS, Report
-from experiments.r003 import figures as r003
 from experiments.r002 import figures as r002_figures
+from experiments.r003 import figures as r003
+from experiments.r004 import figures as r004
 from runs import Run
 
 
 @dataclass(frozen=True)
 class Options:
-    """What the figures may need beyond the runs: where the data is, how many t-SNE points."""
+    """What the figures may need beyond the runs: where the data is, t-SNE points, the user's image."""
 
     out: str
     data_dir: str | None = None
     tsne_samples: int = r003.TSNE_SAMPLES  # training images in a t-SNE, stratified by class
+    image: str | None = None  # --image: the picture report 004's activation figures show
+    pixels: Any = None  # the image, read once; None with image set: unreadable, already reported
 
 
 # ---------------------------------------------------------------------------------------------
@@ -88,16 +91,26 @@ def _augmented_samples(report: Report, found: dict[str, Run], opts: Options) -> 
     return [path]
 def _report_002(draw: Callable[[dict[str, Run], str], list[str]]) -> Callable[..., list[str]]:
     return lambda report, found, opts: draw(found, opts.out)
+def _activations(run: Run, opts: Options) -> list[str]:
+    if opts.image and opts.pixels is None:
+        return []  # the image could not be read: said once, the other figures are drawn
+    return r004.plot_activations(run, opts.pixels, os.path.basename(opts.image or ""), opts.data_dir)
+
+
+def _losses_resnet_model1(report: Report, found: dict[str, Run], opts: Options) -> list[str]:
+    return r004.plot_losses(found, os.path.join(results_dir(opts.out), f"{report.id}-losses.png"))
 
 
 # Per step: drawn in the step's run folder. Per report: drawn in runs/results/.
 STEP_FIGURES: dict[str, Callable[[Run, Options], list[str]]] = {
-    "first_layer": _first_layer, "softmax": _softmax, "error": _error, "tsne": _tsne}
+    "first_layer": _first_layer, "softmax": _softmax, "error": _error, "tsne": _tsne,
+    "activations": _activations, "kernels_by_colour": lambda run, opts: r004.plot_kernels_by_colour(run)}
 REPORT_FIGURES: dict[str, Callable[[Report, dict[str, Run], Options], list[str]]] = {
     "overview": _overview, "samples": _samples, "augmented_samples": _augmented_samples,
     "r002_filters": _report_002(r002_figures.filters),
     "r002_early_stopping": _report_002(r002_figures.early_stopping),
-    "r002_dropout": _report_002(r002_figures.dropout), "r002_vgg": _report_002(r002_figures.vgg)}
+    "r002_dropout": _report_002(r002_figures.dropout), "r002_vgg": _report_002(r002_figures.vgg),
+    "losses_resnet_model1": _losses_resnet_model1}
 assert all(f in STEP_FIGURES for r in REPORTS for fs in r.step_figures.values() for f in fs)
 assert all(f in REPORT_FIGURES for r in REPORTS for f in r.figures)
 
@@ -198,7 +211,7 @@ def results_markdown(report: Report, found: dict[str, Run], figures: list[str], 
 # ---------------------------------------------------------------------------------------------
 
 def regenerate(out: str, data_dir: str | None = None, only: Sequence[str] = (),
-               tsne_samples: int = r003.TSNE_SAMPLES) -> dict[str, Any]:
+               tsne_samples: int = r003.TSNE_SAMPLES, image: str | None = None) -> dict[str, Any]:
     """Rebuild every figure and table under out from the runs there; trains nothing.
 
     Returns the files written, the runs found and the problems met (one sentence each); a problem
@@ -207,10 +220,16 @@ def regenerate(out: str, data_dir: str | None = None, only: Sequence[str] = (),
     if not os.path.isdir(out):
         raise UserError(f"{out}/ does not exist; train a step first (python main.py 001-A "
                         f"--dataset synthetic), or point --out at the runs")
-    opts = Options(out, data_dir, tsne_samples)
     os.makedirs(results_dir(out), exist_ok=True)
     written: list[str] = []
     problems: list[str] = []
+    pixels = None
+    if image:
+        try:
+            pixels = r004.read_image(image)
+        except UserError as e:
+            problems.append(str(e))
+    opts = Options(out, data_dir, tsne_samples, image, pixels)
     found_all: dict[str, Run] = {}
 
     def attempt(draw: Callable[[], list[str]]) -> list[str]:
@@ -303,6 +322,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tsne-samples", type=int, default=r003.TSNE_SAMPLES, metavar="N",
                    help=f"training images in each t-SNE, a stratified sample (default: "
                         f"{r003.TSNE_SAMPLES}; 40000 takes every one, minutes with openTSNE)")
+    p.add_argument("--image", metavar="PATH",
+                   help="a photo (any format PIL reads) for report 004's activation figures, resized "
+                        "to the model's input (default: the run's first CIFAR-10 test image)")
     return p
 
 
@@ -312,7 +334,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.tsne_samples < 1:
             raise UserError(f"--tsne-samples {args.tsne_samples} must be at least 1")
-        result = regenerate(args.out, args.data_dir, args.report, args.tsne_samples)
+        result = regenerate(args.out, args.data_dir, args.report, args.tsne_samples, args.image)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

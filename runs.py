@@ -30,8 +30,9 @@ from config import FIGURES, Config, Reported, fields_with, reported_figures
 from errors import UserError, first_line
 
 # metrics.csv's columns in order; the validation ones only when the run has a validation split.
+# train_eval_*: the training set evaluated in eval mode, in runs with extra evaluations (eval_every).
 COLUMNS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss",
-           "test_accuracy", "seconds")
+           "test_accuracy", "train_eval_loss", "train_eval_accuracy", "seconds")
 REQUIRED_COLUMNS = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds")
 CHECKPOINT = "checkpoint.pt"  # the last finished epoch: model, optimizer, history, RNG, early stopping
 BEST = "best.pt"  # the weights of the best validation epoch
@@ -318,7 +319,7 @@ def read_history(path: str) -> list[dict[str, float]]:
         with open(path, newline="") as f:
             rows = list(csv.DictReader(f))
         history = [{k: _number(k, r[k]) for k in COLUMNS if r.get(k, "") != ""} for r in rows]
-        missing = [k for k in REQUIRED_COLUMNS if history and k not in history[0]]
+        missing = [k for k in REQUIRED_COLUMNS if history and k not in set().union(*history)]
         if missing:
             raise KeyError(f"no column {', '.join(missing)}")
     except (OSError, KeyError, TypeError, ValueError) as e:
@@ -350,6 +351,11 @@ def read_run(run_dir: str) -> Run | None:
     return Run(cfg.step or os.path.basename(run_dir), run_dir, history, cfg, saved, end)
 
 
+def epoch_rows(history: list[dict[str, float]]) -> list[dict[str, float]]:
+    """The rows of whole epochs (with their time), without the evaluations between them (eval_every)."""
+    return [r for r in history if "seconds" in r]
+
+
 def summarize(history: list[dict[str, float]], end: dict[str, Any] | None = None,
               keep: str = "last") -> dict[str, Any]:
     """A run's figures under config.Reported's names, from its metrics and what it recorded at its end.
@@ -359,17 +365,23 @@ def summarize(history: list[dict[str, float]], end: dict[str, Any] | None = None
     """
     last = history[-1]
     s: dict[str, Any] = {k: last[k] for k in COLUMNS[1:-1] if k in last}
-    s["epochs"] = len(history)
-    s["minutes"] = sum(r["seconds"] for r in history) / 60
+    s["epochs"] = len(epoch_rows(history))
+    s["minutes"] = sum(r["seconds"] for r in epoch_rows(history)) / 60
     if "val_accuracy" in last:
         best = max(history, key=lambda r: r["val_accuracy"])  # the first of equals
         lowest = min(history, key=lambda r: r["val_loss"])
         s["best_val_accuracy"] = best["val_accuracy"]
         s["lowest_val_loss"], s["lowest_val_loss_epoch"] = lowest["val_loss"], lowest["epoch"]
-        s["best_epoch"] = end["best_epoch"] if end and "best_epoch" in end else best["epoch"]
+        # Early stopping judges whole epochs; with evaluations between them the best may be one of those.
+        chosen = end and "best_epoch" in end and len(history) == s["epochs"]
+        s["best_epoch"] = end["best_epoch"] if chosen else best["epoch"]
         at_best = next((r for r in history if r["epoch"] == s["best_epoch"]), None)
-        if at_best is not None:
+        if at_best is not None and "train_accuracy" in at_best:
             s["train_accuracy_at_best"] = at_best["train_accuracy"]
+        if len(history) > s["epochs"] and len(history) >= 4:
+            # Report 004's starter printed the 4th-last evaluation as its "final" figures.
+            s["val_accuracy_4th_last"] = history[-4]["val_accuracy"]
+            s["test_accuracy_4th_last"] = history[-4]["test_accuracy"]
     if end and keep == "best" and "best_test_accuracy" in end:
         s["test_accuracy"], s["test_loss"] = end["best_test_accuracy"], end["best_test_loss"]
     if end and "full_test_accuracy" in end:  # test_limit: the kept weights on every test image
@@ -405,8 +417,9 @@ def setting_notes(cfg: Config, step_config: Config, history: list[dict[str, floa
              if getattr(cfg, k) != getattr(step_config, k)]
     if cfg.epochs != step_config.epochs:
         notes.append(f"epochs {cfg.epochs} (report: {step_config.epochs})")
-    if len(history) < cfg.epochs and not (end and end.get("stopped_early")):
-        notes.append(f"{len(history)} of {cfg.epochs} epochs")
+    done = len(epoch_rows(history))
+    if done < cfg.epochs and not (end and end.get("stopped_early")):
+        notes.append(f"{done} of {cfg.epochs} epochs")
     if run_dir and os.path.exists(os.path.join(run_dir, INTERRUPTED)):
         notes.append("interrupted (Ctrl-C)")
     return notes

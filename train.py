@@ -7,7 +7,7 @@ import json
 import math
 import os
 import time
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import torch
 from torch import nn
@@ -64,6 +64,9 @@ def check_config(cfg: Config) -> None:
                             f"{'above' if key == 'lr' else 'at least'} 0")
     if cfg.patience < 1:
         raise UserError(f"{cfg.step}: patience {cfg.patience} must be at least 1")
+    if not 0 < cfg.eval_every <= 1:
+        raise UserError(f"{cfg.step}: eval_every {cfg.eval_every} must be a fraction of an epoch, "
+                        f"above 0 and at most 1")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -107,8 +110,12 @@ def trainable_parameters(model: nn.Module) -> int:
 
 
 def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer,
-                    device: torch.device, desc: str) -> dict[str, float | int]:
-    """One pass over the training set; returns mean loss, accuracy (%) and the first non-finite batch."""
+                    device: torch.device, desc: str, after: frozenset[int] = frozenset(),
+                    between: Callable[[int], None] | None = None) -> dict[str, float | int]:
+    """One pass over the training set; returns mean loss, accuracy (%) and the first non-finite batch.
+
+    between(b) is called after each batch b in `after` (evaluations within the epoch).
+    """
     model.train()
     # Sums stay on the device: reading them every batch would wait for the GPU each time.
     loss_sum = torch.zeros((), device=device)
@@ -133,6 +140,9 @@ def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.O
         if not bar.disable and time.monotonic() - shown > 1:  # one sync a second, for the bar only
             bar.set_postfix(loss=f"{loss_sum.item() / seen:.4f}")
             shown = time.monotonic()
+        if i + 1 in after:
+            between(i + 1)
+            model.train()  # evaluate left it in eval mode
     return {"loss": loss_sum.item() / seen, "accuracy": 100 * correct.item() / seen,
             "first_bad_batch": int(first_bad.item())}
 
@@ -204,6 +214,11 @@ def run(exp: Experiment, cfg: Config) -> dict[str, Any]:
                                       exp.test_transform, cfg.batch_size, False, device, cfg.seed,
                                       cfg.workers)
     loaders = [train_loader] + ([val_loader] if val_loader is not None else [])
+    # Extra evaluations (eval_every < 1, eval_at_start) also pass over the training images in eval
+    # mode; with the test transform, so that they draw no random numbers.
+    cadence = cfg.eval_every < 1 or cfg.eval_at_start
+    train_eval_loader = augment.make_loader(images, labels, exp.test_transform, cfg.batch_size, False,
+                                            device, cfg.seed, cfg.workers) if cadence else None
 
     # ---- model, optimizer, early stopping -------------------------------------------------------
     model = prepare_model(build_model(exp, cfg), device)
@@ -247,19 +262,38 @@ def run(exp: Experiment, cfg: Config) -> dict[str, Any]:
     print(f"{cfg.step}: {n_params:,} parameters on {device}, {len(labels)} training{split} and "
           f"{len(ds.test_labels)} test images of {cfg.dataset}; {cfg.optimizer} lr {cfg.lr:g}; "
           f"train data {train_loader.description}"
-          + (f"; resuming after epoch {len(history)}" if history else ""))
+          + (f"; resuming after epoch {len(runs.epoch_rows(history))}" if history else ""))
 
     # ---- epochs --------------------------------------------------------------------------------
-    epoch = saved = len(history)  # saved: the epoch checkpoint.pt holds, whatever stops the run
+    def evaluation(at: float) -> dict[str, float]:  # a row of extra evaluations (eval_every)
+        row = {"epoch": at}
+        for split, loader in (("train_eval", train_eval_loader), ("val", val_loader), ("test", test_loader)):
+            if loader is not None:
+                result = evaluate(step_model, loader, device)
+                row.update({f"{split}_loss": result["loss"], f"{split}_accuracy": result["accuracy"]})
+        return row
+
+    def evaluate_at(at: float) -> None:
+        history.append(evaluation(at))
+        print(_evaluation_line(cfg, history[-1]), flush=True)
+
+    epoch = saved = len(runs.epoch_rows(history))  # saved: the epoch checkpoint.pt holds
+    # The batches after which to evaluate: 0.5 is the middle one; none by default.
+    n = len(train_loader)
+    after = frozenset(round(k * cfg.eval_every * n)
+                      for k in range(1, math.ceil(1 / cfg.eval_every))) - {0, n}
     try:
-        for epoch in range(len(history) + 1, cfg.epochs + 1):
+        if cfg.eval_at_start and not history:
+            evaluate_at(0)
+        for epoch in range(saved + 1, cfg.epochs + 1):
             if stopper.stopped:
                 break
             start = time.perf_counter()
             for group in optimizer.param_groups:  # the decay is a function of the epoch: resumable
                 group["lr"] = cfg.lr * cfg.lr_decay ** (epoch - 1)
+            between = (after, lambda b: evaluate_at(round(epoch - 1 + b / n, 4))) if after else ()
             train = train_one_epoch(step_model, train_loader, optimizer, device,
-                                    f"{cfg.step} {epoch}/{cfg.epochs}")
+                                    f"{cfg.step} {epoch}/{cfg.epochs}", *between)
             if train["first_bad_batch"] >= 0:
                 raise TrainingError(
                     f"{cfg.step}: the training loss became {train['loss']} at epoch {epoch}, batch "
@@ -273,8 +307,11 @@ def run(exp: Experiment, cfg: Config) -> dict[str, Any]:
                 val = evaluate(step_model, val_loader, device)
                 row.update(val_loss=val["loss"], val_accuracy=val["accuracy"])
             test = evaluate(step_model, test_loader, device)
-            row.update(test_loss=test["loss"], test_accuracy=test["accuracy"],
-                       seconds=time.perf_counter() - start)
+            row.update(test_loss=test["loss"], test_accuracy=test["accuracy"])
+            if train_eval_loader is not None:
+                train_eval = evaluate(step_model, train_eval_loader, device)
+                row.update(train_eval_loss=train_eval["loss"], train_eval_accuracy=train_eval["accuracy"])
+            row["seconds"] = time.perf_counter() - start
             bad = [f"{k.replace('_', ' ')} {row[k]}" for k in ("val_loss", "test_loss")
                    if k in row and not math.isfinite(row[k])]
             if bad:  # nothing of this epoch is saved: checkpoint.pt and best.pt stay finite
@@ -324,11 +361,11 @@ def run(exp: Experiment, cfg: Config) -> dict[str, Any]:
             f"(epoch {max(epoch, saved + 1)}); try --batch-size {max(1, cfg.batch_size // 2)}{gpu}; "
             f"{runs.kept(saved)}") from None
 
-    if not history:
+    if not runs.epoch_rows(history):
         raise UserError(f"{cfg.step}: nothing to train (--epochs {cfg.epochs})")
 
     # ---- the end: the best weights on the test set, and the comparison with the report ---------
-    end: dict[str, Any] = {"epochs": len(history), "stopped_early": stopper.stopped}
+    end: dict[str, Any] = {"epochs": len(runs.epoch_rows(history)), "stopped_early": stopper.stopped}
     full_test = None if cfg.test_limit is None else augment.make_loader(
         ds.test_images, ds.test_labels, exp.test_transform, cfg.batch_size, False, device, cfg.seed,
         cfg.workers)
@@ -374,6 +411,13 @@ def _epoch_line(cfg: Config, row: dict[str, float], improved: bool) -> str:
     parts.append(f"test loss {row['test_loss']:.4f} acc {row['test_accuracy']:5.2f}%")
     return (f"{cfg.step} epoch {row['epoch']:>3}/{cfg.epochs}  " + "  ".join(parts)
             + f"  {row['seconds']:6.1f}s")
+
+
+def _evaluation_line(cfg: Config, row: dict[str, float]) -> str:
+    parts = [f"{name} loss {row[f'{split}_loss']:.4f} acc {row[f'{split}_accuracy']:5.2f}%"
+             for split, name in (("train_eval", "train"), ("val", "val"), ("test", "test"))
+             if f"{split}_loss" in row]
+    return f"{cfg.step} epoch {row['epoch']:>7.2f}  evaluation in eval mode: " + "  ".join(parts)
 
 
 def _check_model_fits(model: nn.Module, exp: Experiment, cfg: Config, ds: data.Dataset,

@@ -103,6 +103,14 @@ REPORTS = (
                ("kernels", "kernel sizes", ("003-k753", "003-k533", "003-final")),
                ("batch_norm", "batch norm on/off (dropout 0.1)", ("003-BN-drop0.1", "003-noBN")),
                ("augmentation", "augmentation on/off (batch 16)", ("003-bs16", "003-noaug"))))),
+    Report("004", "CIFAR-10 from LeNet to a partly frozen ResNet18, and what its layers see (NTNU "
+           "TDT4265 2019, Assignment 2)", "cifar10", "",
+           ("004-LeNet", "004-Model1", "004-Model2", "004-ResNet18"),
+           columns=("lowest_val_loss", "lowest_val_loss_epoch", "best_val_accuracy", "best_epoch",
+                    "train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss",
+                    "test_accuracy"),
+           figures=("losses_resnet_model1",),
+           step_figures={"004-ResNet18": ("activations", "kernels_by_colour")}),
 )
 STEPS: dict[str, Report] = {step: r for r in REPORTS for step in r.steps}
 assert len(STEPS) == sum(len(r.steps) for r in REPORTS), "step names must be unique across reports"

@@ -78,3 +78,20 @@ EXPECTED_PARAMETERS = {
     "003-noBN": r003(batch_norm=False), "003-BN-drop0.1": r003(), "003-bs16": r003(),
     "003-bs32": r003(), "003-SGD": r003(), "003-Adagrad": r003(), "003-RMSprop": r003(),
 }
+
+# 004-LeNet: 5x5 convs (padding 2) 3-32, 32-64, 64-128, three pools to 4x4: fc 2048 -> 64 -> 10.
+# 390,410; the report prints 390,400, its last layer without its 10 biases (64 x 10 = 640).
+R004_LENET = conv(3, 32, 5) + conv(32, 64, 5) + conv(64, 128, 5) + fc(2048, 64) + fc(64, 10)
+# 004-Model1 (table 2): conv 32, bn; conv 64, 128, bn; conv 256, 512, bn; fc 8192 -> 2048 -> 64, bn -> 10.
+R004_MODEL1 = (conv(3, 32, 5) + bn(32) + conv(32, 64, 5) + conv(64, 128, 5) + bn(128)
+               + conv(128, 256, 5) + conv(256, 512, 5) + bn(512)
+               + fc(512 * 4 * 4, 2048) + fc(2048, 64) + bn(64) + fc(64, 10))
+# 004-Model2: LeNet with batch norm after each conv and after fc 2048 -> 64.
+R004_MODEL2 = (conv(3, 32, 5) + bn(32) + conv(32, 64, 5) + bn(64) + conv(64, 128, 5) + bn(128)
+               + fc(2048, 64) + bn(64) + fc(64, 10))
+# 004-ResNet18: only layer4 and the new fc train. layer4: block 0 has 3x3 convs 256-512 and
+# 512-512 and a 1x1 256-512 downsample, block 1 two 3x3 512-512; no biases; a batch norm after each.
+R004_RESNET18 = (256 * 512 * 9 + 512 * 512 * 9 + 256 * 512 + 2 * 512 * 512 * 9 + 5 * bn(512)
+                 + fc(512, 10))
+EXPECTED_PARAMETERS.update({"004-LeNet": R004_LENET, "004-Model1": R004_MODEL1,
+                            "004-Model2": R004_MODEL2, "004-ResNet18": R004_RESNET18})
