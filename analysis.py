@@ -16,6 +16,7 @@ from torchvision.transforms import v2
 import augment
 import data
 import plotting
+import tiles
 import runs
 from config import Config
 from errors import UserError, first_line
@@ -154,7 +155,7 @@ def plot_first_layer(run: Run, exp: Experiment, data_dir: str | None = None) -> 
     panels = [untrained_model(exp, run.config), trained_model(exp, run)]
     conv = first_conv(panels[1][0])
     kh, kw = conv.kernel_size
-    kernels = plotting.plot_kernels(
+    kernels = tiles.plot_kernels(
         [(label, first_conv(m).weight) for m, label in panels],
         f"{run.step}: the first convolution's {conv.out_channels} kernels ({kh}x{kw}x{conv.in_channels}), "
         f"before and after training", os.path.join(run.dir, "kernels.png"))
@@ -164,7 +165,7 @@ def plot_first_layer(run: Run, exp: Experiment, data_dir: str | None = None) -> 
     maps = [(label_, first_conv_outputs(m, x)) for m, label_ in panels]
     c, h, w = maps[0][1].shape
     side = x.shape[-1]
-    features = plotting.plot_feature_maps(
+    features = tiles.plot_feature_maps(
         for_display(x[0], exp.test_transform),
         f"test image 0 of {run.config.dataset}: {name}\nat {side}x{side}, as {run.step} sees it",
         maps, f"{run.step}: the first convolution's {c} output channels ({h}x{w}) for one test image",

@@ -10,8 +10,14 @@ Beside each field, what changing it means (its metadata):
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, Union
+
+import data
+from early_stopping import MONITORS, RULES
+from errors import UserError
+from optimizers import OPTIMIZERS
 
 DATA = {"resume": "refuse", "setting": True}
 SETTING = {"setting": True}
@@ -75,7 +81,7 @@ Figure = Union[float, tuple[float, float], None]  # a number, or a (low, high) r
 class Reported:
     """What a report states for one step; every figure is optional, and may be a (low, high) range.
 
-    Each name is also the name of the run's own figure (runs.summarize), so a run is compared with
+    Each name is also the name of the run's own figure (summary.summarize), so a run is compared with
     the report on the report's own metric.
     """
 
@@ -120,3 +126,38 @@ def reported_figures(reported: Reported | None) -> dict[str, Any]:
     if reported is None:
         return {}
     return {k: getattr(reported, k) for k in FIGURES if getattr(reported, k) is not None}
+
+
+# What each string field may hold: an unknown value is refused before any training.
+CHOICES = {"optimizer": tuple(OPTIMIZERS), "val_split": data.SPLITS, "val_transform": ("test", "train"),
+           "early_stopping": RULES, "monitor": tuple(MONITORS), "keep": ("last", "best"),
+           "dataset": data.DATASETS}
+
+
+def check_config(cfg: Config) -> None:
+    """Refuse settings that cannot run, in one sentence naming what is valid."""
+    for key, valid in CHOICES.items():
+        if getattr(cfg, key) not in valid:
+            raise UserError(f"{cfg.step}: {key} {getattr(cfg, key)!r} is not one of {', '.join(valid)}")
+    if cfg.val_split == "batch5" and cfg.dataset == "cifar100":
+        raise UserError(f"{cfg.step}: val_split batch5 is CIFAR-10's fifth training file; cifar100 has "
+                        f"one training file (use random or last)")
+    if cfg.val_split in ("random", "last") and not 0 < cfg.val_size < data.SIZES[cfg.dataset][0]:
+        raise UserError(f"{cfg.step}: val_size {cfg.val_size} must be between 1 and "
+                        f"{data.SIZES[cfg.dataset][0] - 1} for val_split {cfg.val_split}")
+    if cfg.val_split == "none":
+        needs = [f"{k} {getattr(cfg, k)}" for k, off in (("early_stopping", "off"), ("keep", "last"))
+                 if getattr(cfg, k) != off]
+        if needs:
+            raise UserError(f"{cfg.step}: {' and '.join(needs)} needs a validation split; set "
+                            f"val_split (one of {', '.join(data.SPLITS[1:])}) and val_size")
+    for key in ("lr", "momentum", "weight_decay", "lr_decay", "min_delta"):
+        value = getattr(cfg, key)
+        if not math.isfinite(value) or value < 0 or (key == "lr" and not value):
+            raise UserError(f"{cfg.step}: {key} {value} must be a finite number, "
+                            f"{'above' if key == 'lr' else 'at least'} 0")
+    if cfg.patience < 1:
+        raise UserError(f"{cfg.step}: patience {cfg.patience} must be at least 1")
+    if not 0 < cfg.eval_every <= 1:
+        raise UserError(f"{cfg.step}: eval_every {cfg.eval_every} must be a fraction of an epoch, "
+                        f"above 0 and at most 1")

@@ -14,10 +14,12 @@ from typing import Any, Sequence
 import torch
 
 import data
+import devices
+import optimizers
 import results
 import runs
 import train
-from config import Config
+from config import Config, check_config
 from errors import Interrupted, OneLineParser, TrainingError, UserError
 from experiments import REPORTS, Experiment, expand, listing, load_experiment, report_of, resolve_path
 
@@ -65,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=_positive(int), help="the most epochs to train (default: the "
                    "step's; early stopping may end sooner)")
     p.add_argument("--batch-size", type=_positive(int), help="images per batch (default: the step's)")
-    p.add_argument("--optimizer", choices=tuple(train.OPTIMIZERS),
+    p.add_argument("--optimizer", choices=tuple(optimizers.OPTIMIZERS),
                    help=f"the optimizer (default: the step's, {DEFAULTS.optimizer} for report 000)")
     p.add_argument("--lr", type=_positive(float), help=f"learning rate (default: the step's, "
                    f"{DEFAULTS.lr:g} for report 000)")
@@ -149,7 +151,7 @@ def summary(exp: Experiment, cfg: Config) -> None:
         y = model(x)
     print(f"== {cfg.step} ({exp.path})\n{model}")
     print(f"input: {tuple(x.shape)} -> output: {tuple(y.shape)}")
-    print(f"trainable parameters: {train.trainable_parameters(model):,}")
+    print(f"trainable parameters: {optimizers.trainable_parameters(model):,}")
 
 
 def _tables(steps: list[str], status: dict[str, str], out: str) -> str:
@@ -183,9 +185,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         exps = [load_experiment(resolve_path(n)) for n in names]
         cfgs = [resolve_config(e, args, settings) for e in exps]
         for cfg in cfgs:
-            train.check_config(cfg)
+            check_config(cfg)
         for device in {c.device for c in cfgs}:
-            train.resolve_device(device)
+            devices.resolve_device(device)
         if args.summary:
             for exp, cfg in zip(exps, cfgs):
                 summary(exp, cfg)

@@ -26,6 +26,7 @@ from experiments.r002 import figures as r002_figures
 from experiments.r003 import figures as r003
 from experiments.r004 import figures as r004
 from runs import Run
+from summary import difference, figure_text, setting_notes
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,7 @@ def results_table(steps: Sequence[str], found: dict[str, Run], columns: Sequence
         if run is None:
             cells = [step, "-", (status or {}).get(step, "not run")]
             for c in columns:
-                cells += ["-", runs.figure_text(c, figures[c]) if c in figures else "-", "-"]
+                cells += ["-", figure_text(c, figures[c]) if c in figures else "-", "-"]
             lines.append("| " + " | ".join(cells + ["-", "-"]) + " |")
             continue
         summary = run.summary
@@ -163,10 +164,11 @@ def results_table(steps: Sequence[str], found: dict[str, Run], columns: Sequence
             cells[1] += f" (report: {rep.parameters:,})"
         for c in columns:
             value = summary.get(c)
-            cells += [runs.figure_text(c, value) if value is not None else "-",
-                      runs.figure_text(c, figures[c]) if c in figures else "-",
-                      runs.difference(value, figures[c]) if c in figures and value is not None else "-"]
-        notes = runs.setting_notes(run.config, _step_config(step, run), run.history, run.end, run.dir)
+            cells += [figure_text(c, value) if value is not None else "-",
+                      figure_text(c, figures[c]) if c in figures else "-",
+                      difference(value, figures[c]) if c in figures and value is not None else "-"]
+        notes = setting_notes(run.config, _step_config(step, run), run.history, run.end,
+                              os.path.exists(os.path.join(run.dir, runs.INTERRUPTED)))
         cells += [run.device, ", ".join(notes) or "the report's"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

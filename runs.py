@@ -26,7 +26,8 @@ import torch
 import torchvision
 from torch import nn
 
-from config import FIGURES, Config, Reported, fields_with, reported_figures
+from config import Config, fields_with
+from summary import summarize
 from errors import UserError, first_line
 
 # metrics.csv's columns in order; the validation ones only when the run has a validation split.
@@ -68,6 +69,20 @@ def save_atomic(path: str, state: dict[str, Any]) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def save_epoch(run_dir: str, cfg: Config, epoch: int, model: nn.Module, optimizer: Any,
+               history: list[dict[str, float]], loaders: list[Any], early_stopping: dict[str, Any],
+               improved: bool) -> None:
+    """Everything an epoch leaves: best.pt if it improved, its snapshot, then checkpoint.pt."""
+    if improved:
+        save_atomic(os.path.join(run_dir, BEST), {"epoch": epoch, "model": model.state_dict()})
+    if cfg.snapshots:  # before checkpoint.pt: a resumed run never lacks one
+        save_snapshot(run_dir, epoch, model)
+    save_atomic(os.path.join(run_dir, CHECKPOINT), {
+        "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+        "history": history, "rng": rng_state(loaders), "config": dataclasses.asdict(cfg),
+        "architecture": repr(model), "early_stopping": early_stopping})
 
 
 def load_checkpoint(path: str, cfg: Config) -> dict[str, Any]:
@@ -286,7 +301,7 @@ def on_sigint(handler: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------
-# Reading a run back, and its one summary
+# Reading a run back
 # ---------------------------------------------------------------------------------------------
 
 @dataclass
@@ -349,96 +364,3 @@ def read_run(run_dir: str) -> Run | None:
         with open(os.path.join(run_dir, SUMMARY)) as f:
             end = json.load(f)
     return Run(cfg.step or os.path.basename(run_dir), run_dir, history, cfg, saved, end)
-
-
-def epoch_rows(history: list[dict[str, float]]) -> list[dict[str, float]]:
-    """The rows of whole epochs (with their time), without the evaluations between them (eval_every)."""
-    return [r for r in history if "seconds" in r]
-
-
-def summarize(history: list[dict[str, float]], end: dict[str, Any] | None = None,
-              keep: str = "last") -> dict[str, Any]:
-    """A run's figures under config.Reported's names, from its metrics and what it recorded at its end.
-
-    The test figures are the kept weights': the last epoch's, or with keep="best" the best
-    validation epoch's (evaluated on the test set when the run ended).
-    """
-    last = history[-1]
-    s: dict[str, Any] = {k: last[k] for k in COLUMNS[1:-1] if k in last}
-    s["epochs"] = len(epoch_rows(history))
-    s["minutes"] = sum(r["seconds"] for r in epoch_rows(history)) / 60
-    if "val_accuracy" in last:
-        best = max(history, key=lambda r: r["val_accuracy"])  # the first of equals
-        lowest = min(history, key=lambda r: r["val_loss"])
-        s["best_val_accuracy"] = best["val_accuracy"]
-        s["lowest_val_loss"], s["lowest_val_loss_epoch"] = lowest["val_loss"], lowest["epoch"]
-        # Early stopping judges whole epochs; with evaluations between them the best may be one of those.
-        chosen = end and "best_epoch" in end and len(history) == s["epochs"]
-        s["best_epoch"] = end["best_epoch"] if chosen else best["epoch"]
-        at_best = next((r for r in history if r["epoch"] == s["best_epoch"]), None)
-        if at_best is not None and "train_accuracy" in at_best:
-            s["train_accuracy_at_best"] = at_best["train_accuracy"]
-        if len(history) > s["epochs"] and len(history) >= 4:
-            # Report 004's starter printed the 4th-last evaluation as its "final" figures.
-            s["val_accuracy_4th_last"] = history[-4]["val_accuracy"]
-            s["test_accuracy_4th_last"] = history[-4]["test_accuracy"]
-    if end and keep == "best" and "best_test_accuracy" in end:
-        s["test_accuracy"], s["test_loss"] = end["best_test_accuracy"], end["best_test_loss"]
-    if end and "full_test_accuracy" in end:  # test_limit: the kept weights on every test image
-        s["full_test_accuracy"] = end["full_test_accuracy"]
-    return s
-
-
-def figure_text(name: str, value: Any) -> str:
-    """A figure as tables print it: 73.6%, 0.803, epoch numbers as integers, ranges as 60-65%."""
-    unit = FIGURES.get(name, ("", ""))[1]
-    if isinstance(value, (tuple, list)):
-        return "-".join(figure_text(name, v).rstrip("%") for v in value) + unit
-    if name.endswith("epoch") or name == "epochs":
-        return f"{value:g}"
-    digits = 2 if unit == "%" else (1 if name == "minutes" else 4)
-    return f"{value:.{digits}f}{unit}" if isinstance(value, float) else f"{value:g}{unit}"
-
-
-def difference(value: float, reported: Any) -> str:
-    """Run minus report; for a range, 0 inside it, else the distance to its nearer end."""
-    if isinstance(reported, (tuple, list)):
-        low, high = reported
-        if low <= value <= high:
-            return "in range"
-        return f"{value - (low if value < low else high):+.2f}"
-    return f"{value - reported:+.2f}"
-
-
-def setting_notes(cfg: Config, step_config: Config, history: list[dict[str, float]],
-                  end: dict[str, Any] | None, run_dir: str | None = None) -> list[str]:
-    """How a run's setting differs from its step's (the report's); an empty list if it does not."""
-    notes = [f"{k} {getattr(cfg, k)}" for k in fields_with("setting")
-             if getattr(cfg, k) != getattr(step_config, k)]
-    if cfg.epochs != step_config.epochs:
-        notes.append(f"epochs {cfg.epochs} (report: {step_config.epochs})")
-    done = len(epoch_rows(history))
-    if done < cfg.epochs and not (end and end.get("stopped_early")):
-        notes.append(f"{done} of {cfg.epochs} epochs")
-    if run_dir and os.path.exists(os.path.join(run_dir, INTERRUPTED)):
-        notes.append("interrupted (Ctrl-C)")
-    return notes
-
-
-def compare_line(step: str, summary: dict[str, Any], reported: Reported | None, hardware: str,
-                 columns: tuple[str, ...], notes: list[str]) -> str:
-    """One line: the run's figures beside the report's, on the report's own metrics."""
-    shown = [c for c in columns if c in summary and c != "minutes"]
-    line = f"{step}: " + ", ".join(f"{FIGURES[c][0]} {figure_text(c, summary[c])}" for c in shown)
-    line += f", {summary['minutes']:.1f} min over {summary['epochs']} epochs"
-    figures = reported_figures(reported)
-    compared = [f"{FIGURES[c][0]} {figure_text(c, figures[c])}"
-                + (f" ({difference(summary[c], figures[c])})" if c in summary else "")
-                for c in columns if c in figures]
-    if compared:
-        line += " | report: " + ", ".join(compared)
-        if "minutes" in figures and hardware:
-            line += f" on a {hardware}"
-    if compared and notes:
-        line += f" (not the report's setting: {', '.join(notes)})"
-    return line

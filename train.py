@@ -17,97 +17,13 @@ import augment
 import data
 import plotting
 import runs
-from config import Config
-from early_stopping import MONITORS, RULES, EarlyStopping
+from config import Config, check_config
+from devices import autocast, prepare_model, resolve_device, to_device, uses_channels_last
+from early_stopping import EarlyStopping
 from errors import Interrupted, TrainingError, UserError, first_line
 from experiments import Experiment, build_model, report_of
-
-# The optimizers by name; `fused` is torch's one-pass kernel, on the devices that have it.
-OPTIMIZERS = {
-    "adam": lambda params, cfg, fused: torch.optim.Adam(
-        params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused),
-    "sgd": lambda params, cfg, fused: torch.optim.SGD(
-        params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, fused=fused),
-    "adagrad": lambda params, cfg, fused: torch.optim.Adagrad(
-        params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused),
-    "rmsprop": lambda params, cfg, fused: torch.optim.RMSprop(
-        params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, foreach=True),
-}
-FUSED_ON = {"adam": ("cpu", "cuda"), "sgd": ("cpu", "cuda"), "adagrad": ("cpu",), "rmsprop": ()}
-# What each string field may hold: an unknown value is refused before any training.
-CHOICES = {"optimizer": tuple(OPTIMIZERS), "val_split": data.SPLITS, "val_transform": ("test", "train"),
-           "early_stopping": RULES, "monitor": tuple(MONITORS), "keep": ("last", "best"),
-           "dataset": data.DATASETS}
-
-
-def check_config(cfg: Config) -> None:
-    """Refuse settings that cannot run, in one sentence naming what is valid."""
-    for key, valid in CHOICES.items():
-        if getattr(cfg, key) not in valid:
-            raise UserError(f"{cfg.step}: {key} {getattr(cfg, key)!r} is not one of {', '.join(valid)}")
-    if cfg.val_split == "batch5" and cfg.dataset == "cifar100":
-        raise UserError(f"{cfg.step}: val_split batch5 is CIFAR-10's fifth training file; cifar100 has "
-                        f"one training file (use random or last)")
-    if cfg.val_split in ("random", "last") and not 0 < cfg.val_size < data.SIZES[cfg.dataset][0]:
-        raise UserError(f"{cfg.step}: val_size {cfg.val_size} must be between 1 and "
-                        f"{data.SIZES[cfg.dataset][0] - 1} for val_split {cfg.val_split}")
-    if cfg.val_split == "none":
-        needs = [f"{k} {getattr(cfg, k)}" for k, off in (("early_stopping", "off"), ("keep", "last"))
-                 if getattr(cfg, k) != off]
-        if needs:
-            raise UserError(f"{cfg.step}: {' and '.join(needs)} needs a validation split; set "
-                            f"val_split (one of {', '.join(data.SPLITS[1:])}) and val_size")
-    for key in ("lr", "momentum", "weight_decay", "lr_decay", "min_delta"):
-        value = getattr(cfg, key)
-        if not (value == value and abs(value) != float("inf")) or value < 0 or (key == "lr" and not value):
-            raise UserError(f"{cfg.step}: {key} {value} must be a finite number, "
-                            f"{'above' if key == 'lr' else 'at least'} 0")
-    if cfg.patience < 1:
-        raise UserError(f"{cfg.step}: patience {cfg.patience} must be at least 1")
-    if not 0 < cfg.eval_every <= 1:
-        raise UserError(f"{cfg.step}: eval_every {cfg.eval_every} must be a fraction of an epoch, "
-                        f"above 0 and at most 1")
-
-
-def resolve_device(name: str) -> torch.device:
-    """The device for --device: auto picks cuda, then mps, then cpu."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"--device {name}: CUDA is not available here (use auto or cpu)")
-    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-        raise UserError(f"--device {name}: there are {torch.cuda.device_count()} CUDA devices")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise UserError(f"--device {name}: MPS is not available here (use auto or cpu)")
-    return device
-
-
-def uses_channels_last(model: nn.Module) -> bool:
-    """Whether the model runs channels_last: convolution nets do, faster on CPU and CUDA alike."""
-    return any(isinstance(m, nn.Conv2d) for m in model.modules())
-
-
-def prepare_model(model: nn.Module, device: torch.device) -> nn.Module:
-    """The model on the device, in channels_last if it has convolutions."""
-    model = model.to(device)
-    return model.to(memory_format=torch.channels_last) if uses_channels_last(model) else model
-
-
-def make_optimizer(model: nn.Module, cfg: Config, device: torch.device) -> torch.optim.Optimizer:
-    """cfg.optimizer over the trainable parameters only (a frozen backbone is left alone)."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    return OPTIMIZERS[cfg.optimizer](params, cfg, device.type in FUSED_ON[cfg.optimizer])
-
-
-def trainable_parameters(model: nn.Module) -> int:
-    """The number of parameters the optimizer changes: the figure every table and test uses."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
+from optimizers import make_optimizer, trainable_parameters
+from summary import compare_line, epoch_rows, setting_notes, summarize
 
 def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer,
                     device: torch.device, desc: str, after: frozenset[int] = frozenset(),
@@ -125,8 +41,8 @@ def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.O
     channels_last = uses_channels_last(model)
     bar = tqdm(loader, total=len(loader), desc=desc, leave=False, unit="batch", disable=None)
     for i, (x, y) in enumerate(bar):
-        x, y = _to_device(x, y, device, channels_last)
-        with _autocast(device):
+        x, y = to_device(x, y, device, channels_last)
+        with autocast(device):
             logits = model(x)
             loss = nn.functional.cross_entropy(logits, y)
         optimizer.zero_grad(set_to_none=True)
@@ -155,8 +71,8 @@ def evaluate(model: nn.Module, loader: Iterable, device: torch.device) -> dict[s
     correct = torch.zeros((), dtype=torch.long, device=device)
     seen, channels_last = 0, uses_channels_last(model)
     for x, y in loader:
-        x, y = _to_device(x, y, device, channels_last)
-        with _autocast(device):
+        x, y = to_device(x, y, device, channels_last)
+        with autocast(device):
             logits = model(x)
         loss_sum += nn.functional.cross_entropy(logits.float(), y, reduction="sum")
         correct += (logits.argmax(1) == y).sum()
@@ -164,28 +80,12 @@ def evaluate(model: nn.Module, loader: Iterable, device: torch.device) -> dict[s
     return {"loss": loss_sum.item() / seen, "accuracy": 100 * correct.item() / seen}
 
 
-def _to_device(x: torch.Tensor, y: torch.Tensor, device: torch.device,
-               channels_last: bool) -> tuple[torch.Tensor, ...]:
-    x = x.to(device, non_blocking=True)
-    if channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-    return x, y.to(device, non_blocking=True)
-
-
-def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    # bf16 on CUDA only: on CPUs without native bf16 it is many times slower than fp32.
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
-
 # ---------------------------------------------------------------------------------------------
 # One run, top to bottom
 # ---------------------------------------------------------------------------------------------
 
 def run(exp: Experiment, cfg: Config) -> dict[str, Any]:
-    """Train one experiment under cfg; returns its figures (runs.summarize), device and folder."""
+    """Train one experiment under cfg; returns its figures (summarize), device and folder."""
     check_config(cfg)
     device = resolve_device(cfg.device)
     run_dir = os.path.join(cfg.out, cfg.step)
@@ -262,7 +162,7 @@ def run(exp: Experiment, cfg: Config) -> dict[str, Any]:
     print(f"{cfg.step}: {n_params:,} parameters on {device}, {len(labels)} training{split} and "
           f"{len(ds.test_labels)} test images of {cfg.dataset}; {cfg.optimizer} lr {cfg.lr:g}; "
           f"train data {train_loader.description}"
-          + (f"; resuming after epoch {len(runs.epoch_rows(history))}" if history else ""))
+          + (f"; resuming after epoch {len(epoch_rows(history))}" if history else ""))
 
     # ---- epochs --------------------------------------------------------------------------------
     def evaluation(at: float) -> dict[str, float]:  # a row of extra evaluations (eval_every)
@@ -277,7 +177,7 @@ def run(exp: Experiment, cfg: Config) -> dict[str, Any]:
         history.append(evaluation(at))
         print(_evaluation_line(cfg, history[-1]), flush=True)
 
-    epoch = saved = len(runs.epoch_rows(history))  # saved: the epoch checkpoint.pt holds
+    epoch = saved = len(epoch_rows(history))  # saved: the epoch checkpoint.pt holds
     # The batches after which to evaluate: 0.5 is the middle one; none by default.
     n = len(train_loader)
     after = frozenset(round(k * cfg.eval_every * n)
@@ -324,16 +224,9 @@ def run(exp: Experiment, cfg: Config) -> dict[str, Any]:
                 runs.write_metrics(os.path.join(run_dir, "metrics.csv"), history)
                 plotting.plot_loss_accuracy(history, cfg.step, os.path.join(run_dir, "loss_accuracy.png"),
                                             best_epoch=stopper.best_epoch if val_loader else None)
-                with runs.ctrl_c_deferred():
-                    if improved:
-                        runs.save_atomic(best_path, {"epoch": epoch, "model": model.state_dict()})
-                    if cfg.snapshots:  # before checkpoint.pt: a resumed run never lacks one
-                        runs.save_snapshot(run_dir, epoch, model)
-                    runs.save_atomic(ckpt_path, {
-                        "epoch": epoch, "model": model.state_dict(),
-                        "optimizer": optimizer.state_dict(), "history": history,
-                        "rng": runs.rng_state(loaders), "config": dataclasses.asdict(cfg),
-                        "architecture": repr(model), "early_stopping": stopper.state_dict()})
+                with runs.ctrl_c_deferred():  # the checkpoint and `saved` always agree
+                    runs.save_epoch(run_dir, cfg, epoch, model, optimizer, history, loaders,
+                                    stopper.state_dict(), improved)
                     saved = epoch
             except OSError as e:
                 raise UserError(f"{cfg.step}: could not write to {run_dir} ({e.strerror or e}); "
@@ -361,11 +254,11 @@ def run(exp: Experiment, cfg: Config) -> dict[str, Any]:
             f"(epoch {max(epoch, saved + 1)}); try --batch-size {max(1, cfg.batch_size // 2)}{gpu}; "
             f"{runs.kept(saved)}") from None
 
-    if not runs.epoch_rows(history):
+    if not epoch_rows(history):
         raise UserError(f"{cfg.step}: nothing to train (--epochs {cfg.epochs})")
 
     # ---- the end: the best weights on the test set, and the comparison with the report ---------
-    end: dict[str, Any] = {"epochs": len(runs.epoch_rows(history)), "stopped_early": stopper.stopped}
+    end: dict[str, Any] = {"epochs": len(epoch_rows(history)), "stopped_early": stopper.stopped}
     full_test = None if cfg.test_limit is None else augment.make_loader(
         ds.test_images, ds.test_labels, exp.test_transform, cfg.batch_size, False, device, cfg.seed,
         cfg.workers)
@@ -383,12 +276,12 @@ def run(exp: Experiment, cfg: Config) -> dict[str, Any]:
         end["snapshots"] = runs.prune_snapshots(run_dir, end.get("best_epoch") or len(history))
     with open(os.path.join(run_dir, runs.SUMMARY), "w") as f:
         json.dump(end, f, indent=2)
-    summary = runs.summarize(history, end, cfg.keep)
+    summary = summarize(history, end, cfg.keep)
     report = report_of(cfg.step)
-    notes = runs.setting_notes(cfg, exp.config, history, end, run_dir)
+    notes = setting_notes(cfg, exp.config, history, end)
     columns = report.columns if report else tuple(k for k in ("best_val_accuracy", "test_accuracy",
                                                                "train_loss") if k in summary)
-    print(runs.compare_line(cfg.step, summary, exp.reported, report.hardware if report else "",
+    print(compare_line(cfg.step, summary, exp.reported, report.hardware if report else "",
                             columns, notes))
     return {**summary, "step": cfg.step, "device": str(device), "run_dir": run_dir}
 

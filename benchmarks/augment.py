@@ -23,7 +23,7 @@ import torch
 
 import augment
 import data
-import train
+import devices
 from benchmarks.speed import _device_name, _loadavg, _profile, _ratio_row, _row, _timed, \
     deliver, report_loader
 from errors import OneLineParser, UserError
@@ -104,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Benchmark the pipelines named on the command line; returns the exit code."""
     args = parse_args(argv)
     try:
-        device = train.resolve_device(args.device)
+        device = devices.resolve_device(args.device)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -27,6 +27,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import augment
 import data
+import devices
+import optimizers
 import train
 from errors import OneLineParser, UserError
 from experiments import REPORT_STEPS, Experiment, load_experiment, resolve_path
@@ -218,7 +220,7 @@ def bench_step(step: str, args: argparse.Namespace, device: torch.device,
     setup_b = time.perf_counter() - start
     loader_a = report_loader(images, labels, exp, bs, args.workers, args.seed)
     forward, step_flops = count_flops(exp.model(cfg), cfg.image_size)
-    ours_dtype = torch.bfloat16 if device.type == "cuda" else torch.float32  # train._autocast's
+    ours_dtype = torch.bfloat16 if device.type == "cuda" else torch.float32  # devices.autocast's
 
     print(f"== {step} on {device} ({_device_name(device)}); {args.dataset}, {len(images)} images, "
           f"batch {bs}, {args.reps} reps; load average {_loadavg()}")
@@ -227,8 +229,8 @@ def bench_step(step: str, args: argparse.Namespace, device: torch.device,
           f"NCHW, {cfg.optimizer} as torch builds it by default, loss.item() per batch")
     print(f"(b) ours: {loader_b.description} (set up in {setup_b:.2f} s, once per run); "
           f"{'bf16 autocast, ' if device.type == 'cuda' else 'fp32, '}"
-          f"{'channels_last, ' if train.uses_channels_last(exp.model(cfg)) else ''}{cfg.optimizer}"
-          f"{' (fused)' if device.type in train.FUSED_ON[cfg.optimizer] else ''}"
+          f"{'channels_last, ' if devices.uses_channels_last(exp.model(cfg)) else ''}{cfg.optimizer}"
+          f"{' (fused)' if device.type in optimizers.FUSED_ON[cfg.optimizer] else ''}"
           f"{', torch.compile' if args.compile else ''}, sums kept on the device")
     print(f"FLOPs per image: forward {forward / 1e6:,.1f} M, training step {step_flops / 1e6:,.1f} M "
           f"(FlopCounterMode: convolutions and matrix products, 2 per multiply-add, backward "
@@ -258,10 +260,10 @@ def bench_step(step: str, args: argparse.Namespace, device: torch.device,
         torch.manual_seed(args.seed)
         model_a = exp.model(cfg).to(device)
         # The report's optimizer as torch builds it by default: no fused kernel.
-        optimizer_a = train.OPTIMIZERS[cfg.optimizer](list(model_a.parameters()), cfg, False)
+        optimizer_a = optimizers.OPTIMIZERS[cfg.optimizer](list(model_a.parameters()), cfg, False)
         torch.manual_seed(args.seed)
-        model_b = train.prepare_model(exp.model(cfg), device)
-        optimizer_b = train.make_optimizer(model_b, cfg, device)
+        model_b = devices.prepare_model(exp.model(cfg), device)
+        optimizer_b = optimizers.make_optimizer(model_b, cfg, device)
         step_b = torch.compile(model_b) if args.compile else model_b
 
         def run_a() -> None:
@@ -339,7 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     steps = [s for n in args.step for s in (REPORT_STEPS if n == "all" else [n])]
     try:
-        device = train.resolve_device(args.device)
+        device = devices.resolve_device(args.device)
         for step in steps:
             load_experiment(resolve_path(step))  # a typo fails before any timing
     except UserError as e:

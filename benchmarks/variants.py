@@ -1,6 +1,6 @@
 """One training step of a conv net in four variants: NCHW or channels_last, for-loop or fused Adam.
 
-The measurement behind train.prepare_model and train.make_optimizer's choices on CPU; the variants
+The measurement behind devices.prepare_model and optimizers.make_optimizer's choices on CPU; the variants
 step in turn on the same batch, alternating order, and the median of each is printed.
 
 Run: python -m benchmarks.variants
@@ -13,6 +13,8 @@ import time
 import torch
 from torch import nn
 
+import devices
+import optimizers
 from models import SimpleCNN
 
 NETS = {"CNN2": (32, 32, 32, 64), "CNN3a": (128, 128, 128, 256)}

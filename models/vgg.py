@@ -20,7 +20,7 @@ def vgg11_bn_head(num_classes: int = 10, pretrained: bool = True,
 
     The head is the authors' at commit 283aab4: 512 -> 512 -> 256 -> classes, BatchNorm1d and ReLU
     between. freeze_features sets requires_grad False on the features, so the optimizer gets only
-    the head (train.make_optimizer takes trainable parameters only); their BN layers still update
+    the head (optimizers.make_optimizer takes trainable parameters only); their BN layers still update
     their running statistics in train mode, as in the authors' runs.
     """
     backbone = vgg11_bn(weights=None)

@@ -7,7 +7,9 @@ from torchvision.transforms import v2
 
 import augment
 import data
+import devices
 import main
+import optimizers
 import train
 from config import Config
 from experiments import REPORT_STEPS, load_experiment, resolve_path
@@ -122,12 +124,12 @@ def test_normalize_is_torchvisions_and_keeps_its_errors():
 
 
 def test_conv_nets_run_channels_last_and_the_mlp_does_not():
-    cnn = train.prepare_model(load_experiment(resolve_path("CNN2")).model(main.DEFAULTS), CPU)
+    cnn = devices.prepare_model(load_experiment(resolve_path("CNN2")).model(main.DEFAULTS), CPU)
     assert cnn.conv1[0].weight.is_contiguous(memory_format=torch.channels_last)
-    assert train.uses_channels_last(cnn)
-    mlp = train.prepare_model(load_experiment(resolve_path("NN1")).model(main.DEFAULTS), CPU)
-    assert not train.uses_channels_last(mlp)
-    assert train.make_optimizer(cnn, Config(), CPU).defaults["fused"]
+    assert devices.uses_channels_last(cnn)
+    mlp = devices.prepare_model(load_experiment(resolve_path("NN1")).model(main.DEFAULTS), CPU)
+    assert not devices.uses_channels_last(mlp)
+    assert optimizers.make_optimizer(cnn, Config(), CPU).defaults["fused"]
 
 
 def test_compile_flag_reaches_the_config():

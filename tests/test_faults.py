@@ -18,8 +18,8 @@ import main
 import train
 from errors import Interrupted, TrainingError, UserError
 from cifar_fixtures import write_cifar
-from tests.test_cli import ROOT, cli, one_line_error
-from tests.test_train import config, read_metrics, small
+from test_cli import ROOT, cli, one_line_error
+from test_train import config, read_metrics, small
 
 
 def same_metrics(a, b):

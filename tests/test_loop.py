@@ -14,6 +14,7 @@ from torch import nn
 
 import data
 import main
+import optimizers
 import runs
 import train
 from config import Config
@@ -56,7 +57,7 @@ def test_each_optimizer_gets_the_config_and_only_trainable_parameters(name, kind
     model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
     model[0].requires_grad_(False)  # a frozen layer, as a frozen backbone
     cfg = Config(optimizer=name, lr=0.03, momentum=0.7, weight_decay=0.002)
-    optimizer = train.make_optimizer(model, cfg, torch.device("cpu"))
+    optimizer = optimizers.make_optimizer(model, cfg, torch.device("cpu"))
     assert type(optimizer) is kind
     (group,) = optimizer.param_groups
     assert group["lr"] == 0.03 and group["weight_decay"] == 0.002

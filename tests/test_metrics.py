@@ -16,9 +16,11 @@ from torchvision.transforms import v2
 import augment
 import data
 import main
+import optimizers
 import train
 from errors import TrainingError, UserError
-from tests.test_train import config, read_metrics, small
+from config import check_config
+from test_train import config, read_metrics, small
 
 # ---- evaluate and train_one_epoch against a hand computation --------------------------------------
 
@@ -206,7 +208,7 @@ def test_non_finite_options_set_in_code_are_refused(tmp_path):
         for bad in (float("nan"), float("inf")):
             exp, cfg = config("CNN2", tmp_path, **{key: bad})
             with pytest.raises(UserError, match=f"{key} {bad} must be a finite number"):
-                train.check_config(cfg)
+                check_config(cfg)
 
 
 def all_finite(weights):
@@ -236,7 +238,7 @@ def test_a_step_that_breaks_the_weights_stops_the_run_before_saving(tmp_path, mo
     # One batch per epoch: the step that breaks the weights is the epoch's last, so no training
     # loss after it ever shows the damage.
     monkeypatch.setattr(BreaksAtStep, "at", at)
-    monkeypatch.setitem(train.OPTIMIZERS, "sgd",
+    monkeypatch.setitem(optimizers.OPTIMIZERS, "sgd",
                         lambda params, cfg, fused: BreaksAtStep(params, lr=cfg.lr))
     exp, cfg = config("CNN2", tmp_path, subset=64, batch_size=64, epochs=3, optimizer="sgd",
                       val_split="last", val_size=10000)

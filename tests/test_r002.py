@@ -13,6 +13,7 @@ from torch import nn
 import analysis
 import augment
 import main
+import optimizers
 import train
 from config import Config
 from early_stopping import EarlyStopping
@@ -137,7 +138,7 @@ def test_partial_vgg_trains_only_its_head():
     assert not any(p.requires_grad for p in features.parameters())
     head = [p for m in list(model)[1:] for p in m.parameters()]
     assert all(p.requires_grad for p in head)
-    optimizer = train.make_optimizer(model, cfg, torch.device("cpu"))
+    optimizer = optimizers.make_optimizer(model, cfg, torch.device("cpu"))
     in_optimizer = {id(p) for g in optimizer.param_groups for p in g["params"]}
     assert in_optimizer == {id(p) for p in head}
     assert trainable(model) == EXPECTED_PARAMETERS["002-VGG-partial"] == 398_090

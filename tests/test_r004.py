@@ -7,12 +7,15 @@ import torch
 from PIL import Image
 
 import main
+import tiles
+import optimizers
 import results
 import runs
 import train
 from expected import EXPECTED_PARAMETERS, R004_LENET
 from experiments import load_experiment, resolve_path
 from main import build_parser, resolve_config
+from summary import summarize
 
 STEPS_004 = ("004-LeNet", "004-Model1", "004-Model2", "004-ResNet18")
 
@@ -33,12 +36,12 @@ def rows(run_dir):
 @pytest.mark.parametrize("step", STEPS_004)
 def test_every_step_has_the_hand_counted_size(step):
     _, _, model = build(step)
-    assert train.trainable_parameters(model) == EXPECTED_PARAMETERS[step]
+    assert optimizers.trainable_parameters(model) == EXPECTED_PARAMETERS[step]
 
 
 def test_lenet_has_390410_parameters_and_says_the_report_printed_390400():
     exp, _, model = build("004-LeNet")
-    assert train.trainable_parameters(model) == R004_LENET == 390_410
+    assert optimizers.trainable_parameters(model) == R004_LENET == 390_410
     assert exp.reported.parameters == 390_400
     assert "10 biases" in exp.reported.note and "390,410" in exp.reported.note
 
@@ -49,7 +52,7 @@ def test_resnet18_trains_layer4_and_fc_only_and_the_optimizer_gets_only_those():
     assert trained == {n for n, _ in model.named_parameters() if n.startswith(("layer4.", "fc."))}
     assert {n.split(".")[0] for n in trained} == {"layer4", "fc"}
     assert sum(".conv" in n or "downsample.0" in n for n in trained) == 5  # "the last five"
-    optimizer = train.make_optimizer(model, cfg, torch.device("cpu"))
+    optimizer = optimizers.make_optimizer(model, cfg, torch.device("cpu"))
     given = {id(p) for g in optimizer.param_groups for p in g["params"]}
     assert given == {id(p) for n, p in model.named_parameters() if n in trained}
 
@@ -100,7 +103,7 @@ def test_summary_of_fractional_rows():
                {"epoch": 0.5, "val_loss": 0.5, "val_accuracy": 40.0, "test_accuracy": 38.0},
                {"epoch": 1, "train_loss": 1.0, "train_accuracy": 50.0, "val_loss": 0.7,
                 "val_accuracy": 30.0, "test_loss": 0.8, "test_accuracy": 31.0, "seconds": 60.0}]
-    s = runs.summarize(history, {"best_epoch": 1})
+    s = summarize(history, {"best_epoch": 1})
     assert (s["lowest_val_loss"], s["lowest_val_loss_epoch"]) == (0.5, 0.5)
     assert (s["best_val_accuracy"], s["best_epoch"]) == (40.0, 0.5)
     assert s["epochs"] == 1 and s["minutes"] == 1.0 and s["test_accuracy"] == 31.0
@@ -157,7 +160,7 @@ def test_image_is_resized_to_224_and_maps_are_112_and_7(trained, tmp_path, monke
     pixels[:, ::4, 0] = 255
     Image.fromarray(pixels.numpy()).save(path)
     seen = []
-    real = results.r004.plotting.plot_feature_maps
+    real = results.r004.tiles.plot_feature_maps
 
     def spy(image, label, panels, title, out):
         seen.append((tuple(image.shape), tuple(panels[0][1].shape), label))

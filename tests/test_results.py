@@ -14,6 +14,7 @@ import results
 import data
 import main
 import plotting
+import tiles
 
 import train
 from cifar_fixtures import write_cifar
@@ -118,11 +119,11 @@ def test_results_md_lists_every_step_and_matches_the_metrics(regenerated):
 
 def test_kernel_and_feature_grids_have_a_tile_per_channel(trained):
     out, _ = trained
-    tiles = {}
+    counts = {}
     for step in RUNS:
         run = runs.read_run(str(out / step))
-        tiles[step] = analysis.plot_first_layer(run, analysis.run_experiment(run))
-    assert tiles == {"CNN2": {"kernels": [32, 32], "feature_maps": [32, 32]},
+        counts[step] = analysis.plot_first_layer(run, analysis.run_experiment(run))
+    assert counts == {"CNN2": {"kernels": [32, 32], "feature_maps": [32, 32]},
                      "CNN6": {"kernels": [64, 64], "feature_maps": [64, 64]}}
 
 
@@ -182,24 +183,24 @@ def test_cifar_test_image_is_read_from_disk_and_never_downloaded(monkeypatch, tm
 
 
 def test_grid_shape_and_mosaic_place_tile_k_at_row_k_over_columns():
-    assert plotting.grid_shape(32) == (4, 8) and plotting.grid_shape(64) == (8, 8)
-    assert plotting.grid_shape(1) == (1, 1) and plotting.grid_shape(3) == (2, 2)
-    tiles = torch.rand(11, 3, 2)
-    image, placed = plotting.mosaic(tiles, gap=1)
-    rows, cols = plotting.grid_shape(11)
+    assert tiles.grid_shape(32) == (4, 8) and tiles.grid_shape(64) == (8, 8)
+    assert tiles.grid_shape(1) == (1, 1) and tiles.grid_shape(3) == (2, 2)
+    squares = torch.rand(11, 3, 2)
+    image, placed = tiles.mosaic(squares, gap=1)
+    rows, cols = tiles.grid_shape(11)
     assert placed == 11 and image.shape == (rows * 4 - 1, cols * 3 - 1)
     for k in range(11):
         r, c = divmod(k, cols)
-        assert (image[r * 4:r * 4 + 3, c * 3:c * 3 + 2] == tiles[k].numpy()).all()
+        assert (image[r * 4:r * 4 + 3, c * 3:c * 3 + 2] == squares[k].numpy()).all()
 
 
 def test_kernel_tiles_scale_each_kernel_alone_and_keep_rgb_order():
     weight = torch.zeros(2, 3, 1, 1)
     weight[0, :, 0, 0] = torch.tensor([1.0, 2.0, 3.0])
     weight[1, :, 0, 0] = torch.tensor([-50.0, 50.0, 0.0])
-    tiles = plotting.kernel_tiles(weight)
-    assert tiles.shape == (2, 1, 1, 3)
-    assert tiles[0, 0, 0].tolist() == [0.0, 0.5, 1.0] and tiles[1, 0, 0].tolist() == [0.0, 1.0, 0.5]
+    rgb = tiles.kernel_tiles(weight)
+    assert rgb.shape == (2, 1, 1, 3)
+    assert rgb[0, 0, 0].tolist() == [0.0, 0.5, 1.0] and rgb[1, 0, 0].tolist() == [0.0, 1.0, 0.5]
 
 
 @pytest.mark.parametrize("report", REPORTS, ids=lambda r: r.id)

@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 
+import devices
 import runs
 import train
 from errors import TrainingError, UserError
@@ -160,6 +161,6 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
 def test_auto_device_on_this_machine_and_a_missing_cuda(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
-    assert train.resolve_device("auto") == torch.device("cpu")
+    assert devices.resolve_device("auto") == torch.device("cpu")
     with pytest.raises(UserError, match="CUDA is not available"):
-        train.resolve_device("cuda")
+        devices.resolve_device("cuda")

@@ -7,7 +7,7 @@ from typing import Sequence
 
 from matplotlib.ticker import MaxNLocator
 
-import plotting
+import tiles
 from plotting import BEST_STYLE, DPI, TRAIN_STYLE, VAL_STYLE, plt, step_style
 from runs import Run
 
@@ -44,7 +44,7 @@ def filters(found: dict[str, Run], out: str) -> list[str]:
     if not panels:
         return []
     path = _path(out, "filters")
-    plotting.plot_kernels(panels, "Report 002 (Fig. 4): CNN_5's first-layer filters", path)
+    tiles.plot_kernels(panels, "Report 002 (Fig. 4): CNN_5's first-layer filters", path)
     return [path]
 
 

@@ -18,5 +18,5 @@ Source: the report's text, and the course's 2019 starter code for what it takes 
   Fig. 7 overlays it with Model 1), 224x224 inputs (Fig. 9's 7x7 maps need them), ImageNet
   normalization;
 - the report's "final" figures are read as the last evaluation's; the starter's closing print is
-  the value 4 evaluations (2 epochs) earlier, which runs.summarize also records.
+  the value 4 evaluations (2 epochs) earlier, which summary.summarize also records.
 """

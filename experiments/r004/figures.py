@@ -14,6 +14,7 @@ from torch import nn
 
 import analysis
 import plotting
+import tiles
 from errors import UserError
 from runs import Run
 
@@ -68,7 +69,7 @@ def plot_activations(run: Run, image: torch.Tensor | None, image_name: str,
         what = ("the first convolution's 64 output channels" if name == "conv1" else
                 "the first 64 of layer4's 512 output channels (after the residual add and ReLU)")
         path = os.path.join(run.dir, f"activations_{name}.png")
-        plotting.plot_feature_maps(shown, f"{image_name}\nat {side}x{side}, as {run.step} sees it",
+        tiles.plot_feature_maps(shown, f"{image_name}\nat {side}x{side}, as {run.step} sees it",
                                    [(label, maps)], f"{run.step}: {what} ({h}x{w})", path)
         written.append(path)
     return written
@@ -80,7 +81,7 @@ def plot_kernels_by_colour(run: Run) -> list[str]:
     model, label = analysis.trained_model(exp, run)
     w = analysis.first_conv(model).weight
     path = os.path.join(run.dir, "kernels_by_colour.png")
-    plotting.plot_kernels([("RGB", w), ("red only", w[:, 0:1]), ("green only", w[:, 1:2]),
+    tiles.plot_kernels([("RGB", w), ("red only", w[:, 0:1]), ("green only", w[:, 1:2]),
                            ("blue only", w[:, 2:3])],
                           f"{run.step}, {label}: the first convolution's {len(w)} kernels "
                           f"({w.shape[2]}x{w.shape[3]}), brighter = higher weight", path)
