@@ -157,12 +157,13 @@ def environment(device: torch.device) -> dict[str, Any]:
         "platform": platform.platform(),
         "device": str(device),
         "device_name": (torch.cuda.get_device_name(device) if device.type == "cuda"
-                        else _cpu_name()),
+                        else cpu_name()),
         "cpu_threads": torch.get_num_threads(),
     }
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
+    """The CPU's model name (Linux), else what platform knows of it."""
     with contextlib.suppress(OSError):  # Linux names the model; elsewhere the architecture must do
         with open("/proc/cpuinfo") as f:
             for line in f:

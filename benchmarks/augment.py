@@ -17,7 +17,7 @@ import statistics
 import sys
 import time
 from types import SimpleNamespace
-from typing import Any, Sequence
+from typing import Sequence
 
 import torch
 

@@ -29,6 +29,7 @@ import augment
 import data
 import devices
 import optimizers
+import runs
 import train
 from errors import OneLineParser, UserError
 from experiments import REPORT_STEPS, Experiment, load_experiment, resolve_path
@@ -173,13 +174,7 @@ def _loadavg() -> str:
 def _device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    name = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            name = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{name}, {torch.get_num_threads()} threads"
+    return f"{runs.cpu_name()}, {torch.get_num_threads()} threads"
 
 
 def _name(dtype: torch.dtype) -> str:

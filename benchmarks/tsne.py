@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import platform
 import sys
 from typing import Iterator, Sequence
 
 import numpy as np
 
+import runs
 import tsne
 from errors import OneLineParser, UserError
 
@@ -77,10 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Time tsne.embed with each requested library and print one line each."""
     args = parse_args(argv)
     features, _ = clustered_features(args.n, args.dim, args.clusters, args.seed)
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    cpu = runs.cpu_name()
     print(f"{args.n:,} x {args.dim:,} float32, {args.clusters} clusters; {cpu}, "
           f"{tsne._cores()} cores")
     for name in args.backend:

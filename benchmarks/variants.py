@@ -13,8 +13,6 @@ import time
 import torch
 from torch import nn
 
-import devices
-import optimizers
 from models import SimpleCNN
 
 NETS = {"CNN2": (32, 32, 32, 64), "CNN3a": (128, 128, 128, 256)}
