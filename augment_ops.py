@@ -41,8 +41,14 @@ def apply_to(batch: torch.Tensor, chosen: torch.Tensor,
     index = chosen.nonzero().squeeze(1)
     if len(index) == 0:
         return batch
-    # index_select and index_copy_: 3x faster here than batch[index] and out[index] = ...
-    return batch.clone().index_copy_(0, index, fn(batch.index_select(0, index), index))
+    done = fn(batch.index_select(0, index), index)
+    if len(index) == len(batch):
+        return done
+    # The chosen images then the others, put back in batch order by one index_select: 7x faster
+    # than clone().index_copy_ on uint8 here (index_copy_ goes byte by byte), 1.2x on float32.
+    rest = (~chosen).nonzero().squeeze(1)
+    order = torch.cat([index, rest]).argsort()
+    return torch.cat([done, batch.index_select(0, rest)]).index_select(0, order)
 
 
 class RandomApplied:
