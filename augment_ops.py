@@ -115,9 +115,10 @@ _TO_LEVELS = (255 + 1.0 - 1e-3) / 255
 def _hue(x: torch.Tensor, f: torch.Tensor, levels: bool) -> torch.Tensor:
     """F.adjust_hue with a shift per image, within 1/255 of it (exact on most pixels).
 
-    torchvision goes RGB -> HSV -> RGB (~60 passes, a gather, bool masks). A hue shift keeps each
+    torchvision goes RGB -> HSV -> RGB (a gather, bool masks, where). A hue shift keeps each
     pixel's maximum and range, so each channel is max - range * w(hue6 + shift), w the hexcone's
-    triangle wave; ~30 float passes and no bool tensors (eq/where cost 5-20x a float pass here).
+    triangle wave: ~50 float passes over a channel plane and no bool tensors (eq and where cost
+    5-20x a float pass here), 3.4x faster than the bit-exact version it replaces.
     Max and min channels come out exact; the third one's rounding differs from torchvision's
     (a division and products in another order), by at most one level for uint8 or 1/255 for float.
     """
