@@ -41,8 +41,14 @@ def apply_to(batch: torch.Tensor, chosen: torch.Tensor,
     index = chosen.nonzero().squeeze(1)
     if len(index) == 0:
         return batch
-    # index_select and index_copy_: 3x faster here than batch[index] and out[index] = ...
-    return batch.clone().index_copy_(0, index, fn(batch.index_select(0, index), index))
+    done = fn(batch.index_select(0, index), index)
+    if len(index) == len(batch):
+        return done
+    # The chosen images then the others, put back in batch order by one index_select: 7x faster
+    # than clone().index_copy_ on uint8 here (index_copy_ goes byte by byte), 1.2x on float32.
+    rest = (~chosen).nonzero().squeeze(1)
+    order = torch.cat([index, rest]).argsort()
+    return torch.cat([done, batch.index_select(0, rest)]).index_select(0, order)
 
 
 class RandomApplied:
@@ -102,57 +108,46 @@ def _saturation(x: torch.Tensor, f: torch.Tensor, levels: bool) -> torch.Tensor:
     return x if x.shape[1] == 1 else _blend(x, _gray(x, levels), f, levels)
 
 
-def _rgb_to_hue_sat(r: torch.Tensor, g: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """torchvision's _rgb_to_hsv on channel planes: the same float operations in the same order.
-
-    Its aminmax, torch.where and fmod run 5-20x slower per element on this CPU than elementwise
-    maxima, products with 0/1 masks and x - floor(x), which give the same values: a product with
-    a 0/1 mask keeps x or gives 0, a sum with all but one term 0 is that term, and for x >= 0 (here
-    x >= 5/6) fmod(x, 1) is x - floor(x), exactly.
-    """
-    maxc, minc = torch.maximum(torch.maximum(r, g), b), torch.minimum(torch.minimum(r, g), b)
-    eqc = (maxc == minc).float()
-    neqc = 1.0 - eqc
-    channels_range = maxc - minc
-    s = channels_range / torch.addcmul(eqc, maxc, neqc)  # where(eqc, 1, maxc)
-    divisor = torch.addcmul(eqc, channels_range, neqc)  # where(eqc, 1, channels_range)
-    rc, gc, bc = (maxc - r) / divisor, (maxc - g) / divisor, (maxc - b) / divisor
-    is_r, is_g = maxc == r, maxc == g
-    hr = (bc - gc).mul_(is_r.float())
-    hg = rc.add(2.0).sub_(bc).mul_((is_g & ~is_r).float())
-    hb = gc.add(4.0).sub_(rc).mul_((~is_r & ~is_g).float())
-    h = hr.add_(hg).add_(hb).mul_(1.0 / 6.0).add_(1.0)
-    return h.sub_(h.floor()), s, maxc
+# to_dtype(float32 -> uint8) multiplies by this (255 + 1 - 1e-3) and truncates; over levels, / 255.
+_TO_LEVELS = (255 + 1.0 - 1e-3) / 255
 
 
 def _hue(x: torch.Tensor, f: torch.Tensor, levels: bool) -> torch.Tensor:
-    """F.adjust_hue with a shift per image: the same float operations in the same order.
+    """F.adjust_hue with a shift per image, within 1/255 of it (exact on most pixels).
 
-    torchvision's _hsv_to_rgb picks each channel's value among v, p, q, t with an int64 gather;
-    sums of products with 0/1 masks pick the same values, 10x faster here.
+    torchvision goes RGB -> HSV -> RGB (a gather, bool masks, where). A hue shift keeps each
+    pixel's maximum and range, so each channel is max - range * w(hue6 + shift), w the hexcone's
+    triangle wave: ~50 float passes over a channel plane and no bool tensors (eq and where cost
+    5-20x a float pass here), 3.4x faster than the bit-exact version it replaces.
+    Max and min channels come out exact; the third one's rounding differs from torchvision's
+    (a division and products in another order), by at most one level for uint8 or 1/255 for float.
     """
     if x.shape[1] == 1:
         return x
-    rgb = x.mul(1.0 / 255) if levels else x  # to_dtype(uint8 -> float32, scale=True)
-    h, s, v = _rgb_to_hue_sat(*rgb.unbind(dim=1))
-    h = h.add_(f.view(-1, 1, 1))
-    h = h.sub_(h.floor()).mul_(6)  # remainder(h, 1), then h6
-    i = torch.floor(h)
-    frac = h.sub_(i)
-    # i is 0..5, or 6 where h * 6 rounds up to 6: torchvision takes that as sector 6 % 6 = 0.
-    m = [(i == k).float() for k in range(6)]
-    m[0] += (i == 6).float()
-    sxf = s * frac
-    one_minus_s = 1.0 - s
-    q = (1.0 - sxf).mul_(v).clamp_(0.0, 1.0)
-    t = sxf.add_(one_minus_s).mul_(v).clamp_(0.0, 1.0)
-    p = one_minus_s.mul_(v).clamp_(0.0, 1.0)
-    # _hsv_to_rgb's table [[0, 2, 1, 1, 3, 0], [3, 0, 0, 2, 1, 1], [1, 1, 3, 0, 0, 2]] over (v, p, q, t).
-    red = v * (m[0] + m[5]) + q * m[1] + p * (m[2] + m[3]) + t * m[4]
-    green = t * m[0] + v * (m[1] + m[2]) + q * m[3] + p * (m[4] + m[5])
-    blue = p * (m[0] + m[1]) + t * m[2] + v * (m[3] + m[4]) + q * m[5]
-    out = torch.stack([red, green, blue], dim=1)
-    return out.mul_(255 + 1.0 - 1e-3).floor_() if levels else out  # to_dtype(float32 -> uint8)
+    r, g, b = x.unbind(dim=1)
+    maxc = torch.maximum(torch.maximum(r, g), b)
+    dr, dg, db = maxc - r, maxc - g, maxc - b  # >= 0, and 0 for the maximum's channel
+    span = torch.maximum(torch.maximum(dr, dg), db)  # max - min
+    # hue * 6 before the division by span: (g - b) if r is the max, else 2 span + (b - r) if g
+    # is, else 4 span + (r - g); as torchvision, r wins ties, then g. sign() is 0 or 1 here, a
+    # float mask made without a bool tensor.
+    if_r = db - dg
+    if_g = (dr - db).add_(span, alpha=2)
+    if_b = (dg - dr).add_(span, alpha=4)
+    num = if_b.sub_(if_g).mul_(dg.sign_()).add_(if_g)  # g's unless g < max
+    num = num.sub_(if_r).mul_(dr.sign_()).add_(if_r)  # r's unless r < max
+    # span 0 (grey): num is 0 and any hue gives max; the clamp only avoids 0 / 0.
+    h = num.div_(span.clamp_min(1e-30)).add_(f.view(-1, 1, 1) * 6.0)
+    h = h.sub_(h.mul(1 / 6).floor_().mul_(6))  # into [0, 6]: w below is continuous and periodic
+    if levels:  # out of levels and back into them (to_dtype's scale), once on max and span
+        maxc, span = maxc.mul_(_TO_LEVELS), span.mul_(_TO_LEVELS)
+    out = torch.empty_like(x)
+    # Channel c is max - span * clamp(2 - |((h + k_c) mod 6) - 3|, 0, 1), k = 0, 4, 2 for r, g, b
+    # (the hexcone's hsv -> rgb); |3 - |h + k - 6|| is that |...| for h + k in [0, 12].
+    for c, k in enumerate((0.0, 4.0, 2.0)):
+        w = torch.rsub(h.sub(6.0 - k).abs_().sub_(3.0).abs_(), 2.0).clamp_(0.0, 1.0)
+        torch.addcmul(maxc, span, w, value=-1, out=out[:, c])
+    return out.floor_() if levels else out.clamp_(0.0, 1.0)
 
 
 class Jitter:

@@ -1,9 +1,14 @@
 """Report 002's batched transforms draw per image and give torchvision's images for those draws.
 
-Tolerance: none. Every comparison is torch.equal, uint8 and float32 alike: the batched ops use
-torchvision's arithmetic in torchvision's order (where they re-express a step for speed, they
-pick or combine the same values), so no 1/255 allowance was needed.
+Tolerance: none, except for ColorJitter's hue. Every other comparison is torch.equal, uint8 and
+float32 alike: those ops use torchvision's arithmetic in torchvision's order (where they re-express
+a step for speed, they pick or combine the same values). The hue adjustment is computed another
+way, 3x faster (augment_ops._hue): it is within one level (uint8) or 1/255 (float) of
+F.adjust_hue and equal on almost every value; a later adjustment or op may scale that difference,
+and the tests below allow the scaled bound, and no more.
 """
+import math
+
 import pytest
 import torch
 from torchvision import tv_tensors
@@ -105,7 +110,48 @@ GEOMETRIC = [
 def test_each_op_equals_torchvision_for_the_same_draws(transform, dtype):
     batched, expected, _ = run_both(transform, images(dtype=dtype))
     assert batched.shape == expected.shape and batched.dtype == expected.dtype
-    assert torch.equal(batched, expected)
+    if getattr(transform, "hue", None) is None:
+        assert torch.equal(batched, expected)
+    else:
+        assert_within_levels(batched, expected, jitter_gain(transform))
+
+
+def jitter_gain(t):
+    """How much ColorJitter's adjustments after the hue can scale its error of one level.
+
+    brightness multiplies by f; contrast and saturation give x * f + other * (1 - f), which moves
+    by at most (2f - 1) times the change of x and other when f > 1, and by at most 1 when f <= 1.
+    """
+    gain = max(1.0, t.brightness[1]) if t.brightness else 1.0
+    for bounds in (t.contrast, t.saturation):
+        gain *= max(1.0, 2 * bounds[1] - 1) if bounds else 1.0
+    return gain
+
+
+def assert_within_levels(batched, expected, levels, scale=1.0):
+    """batched is within `levels` uint8 levels (levels / 255 for floats, times scale) of expected,
+    and equal on at least 99.9% of values: the hue's difference is a rounding one, rare."""
+    unit = scale * (1.0 if batched.dtype == torch.uint8 else 1 / 255)
+    diff = (batched.double() - expected.double()).abs()
+    assert diff.max() <= math.floor(levels) * unit + 1e-6, (diff.max() / unit, levels)
+    if batched.dtype == torch.uint8:
+        assert (diff == 0).double().mean() >= 0.999
+
+
+def test_hue_is_within_one_level_of_torchvisions():
+    # Many images, greys and ties between channels (the sectors' edges), shifts at +-0.5 and 1/6.
+    g = torch.Generator().manual_seed(1)
+    x = torch.randint(0, 256, (300, 3, 16, 16), dtype=torch.uint8, generator=g)
+    x[:100] = torch.randint(0, 4, (100, 3, 16, 16), dtype=torch.uint8, generator=g) * 85
+    x[100:150] = x[100:150] // 64 * 64 + 63
+    f = torch.rand(300, generator=g) - 0.5
+    f[:10] = torch.tensor([0.5, -0.5, 0.0, 1 / 6, -1 / 6, 1 / 3, -1 / 3, 0.25, 1 / 12, -1e-8])
+    expected = torch.stack([v2.functional.adjust_hue(img, float(s)) for img, s in zip(x, f)])
+    batched = augment_ops._hue(x.float(), f, True).to(torch.uint8)
+    assert_within_levels(batched, expected, 1)
+    xf = (x / 255 + torch.rand(x.shape, generator=g) / 300).clamp(0, 1)
+    expected = torch.stack([v2.functional.adjust_hue(img, float(s)) for img, s in zip(xf, f)])
+    assert_within_levels(augment_ops._hue(xf, f, False), expected, 1)
 
 
 def test_to_pil_image_truncates_floats_to_bytes_as_torchvision_does():
@@ -118,7 +164,15 @@ def test_to_pil_image_truncates_floats_to_bytes_as_torchvision_does():
 @pytest.mark.parametrize("name", ["DA1", "DA2", "DA3", "VGG_DA", "VGG_TRAIN", "TEST"])
 def test_report_pipelines_equal_torchvision_image_by_image(name):
     batched, expected, _ = run_both(getattr(augmentations, name), images(12))
-    assert batched.dtype == torch.float32 and torch.equal(batched, expected)
+    assert batched.dtype == torch.float32
+    if name not in ("DA1", "DA2"):
+        assert torch.equal(batched, expected)
+        return
+    # The hue's one level (ColorJitter's factors here are <= 1, so it stays one) can become 3 in
+    # RandomAdjustSharpness(2) (2x - blur), and one more in the perspective's rounding to uint8;
+    # Normalize(0.5, 0.5) then doubles it: 4 levels * 2 / 255.
+    assert_within_levels(batched, expected, 4, scale=2.0)
+    assert (batched == expected).double().mean() >= 0.999
 
 
 @pytest.mark.parametrize("name", ["DA1", "DA2", "DA3", "VGG_DA", "VGG_TRAIN", "TEST"])
