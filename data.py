@@ -235,7 +235,7 @@ def synthetic(n_train: int, n_test: int, seed: int = 0, num_classes: int = 100) 
                    [f"class_{i:02d}" for i in range(num_classes)])
 
 
-@lru_cache(maxsize=1)  # `main.py 000` runs eleven steps on the same data: decode it once
+@lru_cache(maxsize=2)  # decode once per dataset: `main.py all` spans CIFAR-100 and CIFAR-10
 def load_dataset(name: str, data_dir: str, subset: int | None = None, seed: int = 0,
                  num_classes: int = 100) -> Dataset:
     """The named dataset, cut to its first `subset` training and `subset // 5` test images.
