@@ -179,14 +179,26 @@ class Jitter:
         if levels and batch.dtype != torch.uint8:
             raise TypeError(f"ColorJitter takes uint8 or float images, not {batch.dtype}")
         out = batch.to(torch.float32) if levels else batch.clone()
+        order = params["fn_idx"]
+        n = len(order)
+        # The images of each stage sorted by adjustment, so that each group is a slice of one
+        # index; the group sizes of all stages in one read (one host sync on a GPU).
+        grouped = order.argsort(dim=0, stable=True)  # column k: stage k's images by adjustment
+        sizes = torch.zeros(4, 4, dtype=torch.long, device=order.device).scatter_add_(
+            1, order.t(), torch.ones(4, n, dtype=torch.long, device=order.device)).tolist()
+        factors = torch.stack([torch.zeros(n, device=out.device) if (f := params[f"{field}_factor"])
+                               is None else f for field in self.FIELDS])
         for k in range(4):
-            for fn_id, adjust in enumerate(self.ADJUST):
-                factors = params[f"{self.FIELDS[fn_id]}_factor"]
-                if factors is None:
-                    continue
-                index = (params["fn_idx"][:, k] == fn_id).nonzero().squeeze(1)
-                if len(index):
-                    out.index_copy_(0, index, adjust(out.index_select(0, index), factors[index], levels))
+            images = grouped[:, k]
+            # Each image's factor for its k-th adjustment, in the stage's order.
+            stage_factors = factors[order[images, k], images]
+            start = 0
+            for fn_id, (adjust, size) in enumerate(zip(self.ADJUST, sizes[k])):
+                index = images[start:start + size]
+                if size and params[f"{self.FIELDS[fn_id]}_factor"] is not None:
+                    done = adjust(out.index_select(0, index), stage_factors[start:start + size], levels)
+                    out.index_copy_(0, index, done)
+                start += size
         return out.to(batch.dtype)
 
 
