@@ -154,6 +154,20 @@ def test_hue_is_within_one_level_of_torchvisions():
     assert_within_levels(augment_ops._hue(xf, f, False), expected, 1)
 
 
+@pytest.mark.parametrize("factor", [0.0, 0.3, 1.5, 2.0, 7.0])
+def test_sharpen_equals_torchvision_on_every_uint8_pattern(factor):
+    # Random pixels, extremes (0 and 255 side by side, where a blur lands near a half if anything
+    # does), one channel, and images too small to blur, which torchvision returns as they are.
+    g = torch.Generator().manual_seed(3)
+    x = torch.randint(0, 256, (200, 3, 16, 16), dtype=torch.uint8, generator=g)
+    x[:50] = torch.randint(0, 2, (50, 3, 16, 16), dtype=torch.uint8, generator=g) * 255
+    for batch in (x, x[:, :1], x[:, :, :2, :2], x[:, :, :3, :5]):
+        expected = v2.functional.adjust_sharpness(batch, factor)
+        assert torch.equal(augment_ops.sharpen(batch, factor), expected)
+    floats = x.float() / 255  # floats take torchvision's own path
+    assert torch.equal(augment_ops.sharpen(floats, factor), v2.functional.adjust_sharpness(floats, factor))
+
+
 def test_to_pil_image_truncates_floats_to_bytes_as_torchvision_does():
     # Values just under a whole number of 255ths: mul(255) then a cast truncates, not rounds.
     batch = torch.rand(6, 3, 8, 8) * 0.999
@@ -263,10 +277,14 @@ def test_perspective_corners_stay_in_their_boxes_and_give_torchvisions_coefficie
     ends = augment_geometry.corners(params["offsets"], 32, 32, op.distortion_scale)
     bound = int(scale * 16) + 1
     starts = [[0, 0], [31, 0], [31, 31], [0, 31]]
-    for e, coefficients in zip(ends.tolist(), params["coefficients"]):
+    for e, chosen, coefficients in zip(ends.tolist(), params["chosen"], params["coefficients"]):
         for (x, y), (sx, sy) in zip(e, starts):
             assert abs(x - sx) < bound and abs(y - sy) < bound
-        assert coefficients.tolist() == _get_perspective_coeffs(starts, e)
+        if chosen:  # only the images warped are solved for
+            assert coefficients.tolist() == _get_perspective_coeffs(starts, e)
+        else:
+            assert coefficients.isnan().all()
+    assert 200 < params["chosen"].sum() < 300  # p = 0.5 of 500
     assert len({tuple(e) for e in params["offsets"].view(500, -1).tolist()}) > 400
 
 
