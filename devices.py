@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import sys
 
 import torch
 from torch import nn
@@ -27,31 +25,6 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise UserError(f"--device {name}: MPS is not available here (use auto or cpu)")
     return device
-
-
-# glibc's malloc gives freed blocks over 128 KiB back to the kernel (unmapping them, or trimming the
-# heap's top), so every batch's temporaries come back as fresh pages that fault in on first touch:
-# 13,500 page faults in 20 hue adjustments of 200 images, 5x their time alone on this CPU, and
-# 3-9% of report 002's loader and of training steps (BENCHMARKS.md). Keeping freed memory in the
-# heap for reuse, as jemalloc and tcmalloc do by default, removes them.
-# Blocks from 32 MiB up are still mapped and unmapped one by one (datasets, large activations);
-# the heap keeps at most 1 GiB free.
-MMAP_THRESHOLD = 32 * 2**20
-TRIM_THRESHOLD = 2**30
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt's parameter numbers, from <malloc.h>
-
-
-def keep_freed_memory() -> bool:
-    """Have glibc's malloc keep freed blocks for reuse; False where there is no glibc (nothing done)."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return False
-    # musl has a mallopt too; it does nothing there and returns 0.
-    return (bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
-            and bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)))
 
 
 def uses_channels_last(model: nn.Module) -> bool:

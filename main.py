@@ -179,7 +179,6 @@ def main(argv: Sequence[str] | None = None) -> int:
               "python main.py --help)", file=sys.stderr)
         return 2
     names = expand(args.experiments)
-    devices.keep_freed_memory()  # before the datasets and batches are allocated
     try:
         # Check every step before training any: a typo in the last should not wait for the first.
         settings = parse_settings(args.settings)

@@ -25,7 +25,7 @@ import augment
 import data
 import devices
 from benchmarks.speed import _device_name, _loadavg, _profile, _ratio_row, _row, _timed, \
-    add_malloc_flag, deliver, report_loader, set_malloc
+    deliver, report_loader
 from errors import OneLineParser, UserError
 from experiments.r002 import augmentations
 
@@ -52,7 +52,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0, help="seed of the images and draws (default: 0)")
     p.add_argument("--profile", action="store_true",
                    help="after the timings, profile one pass of (b) and print where its time goes")
-    add_malloc_flag(p)
     args = p.parse_args(argv)
     if min(args.images, args.reps, args.batch_size, args.threads) < 1 or args.workers < 0:
         p.error("--images, --reps, --batch-size and --threads must be at least 1, --workers at "
@@ -104,7 +103,6 @@ def table(results: dict[str, tuple[list[float], list[float]]]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Benchmark the pipelines named on the command line; returns the exit code."""
     args = parse_args(argv)
-    malloc = set_malloc(args)  # before the images are allocated
     try:
         device = devices.resolve_device(args.device)
     except UserError as e:
@@ -115,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.set_num_threads(args.threads)  # (a)'s workers set theirs to 1, whatever this is
     try:
         print(f"torch {torch.__version__}, {platform.platform()}, {os.cpu_count()} CPUs; "
-              f"{device} ({_device_name(device)}); {malloc}; {args.images} synthetic images, batch "
+              f"{device} ({_device_name(device)}); {args.images} synthetic images, batch "
               f"{args.batch_size}, {args.reps} reps; load average {_loadavg()}\n")
         results = {name: bench_config(name, ds.train_images, ds.train_labels, args, device)
                    for name in args.config}

@@ -37,20 +37,6 @@ from experiments import REPORT_STEPS, Experiment, load_experiment, resolve_path
 WHAT = ("data", "train")
 
 
-def add_malloc_flag(p: argparse.ArgumentParser) -> None:
-    """--default-malloc: time with glibc's own malloc settings instead of main.py's."""
-    p.add_argument("--default-malloc", action="store_true",
-                   help="leave glibc's malloc as it is; by default both paths run, as main.py "
-                        "does, with freed memory kept for reuse (devices.keep_freed_memory)")
-
-
-def set_malloc(args: argparse.Namespace) -> str:
-    """Apply main.py's malloc setting unless --default-malloc; the phrase saying which is in force."""
-    if args.default_malloc:
-        return "glibc's default malloc"
-    return "freed memory kept" if devices.keep_freed_memory() else "default malloc (no glibc)"
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """The benchmark's command line."""
     p = OneLineParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
@@ -76,7 +62,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--profile", action="store_true",
                    help="after the timings, profile one epoch of (b) with torch.profiler and print "
                         "where its time goes")
-    add_malloc_flag(p)
     args = p.parse_args(argv)
     what = args.what.split(",")
     if not what or any(w not in WHAT for w in what):
@@ -349,7 +334,6 @@ def _count_syncs(fn: Callable[[], Any]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Benchmark the steps named on the command line; returns the exit code."""
     args = parse_args(argv)
-    malloc = set_malloc(args)  # before the data are allocated
     steps = [s for n in args.step for s in (REPORT_STEPS if n == "all" else [n])]
     try:
         device = devices.resolve_device(args.device)
@@ -362,7 +346,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if device.type == "cuda":
         peaks[torch.bfloat16] = measure_peak(device, torch.bfloat16)
     print(f"torch {torch.__version__}, {platform.platform()}, {os.cpu_count()} CPUs; "
-          f"{malloc}; load average {_loadavg()}\n")
+          f"load average {_loadavg()}\n")
     try:
         results = [bench_step(step, args, device, peaks) for step in steps]
     except UserError as e:

@@ -1,9 +1,5 @@
 """The fast path changes no result: cached transforms, channels_last, fused Adam, --compile."""
 import dataclasses
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -19,7 +15,6 @@ from config import Config
 from experiments import REPORT_STEPS, load_experiment, resolve_path
 
 CPU = torch.device("cpu")
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def images(n=40, size=32, seed=0):
@@ -159,32 +154,3 @@ def test_compiled_run_trains_the_compiled_model_and_saves_plain_weights(tmp_path
     assert len(compiled) == 1
     state = torch.load(tmp_path / "CNN2" / "checkpoint.pt", weights_only=True)["model"]
     assert state and not any(k.startswith("_orig_mod") for k in state)
-
-
-FAULTS = """
-import resource, sys, torch, devices
-def faults():
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    for _ in range(20):  # a batch of 200 float images, another, a smaller one: a loader's pattern
-        a, b = torch.empty(614400).fill_(1.0), torch.empty(614400).fill_(2.0)
-        del a
-        c = torch.empty(307200).fill_(3.0)
-    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
-faults()
-default = faults()
-applied = devices.keep_freed_memory()
-faults()
-print(applied, default, faults())
-"""
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mallopt is glibc's")
-def test_keeping_freed_memory_stops_the_page_faults_of_each_batch():
-    # In a fresh process: the setting is process-wide and cannot be undone.
-    out = subprocess.run([sys.executable, "-c", FAULTS], capture_output=True, text=True, check=True,
-                         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    applied, default, kept = out.stdout.split()
-    assert applied == "True"
-    # Under glibc's defaults each 2.4 MB batch comes back as fresh pages (about 10,800 faults
-    # here); kept, the heap reuses them.
-    assert int(default) > 2000 and int(kept) < 100, (default, kept)
