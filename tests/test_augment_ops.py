@@ -165,7 +165,8 @@ def test_sharpen_equals_torchvision_on_every_uint8_pattern(factor):
         expected = v2.functional.adjust_sharpness(batch, factor)
         assert torch.equal(augment_ops.sharpen(batch, factor), expected)
     floats = x.float() / 255  # floats take torchvision's own path
-    assert torch.equal(augment_ops.sharpen(floats, factor), v2.functional.adjust_sharpness(floats, factor))
+    expected = v2.functional.adjust_sharpness(floats, factor)
+    assert torch.equal(augment_ops.sharpen(floats, factor), expected)
 
 
 def test_to_pil_image_truncates_floats_to_bytes_as_torchvision_does():
