@@ -51,6 +51,16 @@ def step_style(step: str) -> dict[str, str]:
 # Curves
 # ---------------------------------------------------------------------------------------------
 
+def epoch_axes(ax: plt.Axes, ylabel: str, title: str | None = None) -> None:
+    """Label an axes whose x is the epoch: whole-number ticks, the y label, a light grid."""
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+
+
 def plot_loss_accuracy(history: list[dict[str, float]], step: str, path: str,
                        best_epoch: int | None = None) -> None:
     """The step's loss and accuracy per epoch, train, validation (if any) and test, saved as a PNG.
@@ -69,10 +79,7 @@ def plot_loss_accuracy(history: list[dict[str, float]], step: str, path: str,
                         label=SPLIT_LABELS.get(split, split), **style)
         if best_epoch:
             ax.axvline(best_epoch, label=f"best epoch ({best_epoch})", **BEST_STYLE)
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_ylabel(label)
-        ax.grid(alpha=0.3)
+        epoch_axes(ax, label)
         ax.legend()
     last = history[-1]
     val = f", validation accuracy {last['val_accuracy']:.1f}%" if "val_accuracy" in last else ""
@@ -89,10 +96,7 @@ def plot_overlay(curves: dict[str, list[dict[str, float]]], metric: str, ylabel:
     for step, history in curves.items():
         ax.plot([r["epoch"] for r in history], [r[metric] for r in history], label=step,
                 markersize=4, **step_style(step))
-    ax.set_xlabel("epoch")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_ylabel(ylabel)
-    ax.grid(alpha=0.3)
+    epoch_axes(ax, ylabel)
     if curves:
         ax.legend(fontsize="small")
     else:
@@ -118,11 +122,7 @@ def plot_overview(histories: dict[str, list[dict[str, float]]],
             h = histories[step]
             ax_curve.plot([r["epoch"] for r in h], [r["test_accuracy"] for r in h], label=step,
                           markersize=4, **step_style(step))
-    ax_curve.set_xlabel("epoch")
-    ax_curve.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax_curve.set_ylabel("test accuracy (%)")
-    ax_curve.set_title("test accuracy per epoch")
-    ax_curve.grid(alpha=0.3)
+    epoch_axes(ax_curve, "test accuracy (%)", "test accuracy per epoch")
     if histories:
         ax_curve.legend(ncol=2, fontsize="small")
     else:

@@ -5,10 +5,8 @@ from __future__ import annotations
 import os
 from typing import Sequence
 
-from matplotlib.ticker import MaxNLocator
-
 import tiles
-from plotting import BEST_STYLE, DPI, TRAIN_STYLE, VAL_STYLE, plt, step_style
+from plotting import BEST_STYLE, DPI, TRAIN_STYLE, VAL_STYLE, epoch_axes, plt, step_style
 from runs import Run
 
 ES_STEPS = ("002-ES-loss", "002-ES-acc", "002-ES-BN-acc")
@@ -65,9 +63,7 @@ def early_stopping(found: dict[str, Run], out: str) -> list[str]:
         for ax, ylabel in ((ax_loss, "cross-entropy loss"), (ax_acc, "validation accuracy (%)")):
             if best:
                 ax.axvline(best, label=f"best epoch ({best})", **BEST_STYLE)
-            ax.set(xlabel="epoch", ylabel=ylabel, title=f"{step} (monitor {run.config.monitor})")
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.grid(alpha=0.3)
+            epoch_axes(ax, ylabel, f"{step} (monitor {run.config.monitor})")
             ax.legend(fontsize="small")
     path = _path(out, "early-stopping")
     fig.suptitle("Report 002 (Figs. 6-8): early stopping, patience 10, tolerance 1e-5")
@@ -86,9 +82,7 @@ def dropout(found: dict[str, Run], out: str) -> list[str]:
         ax_train.plot(epochs, [r["train_loss"] for r in run.history], label=f"p = {p}", **style)
         ax_val.plot(epochs, [r["val_loss"] for r in run.history], label=f"p = {p}", **style)
     for ax, which in ((ax_train, "training"), (ax_val, "validation")):
-        ax.set(xlabel="epoch", ylabel=f"{which} loss", title=f"{which} loss per dropout p")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(alpha=0.3)
+        epoch_axes(ax, f"{which} loss", f"{which} loss per dropout p")
         ax.legend(fontsize="small", ncol=2) if ran else _empty(ax, "the sweep")
     ps = [p for p, _, _ in ran]
     ax_p.plot(ps, [run.history[-1]["train_accuracy"] for _, _, run in ran], label="train", **TRAIN_STYLE)
@@ -120,9 +114,7 @@ def vgg(found: dict[str, Run], out: str) -> list[str]:
                          **{**style, "alpha": 0.5})
             ax_acc.plot(epochs, [r["val_accuracy"] for r in run.history], label=step, **style)
         for ax, ylabel in ((ax_loss, "cross-entropy loss"), (ax_acc, "validation accuracy (%)")):
-            ax.set(xlabel="epoch", ylabel=ylabel, title=f"VGG11_bn {title}")
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.grid(alpha=0.3)
+            epoch_axes(ax, ylabel, f"VGG11_bn {title}")
             ax.legend(fontsize="small") if any(s in found for s in steps) else _empty(ax, title)
     path = _path(out, "vgg")
     fig.suptitle("Report 002 (Figs. 11-14): VGG11_bn partial, full fine-tune and scratch")

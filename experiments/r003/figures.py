@@ -6,7 +6,6 @@ import os
 
 import matplotlib.pyplot as plt
 import torch
-from matplotlib.ticker import MaxNLocator
 from torch import nn
 
 import analysis
@@ -56,12 +55,8 @@ def plot_error(run: Run, path: str) -> None:
                     label="validation" if split == "val" else split, **style)
     if best:
         ax.axvline(best, label=f"best epoch ({best})", **plotting.BEST_STYLE)
-    ax.set_xlabel("epoch")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_ylabel("error (%)")
-    ax.grid(alpha=0.3)
+    plotting.epoch_axes(ax, "error (%)", f"{run.step}: error per epoch")
     ax.legend()
-    ax.set_title(f"{run.step}: error per epoch")
     fig.savefig(path, dpi=plotting.DPI)
     plt.close(fig)
 
