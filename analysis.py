@@ -19,7 +19,7 @@ import plotting
 import tiles
 import runs
 from config import Config
-from errors import UserError, first_line
+from errors import UserError
 from experiments import Experiment, load_experiment, resolve_path
 from models import pretrained
 from runs import Run
@@ -60,31 +60,18 @@ def untrained_model(exp: Experiment, cfg: Config) -> tuple[nn.Module, str]:
 
 def trained_model(exp: Experiment, run: Run, file: str = runs.CHECKPOINT) -> tuple[nn.Module, str]:
     """The network in the run's checkpoint.pt (or best.pt), and a label saying after which epoch."""
-    path = os.path.join(run.dir, file)
-    if not os.path.isfile(path):
-        raise UserError(f"{run.step}: there is no {path}, so its kernels cannot be drawn")
     model = exp.model(dataclasses.replace(run.config, pretrained=False))  # the checkpoint replaces them
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        model.load_state_dict(ckpt["model"])
-    except Exception as e:  # truncated, foreign, or another architecture: say which file
-        raise UserError(f"{path} is not a readable checkpoint of {run.step} ({first_line(e)})") from None
+    ckpt = runs.load_weights(model, os.path.join(run.dir, file), run.step)
     row = next((r for r in run.history if r["epoch"] == ckpt["epoch"]), run.history[-1])
     return model.eval(), (f"trained: after epoch {ckpt['epoch']} (test accuracy "
                           f"{row['test_accuracy']:.1f}%)")
 
 
 def run_dataset(cfg: Config, data_dir: str | None = None) -> data.Dataset:
-    """The data a run trained on, read from disk only: figures should not fetch 160 MB.
-
-    Synthetic data is generated again from the run's (subset, seed, classes); CIFAR is read whole
-    (a subset is a prefix of it).
-    """
-    root = data_dir or cfg.data_dir
-    if cfg.dataset == "synthetic":
-        return data.load_dataset(cfg.dataset, root, cfg.subset, cfg.seed, cfg.num_classes)
+    """The data a run trained on (its subset too), read from disk only: figures should not fetch 160 MB."""
     try:
-        return data.load_cifar(data.SPECS[cfg.dataset], root, download=False)
+        return data.load_dataset(cfg.dataset, data_dir or cfg.data_dir, cfg.subset, cfg.seed,
+                                 cfg.num_classes, download=False)
     except UserError as e:
         raise UserError(f"{cfg.step}: its figures need its images, but {e} (use --data-dir)") from None
 
@@ -197,10 +184,7 @@ def plot_softmax(run: Run, exp: Experiment, data_dir: str | None, path: str, n: 
     """
     cfg = run.config
     ds = run_dataset(cfg, data_dir)
-    if cfg.subset is not None:  # the run trained on a prefix: its split is of that prefix
-        ds = data.Dataset(ds.train_images[:cfg.subset], ds.train_labels[:cfg.subset],
-                          ds.test_images, ds.test_labels, ds.classes)
-    _, val_idx = data.split_indices(len(ds.train_labels), cfg.val_split, cfg.val_size, cfg.seed)
+    val_idx = data.split_dataset(ds, cfg.val_split, cfg.val_size, cfg.seed).val_index
     if not len(val_idx):
         raise UserError(f"{run.step}: the softmax figure shows validation images, but the run has "
                         f"no validation split")

@@ -235,21 +235,28 @@ def synthetic(n_train: int, n_test: int, seed: int = 0, num_classes: int = 100) 
                    [f"class_{i:02d}" for i in range(num_classes)])
 
 
+def sizes(name: str, subset: int | None = None) -> tuple[int, int]:
+    """The training and test images a run of `name` uses: all, or the first `subset` and `subset // 5`."""
+    n_train, n_test = SIZES[name]
+    if subset is None:
+        return n_train, n_test
+    if not 1 <= subset <= n_train:
+        raise UserError(f"--subset {subset} is out of range: {name} has {n_train} training images")
+    return subset, max(1, subset // 5)
+
+
 @lru_cache(maxsize=2)  # decode once per dataset: `main.py all` spans CIFAR-100 and CIFAR-10
 def load_dataset(name: str, data_dir: str, subset: int | None = None, seed: int = 0,
-                 num_classes: int = 100) -> Dataset:
-    """The named dataset, cut to its first `subset` training and `subset // 5` test images.
+                 num_classes: int = 100, download: bool = True) -> Dataset:
+    """The named dataset as a run sees it: cut to sizes(name, subset).
 
-    Synthetic data has num_classes classes (the step's own dataset's); CIFAR has its own.
+    Synthetic data has num_classes classes (the step's own dataset's); CIFAR has its own and is
+    fetched when missing unless download is False.
     """
-    n_train, n_test = SIZES[name]
-    if subset is not None and not 1 <= subset <= n_train:
-        raise UserError(f"--subset {subset} is out of range: {name} has {n_train} training images")
-    if subset is not None:
-        n_train, n_test = subset, max(1, subset // 5)
+    n_train, n_test = sizes(name, subset)
     if name == "synthetic":
         return synthetic(n_train, n_test, seed, num_classes)
-    ds = load_cifar(SPECS[name], data_dir)
+    ds = load_cifar(SPECS[name], data_dir, download)
     return Dataset(ds.train_images[:n_train], ds.train_labels[:n_train],
                    ds.test_images[:n_test], ds.test_labels[:n_test], ds.classes)
 
@@ -293,6 +300,28 @@ def split_indices(n: int, kind: str, val_size: int, seed: int,
         order = torch.arange(n)
     train, val = order[:n - size], order[n - size:]
     return train.sort().values, val.sort().values
+
+
+@dataclass(frozen=True)
+class Split:
+    """A training set cut into the images a run trains on and those it validates on."""
+
+    train_index: torch.Tensor  # sorted indices into the whole training set
+    val_index: torch.Tensor  # empty without a validation split
+    train_images: torch.Tensor
+    train_labels: torch.Tensor
+    val_images: torch.Tensor
+    val_labels: torch.Tensor
+
+
+def split_dataset(ds: Dataset, kind: str, val_size: int, seed: int) -> Split:
+    """ds's training images cut by split_indices: the one place a run's split is worked out."""
+    train, val = split_indices(len(ds.train_labels), kind, val_size, seed)
+    if not len(val):  # no split: the whole set, without a copy
+        return Split(train, val, ds.train_images, ds.train_labels, ds.train_images[:0],
+                     ds.train_labels[:0])
+    return Split(train, val, ds.train_images[train], ds.train_labels[train], ds.train_images[val],
+                 ds.train_labels[val])
 
 
 def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:

@@ -22,6 +22,7 @@ import train
 from config import Config, check_config
 from errors import Interrupted, OneLineParser, TrainingError, UserError
 from experiments import REPORTS, Experiment, expand, listing, load_experiment, report_of, resolve_path
+from summary import DEFAULT_COLUMNS
 
 DEFAULTS = Config()
 # Fields --set may not change: the step is the experiment's name, the classes follow the dataset.
@@ -162,7 +163,7 @@ def _tables(steps: list[str], status: dict[str, str], out: str) -> str:
     for report in [*REPORTS, None]:
         mine = [s for s in steps if report_of(s) is report]
         if mine:
-            columns = report.columns if report else ("best_val_accuracy", "test_accuracy", "train_loss")
+            columns = report.columns if report else DEFAULT_COLUMNS
             text.append(f"{f'report {report.id}' if report else 'other experiments'}:\n"
                         + results.results_table(mine, found, columns, status))
     return "\n\n".join(text)
@@ -198,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  for c in cfgs):
             data.load_dataset(*key)  # a missing dataset stops here, once
         for cfg in cfgs:  # the split fits the data: known only now, from the subset
-            data.split_indices(cfg.subset or data.SIZES[cfg.dataset][0], cfg.val_split,
+            data.split_indices(data.sizes(cfg.dataset, cfg.subset)[0], cfg.val_split,
                                cfg.val_size, cfg.seed)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)

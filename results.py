@@ -26,7 +26,7 @@ from experiments.r002 import figures as r002_figures
 from experiments.r003 import figures as r003
 from experiments.r004 import figures as r004
 from runs import Run
-from summary import difference, figure_text, setting_notes
+from summary import DEFAULT_COLUMNS, difference, figure_text, setting_notes
 
 
 @dataclass(frozen=True)
@@ -123,9 +123,9 @@ def results_dir(out: str) -> str:
 
 def reported_for(step: str, run: Run | None) -> Reported | None:
     """The report's figures for a step: as the run saved them, else from its experiment file."""
-    if run is not None and run.saved.get("reported"):
-        saved = {k: tuple(v) if isinstance(v, list) else v for k, v in run.saved["reported"].items()}
-        return Reported(**{k: v for k, v in saved.items() if k in Reported.__dataclass_fields__})
+    if run is not None and run.info.get("reported"):
+        given = {k: tuple(v) if isinstance(v, list) else v for k, v in run.info["reported"].items()}
+        return Reported(**{k: v for k, v in given.items() if k in Reported.__dataclass_fields__})
     if step in STEPS:
         return analysis.load_experiment(analysis.resolve_path(step)).reported
     return None
@@ -157,7 +157,7 @@ def results_table(steps: Sequence[str], found: dict[str, Run], columns: Sequence
             lines.append("| " + " | ".join(cells + ["-", "-"]) + " |")
             continue
         summary = run.summary
-        params = run.saved.get("parameters")
+        params = run.info.get("parameters")
         cells = [step, f"{params:,}" if params is not None else "-", str(summary["epochs"])
                  + (" (stopped early)" if run.end and run.end.get("stopped_early") else "")]
         if rep is not None and rep.parameters is not None and rep.parameters != params:
@@ -280,7 +280,7 @@ def regenerate(out: str, data_dir: str | None = None, only: Sequence[str] = (),
         for run in found.values():
             attempt(lambda: _curves(run))
         path = os.path.join(results_dir(out), "other.md")
-        table = results_table(others, found, ("best_val_accuracy", "test_accuracy", "train_loss"))
+        table = results_table(others, found, DEFAULT_COLUMNS)
         attempt(lambda: _write(path, f"# Runs outside the reports\n\n{table}\n"))
         found_all.update(found)
     return {"written": written, "problems": problems, "runs": sorted(found_all),
@@ -298,8 +298,7 @@ def attempt_read(run_dir: str, problems: list[str]) -> Run | None:
 
 def _curves(run: Run) -> list[str]:
     path = os.path.join(run.dir, "loss_accuracy.png")
-    best = run.end.get("best_epoch") if run.end else None
-    plotting.plot_loss_accuracy(run.history, run.step, path, best_epoch=best)
+    plotting.plot_loss_accuracy(run.history, run.step, path, best_epoch=run.best_epoch)
     return [path]
 
 

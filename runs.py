@@ -27,7 +27,7 @@ import torchvision
 from torch import nn
 
 from config import Config, fields_with
-from summary import summarize
+from summary import best_epoch, summarize
 from errors import UserError, first_line
 
 # metrics.csv's columns in order; the validation ones only when the run has a validation split.
@@ -111,6 +111,25 @@ def load_checkpoint(path: str, cfg: Config) -> dict[str, Any]:
                         f"resume with the same options, or run without --resume to start again "
                         f"(the old run is moved aside)")
     return ckpt
+
+
+def load_weights(model: nn.Module, path: str, step: str) -> dict[str, Any]:
+    """Load a weights file of the run (checkpoint.pt, best.pt, a snapshot) into model; returns it.
+
+    The one reader of saved weights: tensors and plain data only (weights_only), and one sentence
+    naming the file when it is missing, damaged or of another network.
+    """
+    if not os.path.isfile(path):
+        raise UserError(f"{step}: there is no {path}")
+    if os.path.getsize(path) == 0:
+        raise UserError(f"{path} is empty, not a weights file of {step}")
+    try:
+        # mmap: a checkpoint also holds the optimizer's state, which only --resume reads.
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        model.load_state_dict(state["model"])
+    except Exception as e:  # truncated, empty, foreign, or another architecture
+        raise UserError(f"{path} is not a readable weights file of {step} ({first_line(e)})") from None
+    return state
 
 
 def write_metrics(path: str, history: list[dict[str, float]]) -> None:
@@ -313,18 +332,23 @@ class Run:
     dir: str
     history: list[dict[str, float]]
     config: Config
-    saved: dict[str, Any]  # config.json as written: parameters, reported, environment
+    info: dict[str, Any]  # config.json as written: parameters, reported, environment
     end: dict[str, Any] | None = None  # summary.json, written when the run ended: best epoch, kept weights
 
     @property
     def summary(self) -> dict[str, Any]:
         """The run's figures, named as config.Reported names them."""
-        return summarize(self.history, self.end, self.config.keep)
+        return summarize(self.history, self.end, self.config.keep, self.config.monitor)
+
+    @property
+    def best_epoch(self) -> float | None:
+        """The epoch of the weights the run keeps as its best (summary.best_epoch); None without validation."""
+        return best_epoch(self.history, self.end, self.config.monitor)
 
     @property
     def device(self) -> str:
         """Where it ran, e.g. "cuda (NVIDIA H100 80GB HBM3)"."""
-        env = self.saved.get("environment", {})
+        env = self.info.get("environment", {})
         name = env.get("device_name")
         return f"{env.get('device', '?')} ({name})" if name else env.get("device", "?")
 
@@ -354,14 +378,14 @@ def read_run(run_dir: str) -> Run | None:
     path = os.path.join(run_dir, "config.json")
     try:
         with open(path) as f:
-            saved = json.load(f)
+            info = json.load(f)
         fields = {f.name for f in dataclasses.fields(Config)}
         # Keep only the fields this version knows: a run from another version still reads.
-        cfg = Config(**{k: v for k, v in saved["config"].items() if k in fields})
+        cfg = Config(**{k: v for k, v in info["config"].items() if k in fields})
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise UserError(f"{path} is not a readable run configuration ({type(e).__name__}: {e})") from None
     end = None
     with contextlib.suppress(OSError, ValueError):  # a run still going, or stopped, has none
         with open(os.path.join(run_dir, SUMMARY)) as f:
             end = json.load(f)
-    return Run(cfg.step or os.path.basename(run_dir), run_dir, history, cfg, saved, end)
+    return Run(cfg.step or os.path.basename(run_dir), run_dir, history, cfg, info, end)

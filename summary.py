@@ -8,6 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 from config import FIGURES, Config, Reported, fields_with, reported_figures
+from early_stopping import MONITORS
+
+# The figures a run outside the reports' table is shown with (a report names its own columns).
+DEFAULT_COLUMNS = ("best_val_accuracy", "test_accuracy", "train_loss")
 
 
 def epoch_rows(history: list[dict[str, float]]) -> list[dict[str, float]]:
@@ -15,8 +19,24 @@ def epoch_rows(history: list[dict[str, float]]) -> list[dict[str, float]]:
     return [r for r in history if "seconds" in r]
 
 
+def best_epoch(history: list[dict[str, float]], end: dict[str, Any] | None = None,
+               monitor: str = "val_accuracy") -> float | None:
+    """The epoch whose weights a run keeps as its best: the one reading every table and figure uses.
+
+    A run that ended recorded it (early stopping's choice, the epoch of best.pt); with evaluations
+    between epochs, or before the run ended, it is the best evaluation by `monitor` (the first of
+    equals). None without a validation split.
+    """
+    if not history or monitor not in history[-1]:
+        return None
+    if end and "best_epoch" in end and len(history) == len(epoch_rows(history)):
+        return end["best_epoch"]
+    pick = max if MONITORS[monitor] == "max" else min
+    return pick(history, key=lambda r: r.get(monitor, float("nan")))["epoch"]
+
+
 def summarize(history: list[dict[str, float]], end: dict[str, Any] | None = None,
-              keep: str = "last") -> dict[str, Any]:
+              keep: str = "last", monitor: str = "val_accuracy") -> dict[str, Any]:
     """A run's figures under config.Reported's names, from its metrics and what it recorded at its end.
 
     The test figures are the kept weights': the last epoch's, or with keep="best" the best
@@ -31,9 +51,7 @@ def summarize(history: list[dict[str, float]], end: dict[str, Any] | None = None
         lowest = min(history, key=lambda r: r["val_loss"])
         s["best_val_accuracy"] = best["val_accuracy"]
         s["lowest_val_loss"], s["lowest_val_loss_epoch"] = lowest["val_loss"], lowest["epoch"]
-        # Early stopping judges whole epochs; with evaluations between them the best may be one of those.
-        chosen = end and "best_epoch" in end and len(history) == s["epochs"]
-        s["best_epoch"] = end["best_epoch"] if chosen else best["epoch"]
+        s["best_epoch"] = best_epoch(history, end, monitor)
         at_best = next((r for r in history if r["epoch"] == s["best_epoch"]), None)
         if at_best is not None and "train_accuracy" in at_best:
             s["train_accuracy_at_best"] = at_best["train_accuracy"]

@@ -23,7 +23,7 @@ from early_stopping import EarlyStopping
 from errors import Interrupted, TrainingError, UserError, first_line
 from experiments import Experiment, build_model, report_of
 from optimizers import make_optimizer, trainable_parameters
-from summary import compare_line, epoch_rows, setting_notes, summarize
+from summary import DEFAULT_COLUMNS, compare_line, epoch_rows, setting_notes, summarize
 
 def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer,
                     device: torch.device, desc: str, after: frozenset[int] = frozenset(),
@@ -97,16 +97,14 @@ def run(exp: Experiment, cfg: Config) -> dict[str, Any]:
 
     # ---- data: decoded once, kept on the device, augmented there in whole batches --------------
     ds = data.load_dataset(cfg.dataset, cfg.data_dir, cfg.subset, cfg.seed, cfg.num_classes)
-    train_idx, val_idx = data.split_indices(len(ds.train_labels), cfg.val_split, cfg.val_size, cfg.seed)
-    images, labels = ds.train_images, ds.train_labels
-    if len(val_idx):
-        images, labels = images[train_idx], labels[train_idx]
+    split = data.split_dataset(ds, cfg.val_split, cfg.val_size, cfg.seed)
+    val_idx, images, labels = split.val_index, split.train_images, split.train_labels
     train_loader = augment.make_loader(images, labels, exp.train_transform, cfg.batch_size, True,
                                        device, cfg.seed, cfg.workers)
     val_loader = None
     if len(val_idx):
         val_transform = exp.train_transform if cfg.val_transform == "train" else exp.test_transform
-        val_loader = augment.make_loader(ds.train_images[val_idx], ds.train_labels[val_idx],
+        val_loader = augment.make_loader(split.val_images, split.val_labels,
                                          val_transform, cfg.batch_size, False, device,
                                          cfg.seed + 1, cfg.workers)
     # test_limit: every epoch tests the first N test images only (report 002's test figure).
@@ -265,8 +263,7 @@ def run(exp: Experiment, cfg: Config) -> dict[str, Any]:
     if full_test is not None and (cfg.keep == "last" or val_loader is None):  # the kept weights
         end["full_test_accuracy"] = evaluate(step_model, full_test, device)["accuracy"]
     if val_loader is not None:
-        best = torch.load(best_path, map_location=device, weights_only=True)
-        model.load_state_dict(best["model"])
+        best = runs.load_weights(model, best_path, cfg.step)
         test = evaluate(step_model, test_loader, device)
         end.update(best_epoch=best["epoch"], best_test_loss=test["loss"],
                    best_test_accuracy=test["accuracy"])
@@ -276,11 +273,10 @@ def run(exp: Experiment, cfg: Config) -> dict[str, Any]:
         end["snapshots"] = runs.prune_snapshots(run_dir, end.get("best_epoch") or len(history))
     with open(os.path.join(run_dir, runs.SUMMARY), "w") as f:
         json.dump(end, f, indent=2)
-    summary = summarize(history, end, cfg.keep)
+    summary = summarize(history, end, cfg.keep, cfg.monitor)
     report = report_of(cfg.step)
     notes = setting_notes(cfg, exp.config, history, end)
-    columns = report.columns if report else tuple(k for k in ("best_val_accuracy", "test_accuracy",
-                                                               "train_loss") if k in summary)
+    columns = report.columns if report else tuple(k for k in DEFAULT_COLUMNS if k in summary)
     print(compare_line(cfg.step, summary, exp.reported, report.hardware if report else "",
                             columns, notes))
     return {**summary, "step": cfg.step, "device": str(device), "run_dir": run_dir}

@@ -59,7 +59,7 @@ def early_stopping(found: dict[str, Run], out: str) -> list[str]:
         ax_loss.plot(epochs, [r["train_loss"] for r in run.history], label="train", **TRAIN_STYLE)
         ax_loss.plot(epochs, [r["val_loss"] for r in run.history], label="validation", **VAL_STYLE)
         ax_acc.plot(epochs, [r["val_accuracy"] for r in run.history], label="validation", **VAL_STYLE)
-        best = run.summary.get("best_epoch")
+        best = run.best_epoch
         for ax, ylabel in ((ax_loss, "cross-entropy loss"), (ax_acc, "validation accuracy (%)")):
             if best:
                 ax.axvline(best, label=f"best epoch ({best})", **BEST_STYLE)

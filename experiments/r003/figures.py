@@ -14,7 +14,7 @@ import data
 import plotting
 import runs
 import tsne
-from errors import UserError, first_line
+from errors import UserError
 from runs import Run
 
 PERPLEXITY = 50  # the report's TSNE(perplexity=50)
@@ -47,7 +47,7 @@ def plot_augmented_samples(run: Run, data_dir: str | None, path: str, n: int = 6
 def plot_error(run: Run, path: str) -> None:
     """The error per epoch (100 - accuracy), train and validation, the best epoch marked."""
     epochs = [r["epoch"] for r in run.history]
-    best = run.end.get("best_epoch") if run.end else None
+    best = run.best_epoch
     fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
     for split, style in (("train", plotting.TRAIN_STYLE), ("val", plotting.VAL_STYLE)):
         if f"{split}_accuracy" in run.history[-1]:
@@ -81,7 +81,7 @@ def plot_tsne(run: Run, data_dir: str | None, path: str, samples: int = TSNE_SAM
     them when `samples` is at least their number). Returns the epochs and the library used.
     """
     cfg, exp = run.config, analysis.run_experiment(run)
-    best = (run.end or {}).get("best_epoch") or len(run.history)
+    best = run.best_epoch or len(run.history)
     epochs = runs.snapshot_epochs(best)
     missing = [e for e in epochs if not os.path.isfile(runs.snapshot_path(run.dir, e))]
     if missing:
@@ -90,9 +90,7 @@ def plot_tsne(run: Run, data_dir: str | None, path: str, samples: int = TSNE_SAM
                         f"{', '.join(map(str, missing))} (train with --set snapshots=true)")
     ds = analysis.run_dataset(cfg, data_dir)
     images, labels = ds.train_images, ds.train_labels
-    if cfg.subset is not None:  # the run trained on a prefix: its split is of that prefix
-        images, labels = images[:cfg.subset], labels[:cfg.subset]
-    train_idx, _ = data.split_indices(len(labels), cfg.val_split, cfg.val_size, cfg.seed)
+    train_idx = data.split_dataset(ds, cfg.val_split, cfg.val_size, cfg.seed).train_index
     classes = len(ds.classes)
     per_class = None if samples >= len(train_idx) else max(1, samples // classes)
     pick = train_idx[tsne.stratified_sample(labels[train_idx], per_class, cfg.seed)]
@@ -100,13 +98,7 @@ def plot_tsne(run: Run, data_dir: str | None, path: str, samples: int = TSNE_SAM
     panels, names = [], []
     for epoch in epochs:
         model = exp.model(cfg)
-        try:
-            state = torch.load(runs.snapshot_path(run.dir, epoch), map_location="cpu",
-                               weights_only=True)
-            model.load_state_dict(state["model"])
-        except Exception as e:
-            raise UserError(f"{runs.snapshot_path(run.dir, epoch)} is not a readable snapshot of "
-                            f"{run.step} ({first_line(e)})") from None
+        runs.load_weights(model, runs.snapshot_path(run.dir, epoch), run.step)
         latent, logits = features(model, x)
         when = "start" if epoch == 1 else ("best" if epoch == best else "middle")
         points, name, _ = tsne.embed(latent, PERPLEXITY, cfg.seed)
