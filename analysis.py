@@ -20,7 +20,7 @@ import tiles
 import runs
 from config import Config
 from errors import UserError
-from experiments import Experiment, load_experiment, resolve_path
+from experiments import Experiment
 from models import pretrained
 from runs import Run
 
@@ -28,12 +28,6 @@ from runs import Run
 # ---------------------------------------------------------------------------------------------
 # Loading what a run saved
 # ---------------------------------------------------------------------------------------------
-
-def run_experiment(run: Run) -> Experiment:
-    """The experiment as it was run (the copy in the run's folder), else the one in experiments/."""
-    copy = os.path.join(run.dir, "experiment.py")
-    return load_experiment(copy if os.path.isfile(copy) else resolve_path(run.step))
-
 
 def untrained_model(exp: Experiment, cfg: Config) -> tuple[nn.Module, str]:
     """The network the run started from, and a label saying what it is.

@@ -21,7 +21,7 @@ import runs
 from config import FIGURES as FIGURE_NAMES
 from config import Config, Reported, reported_figures
 from errors import OneLineParser, UserError
-from experiments import REPORTS, STEPS, Report
+from experiments import REPORTS, STEPS, Report, load_experiment, resolve_path
 from experiments.r002 import figures as r002_figures
 from experiments.r003 import figures as r003
 from experiments.r004 import figures as r004
@@ -45,13 +45,13 @@ class Options:
 # ---------------------------------------------------------------------------------------------
 
 def _first_layer(run: Run, opts: Options) -> list[str]:
-    analysis.plot_first_layer(run, analysis.run_experiment(run), opts.data_dir)
+    analysis.plot_first_layer(run, run.experiment(), opts.data_dir)
     return [os.path.join(run.dir, "kernels.png"), os.path.join(run.dir, "feature_maps.png")]
 
 
 def _softmax(run: Run, opts: Options) -> list[str]:
     path = os.path.join(run.dir, "softmax.png")
-    analysis.plot_softmax(run, analysis.run_experiment(run), opts.data_dir, path)
+    analysis.plot_softmax(run, run.experiment(), opts.data_dir, path)
     return [path]
 
 
@@ -127,7 +127,7 @@ def reported_for(step: str, run: Run | None) -> Reported | None:
         given = {k: tuple(v) if isinstance(v, list) else v for k, v in run.info["reported"].items()}
         return Reported(**{k: v for k, v in given.items() if k in Reported.__dataclass_fields__})
     if step in STEPS:
-        return analysis.load_experiment(analysis.resolve_path(step)).reported
+        return load_experiment(resolve_path(step)).reported
     return None
 
 
@@ -176,7 +176,7 @@ def results_table(steps: Sequence[str], found: dict[str, Run], columns: Sequence
 
 def _step_config(step: str, run: Run) -> Config:
     """The step's own configuration, as its experiment file (the run's copy) declares it."""
-    return analysis.run_experiment(run).config
+    return run.experiment().config
 
 
 def results_markdown(report: Report, found: dict[str, Run], figures: list[str], out: str) -> str:

@@ -27,6 +27,7 @@ import torchvision
 from torch import nn
 
 from config import Config, fields_with
+from experiments import Experiment, load_experiment, resolve_path
 from summary import best_epoch, summarize
 from errors import UserError, first_line
 
@@ -344,6 +345,11 @@ class Run:
     def best_epoch(self) -> float | None:
         """The epoch of the weights the run keeps as its best (summary.best_epoch); None without validation."""
         return best_epoch(self.history, self.end, self.config.monitor)
+
+    def experiment(self) -> Experiment:
+        """The experiment as it was run (the copy in its folder), else the step's file in experiments/."""
+        copy = os.path.join(self.dir, "experiment.py")
+        return load_experiment(copy if os.path.isfile(copy) else resolve_path(self.step))
 
     @property
     def device(self) -> str:

@@ -122,7 +122,7 @@ def test_kernel_and_feature_grids_have_a_tile_per_channel(trained):
     counts = {}
     for step in RUNS:
         run = runs.read_run(str(out / step))
-        counts[step] = analysis.plot_first_layer(run, analysis.run_experiment(run))
+        counts[step] = analysis.plot_first_layer(run, run.experiment())
     assert counts == {"CNN2": {"kernels": [32, 32], "feature_maps": [32, 32]},
                      "CNN6": {"kernels": [64, 64], "feature_maps": [64, 64]}}
 
@@ -138,7 +138,7 @@ def test_before_is_the_run_s_starting_weights_and_after_its_checkpoint(trained):
     out, starts = trained
     for step in RUNS:
         run = runs.read_run(str(out / step))
-        exp = analysis.run_experiment(run)
+        exp = run.experiment()
         before, label = analysis.untrained_model(exp, run.config)
         after, _ = analysis.trained_model(exp, run)
         assert torch.equal(analysis.first_conv(before).weight, starts[step]), step
@@ -153,7 +153,7 @@ def test_feature_maps_see_the_first_test_image_at_the_model_s_resolution(trained
     out, _ = trained
     for step, side in (("CNN2", 32), ("CNN6", 224)):
         run = runs.read_run(str(out / step))
-        exp = analysis.run_experiment(run)
+        exp = run.experiment()
         image, label, name = analysis.first_test_image(run.config)
         x = analysis.model_input(image, label, exp.test_transform, run.config.seed)
         assert x.shape == (1, 3, side, side)

@@ -35,7 +35,7 @@ def filters(found: dict[str, Run], out: str) -> list[str]:
         run = found.get(step)
         if run is None:
             continue
-        exp = analysis.run_experiment(run)
+        exp = run.experiment()
         model = analysis.untrained_model(exp, run.config)[0] if which == "untrained" \
             else analysis.trained_model(exp, run)[0]
         panels.append((label, analysis.first_conv(model).weight))

@@ -23,7 +23,7 @@ TSNE_SAMPLES = 5000  # training images in the t-SNE by default: 500 per CIFAR-10
 
 def plot_augmented_samples(run: Run, data_dir: str | None, path: str, n: int = 64) -> None:
     """One batch of n augmented training images with their labels, as the report shows them."""
-    exp, ds = analysis.run_experiment(run), analysis.run_dataset(run.config, data_dir)
+    exp, ds = run.experiment(), analysis.run_dataset(run.config, data_dir)
     loader = augment.make_loader(ds.train_images[:max(n, 1)], ds.train_labels[:max(n, 1)],
                                  exp.train_transform, n, True, torch.device("cpu"), run.config.seed,
                                  workers=0)
@@ -80,7 +80,7 @@ def plot_tsne(run: Run, data_dir: str | None, path: str, samples: int = TSNE_SAM
     Unaugmented training images of the run's own split, a stratified sample of `samples` (all of
     them when `samples` is at least their number). Returns the epochs and the library used.
     """
-    cfg, exp = run.config, analysis.run_experiment(run)
+    cfg, exp = run.config, run.experiment()
     best = run.best_epoch or len(run.history)
     epochs = runs.snapshot_epochs(best)
     missing = [e for e in epochs if not os.path.isfile(runs.snapshot_path(run.dir, e))]

@@ -54,7 +54,7 @@ def plot_activations(run: Run, image: torch.Tensor | None, image_name: str,
     image: uint8 (1, 3, H, W), or None for the run's first test image; resized to the model's
     input and normalized by the step's test transform, as evaluate sees images.
     """
-    exp = analysis.run_experiment(run)
+    exp = run.experiment()
     model, label = analysis.trained_model(exp, run)
     if image is None:
         image, _, cls = analysis.first_test_image(run.config, data_dir)
@@ -77,7 +77,7 @@ def plot_activations(run: Run, image: torch.Tensor | None, image_name: str,
 
 def plot_kernels_by_colour(run: Run) -> list[str]:
     """Figs. 10-13: conv1's 64 kernels (7x7) in RGB, and each colour channel alone in grey."""
-    exp = analysis.run_experiment(run)
+    exp = run.experiment()
     model, label = analysis.trained_model(exp, run)
     w = analysis.first_conv(model).weight
     path = os.path.join(run.dir, "kernels_by_colour.png")
