@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import contextlib
+import platform
+from typing import Any
 
+import numpy as np
 import torch
+import torchvision
 from torch import nn
 
 from errors import UserError
@@ -53,3 +57,28 @@ def autocast(device: torch.device) -> contextlib.AbstractContextManager:
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def environment(device: torch.device) -> dict[str, Any]:
+    """Versions and hardware, saved beside each run so that it can be reproduced."""
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "device": str(device),
+        "device_name": (torch.cuda.get_device_name(device) if device.type == "cuda"
+                        else cpu_name()),
+        "cpu_threads": torch.get_num_threads(),
+    }
+
+
+def cpu_name() -> str:
+    """The CPU's model name (Linux), else what platform knows of it."""
+    with contextlib.suppress(OSError):  # Linux names the model; elsewhere the architecture must do
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()

@@ -1,9 +1,13 @@
-"""The errors the command lines report as one sentence, without a traceback."""
+"""The errors the command lines report as one sentence, without a traceback, and Ctrl-C's handling."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import signal
 import sys
-from typing import NoReturn
+import threading
+from typing import Any, Iterator, NoReturn
 
 
 class UserError(Exception):
@@ -29,3 +33,36 @@ class OneLineParser(argparse.ArgumentParser):
 def first_line(e: BaseException) -> str:
     """An exception's message cut to its first line (its type's name when it has none)."""
     return (str(e).strip() or type(e).__name__).splitlines()[0]
+
+
+def exit_at_once(signum: int, frame: Any) -> None:
+    """A second Ctrl-C: exit now, without cleaning up."""
+    os.write(2, b"\ninterrupted again: exiting now\n")
+    os._exit(130)
+
+
+@contextlib.contextmanager
+def ctrl_c_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C until the block ends, so that a checkpoint and its record always agree."""
+    caught: list[int] = []
+
+    def hold(signum: int, frame: Any) -> None:
+        if caught:  # the second one: do not wait
+            exit_at_once(signum, frame)
+        caught.append(signum)
+
+    previous = on_sigint(hold)
+    try:
+        yield
+    finally:
+        if previous is not None:
+            on_sigint(previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
+def on_sigint(handler: Any) -> Any:
+    """Install a SIGINT handler where Python allows it (the main thread); returns the previous one."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGINT, handler)

@@ -11,25 +11,24 @@ import csv
 import dataclasses
 import json
 import os
-import platform
 import re
 import shutil
-import signal
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
-import numpy as np
 import torch
-import torchvision
 from torch import nn
 
-from config import Config, fields_with
+import plotting
+import resume
+from config import Config
+from devices import environment
+from errors import UserError, ctrl_c_deferred, first_line
 from experiments import Experiment, load_experiment, resolve_path
-from summary import best_epoch, summarize
-from errors import UserError, first_line
+from optimizers import trainable_parameters
+from summary import best_epoch, epoch_rows, summarize
 
 # metrics.csv's columns in order; the validation ones only when the run has a validation split.
 # train_eval_*: the training set evaluated in eval mode, in runs with extra evaluations (eval_every).
@@ -39,7 +38,10 @@ REQUIRED_COLUMNS = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_
 CHECKPOINT = "checkpoint.pt"  # the last finished epoch: model, optimizer, history, RNG, early stopping
 BEST = "best.pt"  # the weights of the best validation epoch
 SUMMARY = "summary.json"  # written when a run ends: best epoch, whether it stopped early, kept weights
-CHECKPOINT_KEYS = ("epoch", "model", "optimizer", "history", "rng", "config", "architecture")
+CONFIG = "config.json"  # the resolved configuration, parameters, the report's figures, environment
+EXPERIMENT = "experiment.py"  # a copy of the experiment file that was run
+METRICS = "metrics.csv"  # one row per evaluation
+CURVES = "loss_accuracy.png"  # the run's loss and accuracy per epoch
 INTERRUPTED = "INTERRUPTED.txt"  # in a run's folder while its last run was stopped by Ctrl-C
 SET_ASIDE = re.compile(r".+-\d{8}-\d{6}(-\d+)?")  # an earlier run's folder, moved by set_aside
 
@@ -70,48 +72,6 @@ def save_atomic(path: str, state: dict[str, Any]) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-
-
-def save_epoch(run_dir: str, cfg: Config, epoch: int, model: nn.Module, optimizer: Any,
-               history: list[dict[str, float]], loaders: list[Any], early_stopping: dict[str, Any],
-               improved: bool) -> None:
-    """Everything an epoch leaves: best.pt if it improved, its snapshot, then checkpoint.pt."""
-    if improved:
-        save_atomic(os.path.join(run_dir, BEST), {"epoch": epoch, "model": model.state_dict()})
-    if cfg.snapshots:  # before checkpoint.pt: a resumed run never lacks one
-        save_snapshot(run_dir, epoch, model)
-    save_atomic(os.path.join(run_dir, CHECKPOINT), {
-        "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-        "history": history, "rng": rng_state(loaders), "config": dataclasses.asdict(cfg),
-        "architecture": repr(model), "early_stopping": early_stopping})
-
-
-def load_checkpoint(path: str, cfg: Config) -> dict[str, Any]:
-    """Read a checkpoint for --resume, refusing by name one that is missing, damaged or of other data."""
-    if not os.path.isfile(path):
-        raise UserError(f"--resume: there is no checkpoint at {path}; run without --resume "
-                        f"to start {cfg.step} from scratch")
-    try:
-        # weights_only: tensors and plain data only; a pickle that would run code is refused unrun.
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # truncated, empty, not a checkpoint, or a pickle with code in it
-        raise UserError(f"--resume: {path} is not a readable checkpoint "
-                        f"({first_line(e)}); run without --resume to start again") from None
-    if not isinstance(ckpt, dict) or not set(CHECKPOINT_KEYS) - {"architecture"} <= set(ckpt):
-        raise UserError(f"--resume: {path} is not a checkpoint written by this kit (it lacks "
-                        f"{', '.join(CHECKPOINT_KEYS)}); run without --resume to start again")
-    saved, now = ckpt["config"], dataclasses.asdict(cfg)
-    # The seed generates synthetic data and draws a random split: then it must match too.
-    keys = fields_with("resume") + (("seed",) if cfg.dataset == "synthetic"
-                                    or cfg.val_split == "random" else ())
-    differs = [k for k in keys if saved.get(k, Config.__dataclass_fields__[k].default) != now[k]]
-    if differs:
-        was = ", ".join(f"{k} {saved.get(k, Config.__dataclass_fields__[k].default)}" for k in differs)
-        asked = ", ".join(f"{k} {now[k]}" for k in differs)
-        raise UserError(f"--resume: {path} was trained with {was}, but this run has {asked}; "
-                        f"resume with the same options, or run without --resume to start again "
-                        f"(the old run is moved aside)")
-    return ckpt
 
 
 def load_weights(model: nn.Module, path: str, step: str) -> dict[str, Any]:
@@ -146,51 +106,6 @@ def write_metrics(path: str, history: list[dict[str, float]]) -> None:
 
 def _number(key: str, text: str) -> float:
     return int(text) if key == "epoch" and text.lstrip("-").isdigit() else float(text)
-
-
-def rng_state(loaders: list[Any]) -> dict[str, Any]:
-    """Every random state a run draws from: torch's, each loader's (train, then validation) and CUDA's."""
-    state = {"torch": torch.get_rng_state(), "data": loaders[0].generator.get_state(),
-             "loaders": [loader.generator.get_state() for loader in loaders[1:]]}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict[str, Any], loaders: list[Any]) -> None:
-    """Put back what rng_state saved."""
-    torch.set_rng_state(state["torch"])
-    loaders[0].generator.set_state(state["data"])
-    for loader, saved in zip(loaders[1:], state.get("loaders", [])):
-        loader.generator.set_state(saved)
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def environment(device: torch.device) -> dict[str, Any]:
-    """Versions and hardware, saved beside each run so that it can be reproduced."""
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
-        "numpy": np.__version__,
-        "platform": platform.platform(),
-        "device": str(device),
-        "device_name": (torch.cuda.get_device_name(device) if device.type == "cuda"
-                        else cpu_name()),
-        "cpu_threads": torch.get_num_threads(),
-    }
-
-
-def cpu_name() -> str:
-    """The CPU's model name (Linux), else what platform knows of it."""
-    with contextlib.suppress(OSError):  # Linux names the model; elsewhere the architecture must do
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
 
 
 # ---------------------------------------------------------------------------------------------
@@ -277,48 +192,92 @@ def kept(saved: int) -> str:
             if saved else "no epoch had finished, so nothing was saved")
 
 
-def exit_at_once(signum: int, frame: Any) -> None:
-    """A second Ctrl-C: exit now, without cleaning up."""
-    os.write(2, b"\ninterrupted again: exiting now\n")
-    os._exit(130)
+# ---------------------------------------------------------------------------------------------
+# The one writer of a run's folder
+# ---------------------------------------------------------------------------------------------
 
+class RunFolder:
+    """<out>/<step>/ and every file a run writes there, in the spirit of timm's CheckpointSaver.
 
-def mark_interrupted(run_dir: str, cfg: Config, epoch: int, saved: int) -> str:
-    """Leave INTERRUPTED.txt in the run's folder; returns the one-line message."""
-    message = f"{cfg.step}: interrupted during epoch {epoch}; {kept(saved)}"
-    with contextlib.suppress(OSError):  # a full disk must not hide the interruption itself
-        with open(os.path.join(run_dir, INTERRUPTED), "w") as f:
-            f.write(f"{message}\n(at {time.strftime('%Y-%m-%d %H:%M:%S')}; add --resume to the "
-                    f"command that started it)\n")
-    return message
+    `checkpointed` is the epoch checkpoint.pt holds: the stopping messages say what is kept by it.
+    """
 
+    def __init__(self, out: str, step: str) -> None:
+        self.dir, self.step, self.checkpointed = os.path.join(out, step), step, 0
+        self.keeps_best = False  # with a validation split: best.pt holds the best epoch's weights
+        self.checkpoint, self.best = os.path.join(self.dir, CHECKPOINT), os.path.join(self.dir, BEST)
 
-@contextlib.contextmanager
-def ctrl_c_deferred() -> Iterator[None]:
-    """Hold a Ctrl-C until the block ends, so that a checkpoint and its record always agree."""
-    caught: list[int] = []
+    def start(self, exp: Any, cfg: Config, model: nn.Module, device: torch.device,
+              history: list[dict[str, float]], resumed: bool, keeps_best: bool) -> None:
+        """Set an earlier run aside (unless resumed), then write what this run is and how to repeat it."""
+        self.checkpointed, self.keeps_best = len(epoch_rows(history)), keeps_best
+        if not resumed:
+            moved = set_aside(self.dir)
+            if moved:
+                print(f"{self.dir} held an earlier run: moved it to {moved}")
+        try:
+            os.makedirs(self.dir, exist_ok=True)
+            check_free_space(self.dir, model, self.checkpoint, cfg.epochs if cfg.snapshots else 0)
+            for name in (INTERRUPTED, SUMMARY):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(os.path.join(self.dir, name))
+            self._write_json(CONFIG, {
+                "config": dataclasses.asdict(cfg), "parameters": trainable_parameters(model),
+                "reported": dataclasses.asdict(exp.reported) if exp.reported else None,
+                "environment": environment(device)})
+            with open(os.path.join(self.dir, EXPERIMENT), "w", encoding="utf-8") as f:
+                f.write(exp.source)
+            if history:  # an interruption may have left a row for an epoch the checkpoint lacks
+                write_metrics(os.path.join(self.dir, METRICS), history)
+            if keeps_best and not resumed:  # best.pt starts as the starting weights
+                save_atomic(self.best, {"epoch": 0, "model": model.state_dict()})
+        except OSError as e:
+            raise UserError(f"{cfg.step}: cannot write the run's folder {self.dir} "
+                            f"({e.strerror or e}); choose another --out") from None
 
-    def hold(signum: int, frame: Any) -> None:
-        if caught:  # the second one: do not wait
-            exit_at_once(signum, frame)
-        caught.append(signum)
+    def save_epoch(self, cfg: Config, epoch: int, model: nn.Module, optimizer: Any,
+                   history: list[dict[str, float]], loaders: list[Any], stopper: Any,
+                   improved: bool) -> None:
+        """Everything an epoch leaves: metrics.csv, its figure, best.pt if it improved, its snapshot,
+        then checkpoint.pt; a full disk stops the run with the last checkpoint kept."""
+        try:
+            write_metrics(os.path.join(self.dir, METRICS), history)
+            plotting.plot_loss_accuracy(history, cfg.step, os.path.join(self.dir, CURVES),
+                                        best_epoch=stopper.best_epoch if self.keeps_best else None)
+            with ctrl_c_deferred():  # the checkpoint and `checkpointed` always agree
+                if improved:
+                    save_atomic(self.best, {"epoch": epoch, "model": model.state_dict()})
+                if cfg.snapshots:  # before checkpoint.pt: a resumed run never lacks one
+                    save_snapshot(self.dir, epoch, model)
+                save_atomic(self.checkpoint, resume.checkpoint(cfg, epoch, model, optimizer, history,
+                                                               loaders, stopper))
+                self.checkpointed = epoch
+        except OSError as e:
+            raise UserError(f"{cfg.step}: could not write to {self.dir} ({e.strerror or e}); "
+                            f"{self.kept()}; free some space first") from None
 
-    previous = on_sigint(hold)
-    try:
-        yield
-    finally:
-        if previous is not None:
-            on_sigint(previous)
-    if caught:
-        raise KeyboardInterrupt
+    def kept(self) -> str:
+        """What a stopped run leaves: the phrase every stopping message ends with."""
+        return kept(self.checkpointed)
 
+    def mark_interrupted(self, epoch: int) -> str:
+        """Leave INTERRUPTED.txt in the run's folder; returns the one-line message."""
+        message = f"{self.step}: interrupted during epoch {epoch}; {self.kept()}"
+        with contextlib.suppress(OSError):  # a full disk must not hide the interruption itself
+            with open(os.path.join(self.dir, INTERRUPTED), "w") as f:
+                f.write(f"{message}\n(at {time.strftime('%Y-%m-%d %H:%M:%S')}; add --resume to the "
+                        f"command that started it)\n")
+        return message
 
-def on_sigint(handler: Any) -> Any:
-    """Install a SIGINT handler where Python allows it (the main thread); returns the previous one."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    return signal.signal(signal.SIGINT, handler)
+    def finish(self, cfg: Config, end: dict[str, Any], best: int) -> None:
+        """The run ended: keep only the snapshots the t-SNE shows, and write summary.json."""
+        if cfg.snapshots:  # only now is the best epoch, and so the middle one, known
+            end["snapshots"] = prune_snapshots(self.dir, best)
+        self._write_json(SUMMARY, end)
 
+    def _write_json(self, name: str, content: dict[str, Any]) -> None:
+        with open(os.path.join(self.dir, name), "w") as f:
+            json.dump(content, f, indent=2)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -119,3 +119,22 @@ def compare_line(step: str, summary: dict[str, Any], reported: Reported | None, 
     if compared and notes:
         line += f" (not the report's setting: {', '.join(notes)})"
     return line
+
+
+def epoch_line(step: str, epochs: int, row: dict[str, float], improved: bool) -> str:
+    """An epoch's row as the console shows it; `*` marks a new best validation figure."""
+    parts = [f"train loss {row['train_loss']:.4f} acc {row['train_accuracy']:5.2f}%"]
+    if "val_loss" in row:
+        parts.append(f"val loss {row['val_loss']:.4f} acc {row['val_accuracy']:5.2f}%"
+                     + ("*" if improved else " "))
+    parts.append(f"test loss {row['test_loss']:.4f} acc {row['test_accuracy']:5.2f}%")
+    return (f"{step} epoch {row['epoch']:>3}/{epochs}  " + "  ".join(parts)
+            + f"  {row['seconds']:6.1f}s")
+
+
+def evaluation_line(step: str, row: dict[str, float]) -> str:
+    """A row of extra evaluations (eval_every) as the console shows it."""
+    parts = [f"{name} loss {row[f'{split}_loss']:.4f} acc {row[f'{split}_accuracy']:5.2f}%"
+             for split, name in (("train_eval", "train"), ("val", "val"), ("test", "test"))
+             if f"{split}_loss" in row]
+    return f"{step} epoch {row['epoch']:>7.2f}  evaluation in eval mode: " + "  ".join(parts)

@@ -29,7 +29,6 @@ import augment
 import data
 import devices
 import optimizers
-import runs
 import train
 from errors import OneLineParser, UserError
 from experiments import REPORT_STEPS, Experiment, load_experiment, resolve_path
@@ -174,7 +173,7 @@ def _loadavg() -> str:
 def _device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"{runs.cpu_name()}, {torch.get_num_threads()} threads"
+    return f"{devices.cpu_name()}, {torch.get_num_threads()} threads"
 
 
 def _name(dtype: torch.dtype) -> str:

@@ -16,7 +16,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-import runs
+import devices
 import tsne
 from errors import OneLineParser, UserError
 
@@ -77,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Time tsne.embed with each requested library and print one line each."""
     args = parse_args(argv)
     features, _ = clustered_features(args.n, args.dim, args.clusters, args.seed)
-    cpu = runs.cpu_name()
+    cpu = devices.cpu_name()
     print(f"{args.n:,} x {args.dim:,} float32, {args.clusters} clusters; {cpu}, "
           f"{tsne._cores()} cores")
     for name in args.backend:

@@ -15,6 +15,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import torch
 from torch import nn
 
 from config import Config, Reported
@@ -233,6 +234,25 @@ def build_model(exp: Experiment, cfg: Config) -> nn.Module:
     if not isinstance(model, nn.Module):
         raise UserError(f"{exp.path}: model(cfg) returned a {type(model).__name__}, not an nn.Module")
     return model
+
+
+def check_model_fits(model: nn.Module, exp: Experiment, cfg: Config, classes: int,
+                     device: torch.device) -> None:
+    """Refuse a network that cannot take the step's images or has fewer outputs than classes."""
+    was_training = model.training
+    model.eval()  # eval mode: batch norm's running statistics stay as they are
+    try:
+        with torch.no_grad():
+            out = model(torch.zeros(1, 3, cfg.image_size, cfg.image_size, device=device))
+    except Exception as e:
+        raise UserError(f"{exp.path}: the model cannot take a {cfg.image_size}x{cfg.image_size} "
+                        f"image ({type(e).__name__}: {first_line(e)})") from None
+    finally:
+        model.train(was_training)
+    if out.ndim != 2 or out.shape[1] < classes:
+        raise UserError(f"{exp.path}: the model gives {tuple(out.shape[1:])} outputs per image, but "
+                        f"{cfg.dataset} has {classes} classes (labels 0..{classes - 1}); the model "
+                        f"should have cfg.num_classes outputs")
 
 
 def _line_in(path: str, tb: Any) -> str:

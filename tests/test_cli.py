@@ -1,8 +1,6 @@
 """main.py as a user meets it: errors are one line with exit code 2, --summary, several steps."""
 import dataclasses
 import os
-import subprocess
-import sys
 import textwrap
 import urllib.error
 
@@ -11,26 +9,12 @@ import torch
 
 import data
 import main
-from experiments import REPORT_STEPS, REPORTS
+from experiments import REPORTS
 from models import resnet
 from expected import EXPECTED_PARAMETERS
+from helpers import cli, one_line_error, table_rows
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN_FILES = {"checkpoint.pt", "config.json", "experiment.py", "loss_accuracy.png", "metrics.csv"}
-
-
-def cli(*args, cwd=ROOT):
-    """Run main.py as a user would, in a fresh process."""
-    return subprocess.run([sys.executable, os.path.join(ROOT, "main.py"), *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
-
-
-def one_line_error(result):
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    return lines[0]
 
 
 @pytest.fixture
@@ -184,10 +168,3 @@ def test_every_step_of_a_report_runs_and_leaves_its_files(report, tmp_path, caps
         assert RUN_FILES <= set(os.listdir(out_dir / step)), step
     rows = table_rows(capsys.readouterr().out)
     assert list(rows) == list(report.steps) and all(r[2] == "1" for r in rows.values())
-
-
-def table_rows(text):
-    """The rows of the Markdown results tables in text, as {step: cells}."""
-    rows = [line.strip("|").split("|") for line in text.splitlines() if line.startswith("| ")]
-    return {cells[0].strip(): [c.strip() for c in cells] for cells in rows
-            if cells[0].strip() != "step"}

@@ -18,8 +18,7 @@ import main
 import train
 from errors import Interrupted, TrainingError, UserError
 from cifar_fixtures import write_cifar
-from test_cli import ROOT, cli, one_line_error
-from test_train import config, read_metrics, small
+from helpers import ROOT, cli, config, one_line_error, read_metrics, small
 
 
 def same_metrics(a, b):
@@ -121,7 +120,7 @@ def test_a_second_ctrl_c_exits_at_once(tmp_path, monkeypatch):
     before = signal.getsignal(signal.SIGINT)
     monkeypatch.setattr(os, "_exit", fake_exit)
     monkeypatch.setattr(train, "train_one_epoch", ctrl_c)
-    monkeypatch.setattr(runs, "mark_interrupted", second_ctrl_c)
+    monkeypatch.setattr(runs.RunFolder, "mark_interrupted", second_ctrl_c)
     with pytest.raises(ExitedAtOnce) as exited:
         train.run(exp, cfg)
     assert exited.value.args == (130,)

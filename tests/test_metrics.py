@@ -20,7 +20,7 @@ import optimizers
 import train
 from errors import TrainingError, UserError
 from config import check_config
-from test_train import config, read_metrics, small
+from helpers import config, read_metrics, small
 
 # ---- evaluate and train_one_epoch against a hand computation --------------------------------------
 

@@ -1,5 +1,4 @@
 """The shared loop: it learns, it resumes exactly, it writes what a run promises, it stops on NaN."""
-import csv
 import dataclasses
 import json
 
@@ -11,26 +10,7 @@ import devices
 import runs
 import train
 from errors import TrainingError, UserError
-from experiments import load_experiment, resolve_path
-from models import SimpleCNN
-
-
-def config(step, tmp_path, **changes):
-    exp = load_experiment(resolve_path(step))
-    cfg = dataclasses.replace(exp.config, dataset="synthetic", subset=256, epochs=1,
-                              device="cpu", out=str(tmp_path / "runs"), pretrained=False)
-    return exp, dataclasses.replace(cfg, **changes)
-
-
-def small(exp):
-    """The experiment with a narrow CNN that keeps dropout: the loop is under test, not the size."""
-    return dataclasses.replace(exp, model=lambda cfg: SimpleCNN(widths=(8, 8, 8, 16), fc_units=64,
-                                                                dropout=0.5))
-
-
-def read_metrics(run_dir):
-    with open(run_dir / "metrics.csv") as f:
-        return list(csv.DictReader(f))
+from helpers import config, read_metrics, small
 
 
 def test_learns_the_synthetic_set_well_above_chance(tmp_path):

@@ -1,0 +1,105 @@
+"""--resume: what a checkpoint holds, what it must match, and putting a run back as it was.
+
+A checkpoint is written after every finished epoch (runs.RunFolder.save_epoch) with every state
+the next epoch depends on: the weights, the optimizer, the metrics so far, the early-stopping
+rule and every random generator. Resuming from it gives, on the CPU, the very metrics an
+uninterrupted run gives.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any
+
+import torch
+from torch import nn
+
+from config import Config, fields_with
+from early_stopping import EarlyStopping
+from errors import UserError, first_line
+from experiments import Experiment
+
+CHECKPOINT_KEYS = ("epoch", "model", "optimizer", "history", "rng", "config", "architecture")
+
+
+def checkpoint(cfg: Config, epoch: int, model: nn.Module, optimizer: torch.optim.Optimizer,
+               history: list[dict[str, float]], loaders: list[Any],
+               stopper: EarlyStopping) -> dict[str, Any]:
+    """What checkpoint.pt holds after `epoch`: everything the next epoch depends on."""
+    return {"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "history": history, "rng": rng_state(loaders), "config": dataclasses.asdict(cfg),
+            "architecture": repr(model), "early_stopping": stopper.state_dict()}
+
+
+def load_checkpoint(path: str, cfg: Config) -> dict[str, Any]:
+    """Read a checkpoint for --resume, refusing by name one that is missing, damaged or of other data."""
+    if not os.path.isfile(path):
+        raise UserError(f"--resume: there is no checkpoint at {path}; run without --resume "
+                        f"to start {cfg.step} from scratch")
+    try:
+        # weights_only: tensors and plain data only; a pickle that would run code is refused unrun.
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated, empty, not a checkpoint, or a pickle with code in it
+        raise UserError(f"--resume: {path} is not a readable checkpoint "
+                        f"({first_line(e)}); run without --resume to start again") from None
+    if not isinstance(ckpt, dict) or not set(CHECKPOINT_KEYS) - {"architecture"} <= set(ckpt):
+        raise UserError(f"--resume: {path} is not a checkpoint written by this kit (it lacks "
+                        f"{', '.join(CHECKPOINT_KEYS)}); run without --resume to start again")
+    saved, now = ckpt["config"], dataclasses.asdict(cfg)
+    # The seed generates synthetic data and draws a random split: then it must match too.
+    keys = fields_with("resume") + (("seed",) if cfg.dataset == "synthetic"
+                                    or cfg.val_split == "random" else ())
+    differs = [k for k in keys if saved.get(k, Config.__dataclass_fields__[k].default) != now[k]]
+    if differs:
+        was = ", ".join(f"{k} {saved.get(k, Config.__dataclass_fields__[k].default)}" for k in differs)
+        asked = ", ".join(f"{k} {now[k]}" for k in differs)
+        raise UserError(f"--resume: {path} was trained with {was}, but this run has {asked}; "
+                        f"resume with the same options, or run without --resume to start again "
+                        f"(the old run is moved aside)")
+    return ckpt
+
+
+def rng_state(loaders: list[Any]) -> dict[str, Any]:
+    """Every random state a run draws from: torch's, each loader's (train, then validation) and CUDA's."""
+    state = {"torch": torch.get_rng_state(), "data": loaders[0].generator.get_state(),
+             "loaders": [loader.generator.get_state() for loader in loaders[1:]]}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any], loaders: list[Any]) -> None:
+    """Put back what rng_state saved."""
+    torch.set_rng_state(state["torch"])
+    loaders[0].generator.set_state(state["data"])
+    for loader, saved in zip(loaders[1:], state.get("loaders", [])):
+        loader.generator.set_state(saved)
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def restore(ckpt: dict[str, Any], path: str, exp: Experiment, cfg: Config, model: nn.Module,
+            optimizer: torch.optim.Optimizer,
+            loaders: list[Any]) -> tuple[EarlyStopping, list[dict[str, float]]]:
+    """Load a checkpoint's model, optimizer, RNG and early-stopping states, refusing another network."""
+    architecture = ckpt.get("architecture")
+    if architecture is not None and architecture != repr(model):
+        change = next((f"'{a.strip()}' is now '{b.strip()}'"
+                       for a, b in zip(architecture.splitlines(), repr(model).splitlines()) if a != b),
+                      "layers were added or removed")
+        raise UserError(f"--resume: {path} holds another network than {exp.path}'s model "
+                        f"({change}); run without --resume to start again (the old run is moved "
+                        f"aside)")
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as e:
+        raise UserError(f"--resume: {path} does not fit {exp.path}'s model "
+                        f"({first_line(e)}); run without --resume to start again") from None
+    optimizer.load_state_dict(ckpt["optimizer"])  # the learning rate is set again every epoch
+    old_lr = ckpt["config"].get("lr")
+    if old_lr != cfg.lr:
+        print(f"{cfg.step}: resuming with --lr {cfg.lr:g} (the checkpoint's run used {old_lr:g})")
+    set_rng_state(ckpt["rng"], loaders)
+    stopper = EarlyStopping.from_state(ckpt["early_stopping"]) if "early_stopping" in ckpt \
+        else EarlyStopping(cfg.early_stopping, cfg.monitor, cfg.patience, cfg.min_delta)
+    return stopper, ckpt["history"]

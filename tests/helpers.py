@@ -1,0 +1,53 @@
+"""What several test modules share: running main.py as a user would, small steps, reading runs back."""
+import csv
+import dataclasses
+import os
+import subprocess
+import sys
+
+from experiments import load_experiment, resolve_path
+from models import SimpleCNN
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def cli(*args, cwd=ROOT, script="main.py"):
+    """Run main.py (or another script of the kit) as a user would, in a fresh process."""
+    return subprocess.run([sys.executable, os.path.join(ROOT, script), *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def one_line_error(result):
+    """The one error line of a refused command: exit code 2, no traceback; returns the line."""
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+def config(step, tmp_path, **changes):
+    """A step's experiment and its config on 256 synthetic images, one epoch, on the CPU."""
+    exp = load_experiment(resolve_path(step))
+    cfg = dataclasses.replace(exp.config, dataset="synthetic", subset=256, epochs=1,
+                              device="cpu", out=str(tmp_path / "runs"), pretrained=False)
+    return exp, dataclasses.replace(cfg, **changes)
+
+
+def small(exp):
+    """The experiment with a narrow CNN that keeps dropout: the loop is under test, not the size."""
+    return dataclasses.replace(exp, model=lambda cfg: SimpleCNN(widths=(8, 8, 8, 16), fc_units=64,
+                                                                dropout=0.5))
+
+
+def read_metrics(run_dir):
+    """metrics.csv as a list of rows of strings, as csv reads them."""
+    with open(os.path.join(run_dir, "metrics.csv")) as f:
+        return list(csv.DictReader(f))
+
+
+def table_rows(text):
+    """The rows of the Markdown results tables in text, as {step: cells}."""
+    rows = [line.strip("|").split("|") for line in text.splitlines() if line.startswith("| ")]
+    return {cells[0].strip(): [c.strip() for c in cells] for cells in rows
+            if cells[0].strip() != "step"}
