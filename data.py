@@ -1,6 +1,7 @@
 """Datasets: CIFAR-100 and CIFAR-10 on disk (downloaded and verified), synthetic data, splits.
 
-The images are decoded once into a uint8 tensor (N, 3, 32, 32); augment.py turns them into batches.
+The images are decoded once into a uint8 tensor (N, 3, 32, 32); the augment package turns them
+into batches.
 """
 from __future__ import annotations
 

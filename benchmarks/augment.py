@@ -2,7 +2,7 @@
 
 (a) the report's path: a torchvision-style Dataset handing PIL images to the transform, in a
     DataLoader with worker processes; (b) the kit's: augment.make_loader, batched on the device with
-    per-image draws (augment_ops.py). The two alternate, A then B then B then A..., so that a change
+    per-image draws (augment/). The two alternate, A then B then B then A..., so that a change
     in the machine's load hits both; the ratio b/a is taken within each repetition. Nothing here
     asserts a speed: the figures belong in BENCHMARKS.md.
 

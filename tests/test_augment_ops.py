@@ -3,7 +3,7 @@
 Tolerance: none, except for ColorJitter's hue. Every other comparison is torch.equal, uint8 and
 float32 alike: those ops use torchvision's arithmetic in torchvision's order (where they re-express
 a step for speed, they pick or combine the same values). The hue adjustment is computed another
-way, 3x faster (augment_ops._hue): it is within one level (uint8) or 1/255 (float) of
+way, 3x faster (augment.colour._hue): it is within one level (uint8) or 1/255 (float) of
 F.adjust_hue and equal on almost every value; a later adjustment or op may scale that difference,
 and the tests below allow the scaled bound, and no more.
 """
@@ -16,8 +16,7 @@ from torchvision.transforms import v2
 from torchvision.transforms.functional import _get_perspective_coeffs
 
 import augment
-import augment_geometry
-import augment_ops
+from augment import colour, geometry, ops
 import data
 from experiments.r002 import augmentations
 from test_transforms import torchvision_params
@@ -38,7 +37,7 @@ def reference(t, op, params, i, img):
     """torchvision's v2 transform `t` on image i, with the parameters the batched op drew for it."""
     if not op.random:
         return t(img)
-    if isinstance(op, augment_ops.Jitter):
+    if isinstance(op, colour.Jitter):
         return t.transform(img, {k: (v if k == "fn_idx" or v is None else float(v[i]))
                                  for k, v in {k: (v[i] if k == "fn_idx" else v)
                                               for k, v in params.items()}.items()})
@@ -46,15 +45,15 @@ def reference(t, op, params, i, img):
         return t.transform(img, {}) if params[i] else img
     if isinstance(op, augment.Crop):
         return t.transform(img, torchvision_params(op, params, i))
-    if isinstance(op, augment_geometry.Affine):
+    if isinstance(op, geometry.Affine):
         return t.transform(img, {"angle": float(params[i]), "translate": (0, 0), "scale": 1.0,
                                  "shear": (0.0, 0.0)})
-    chosen = params[i] if isinstance(op, augment_ops.RandomApplied) else params["chosen"][i]
+    chosen = params[i] if isinstance(op, ops.RandomApplied) else params["chosen"][i]
     if not chosen:
         return img
-    if isinstance(op, augment_geometry.Perspective):
+    if isinstance(op, geometry.Perspective):
         return t.transform(img, {"coefficients": params["coefficients"][i].tolist()})
-    if isinstance(op, augment_geometry.Erasing):
+    if isinstance(op, geometry.Erasing):
         tv = {k: int(params[k][i]) for k in "ijhw"}
         return t.transform(img, {**tv, "v": torch.tensor(t.value)[:, None, None]})
     return t.transform(img, {"num_input_channels": img.shape[-3]})  # RandomGrayscale's; others: {}
@@ -147,11 +146,11 @@ def test_hue_is_within_one_level_of_torchvisions():
     f = torch.rand(300, generator=g) - 0.5
     f[:10] = torch.tensor([0.5, -0.5, 0.0, 1 / 6, -1 / 6, 1 / 3, -1 / 3, 0.25, 1 / 12, -1e-8])
     expected = torch.stack([v2.functional.adjust_hue(img, float(s)) for img, s in zip(x, f)])
-    batched = augment_ops._hue(x.float(), f, True).to(torch.uint8)
+    batched = colour._hue(x.float(), f, True).to(torch.uint8)
     assert_within_levels(batched, expected, 1)
     xf = (x / 255 + torch.rand(x.shape, generator=g) / 300).clamp(0, 1)
     expected = torch.stack([v2.functional.adjust_hue(img, float(s)) for img, s in zip(xf, f)])
-    assert_within_levels(augment_ops._hue(xf, f, False), expected, 1)
+    assert_within_levels(colour._hue(xf, f, False), expected, 1)
 
 
 @pytest.mark.parametrize("factor", [0.0, 0.3, 1.5, 2.0, 7.0])
@@ -163,10 +162,10 @@ def test_sharpen_equals_torchvision_on_every_uint8_pattern(factor):
     x[:50] = torch.randint(0, 2, (50, 3, 16, 16), dtype=torch.uint8, generator=g) * 255
     for batch in (x, x[:, :1], x[:, :, :2, :2], x[:, :, :3, :5]):
         expected = v2.functional.adjust_sharpness(batch, factor)
-        assert torch.equal(augment_ops.sharpen(batch, factor), expected)
+        assert torch.equal(colour.sharpen(batch, factor), expected)
     floats = x.float() / 255  # floats take torchvision's own path
     expected = v2.functional.adjust_sharpness(floats, factor)
-    assert torch.equal(augment_ops.sharpen(floats, factor), expected)
+    assert torch.equal(colour.sharpen(floats, factor), expected)
 
 
 def test_to_pil_image_truncates_floats_to_bytes_as_torchvision_does():
@@ -225,12 +224,12 @@ def test_unsupported_arguments_fall_back_to_the_per_image_loader(transform):
 # ---------------------------------------------------------------------------------------------
 
 def draw(transform, n=4000, size=32, seed=1):
-    op = augment_ops.batched_op(transform)
+    op = augment.batched_op(transform)
     return op, op.sample(images(n, size), torch.Generator().manual_seed(seed))
 
 
 def chosen(op, params):
-    return params if isinstance(op, augment_ops.RandomApplied) else params["chosen"]
+    return params if isinstance(op, ops.RandomApplied) else params["chosen"]
 
 
 @pytest.mark.parametrize("transform", [*JITTERS, *GEOMETRIC, v2.RandomEqualize(p=0.5),
@@ -275,7 +274,7 @@ def test_jitter_factors_stay_in_range_and_every_order_occurs(transform):
 @pytest.mark.parametrize("scale", [0.2, 0.7])
 def test_perspective_corners_stay_in_their_boxes_and_give_torchvisions_coefficients(scale):
     op, params = draw(v2.RandomPerspective(distortion_scale=scale), n=500)
-    ends = augment_geometry.corners(params["offsets"], 32, 32, op.distortion_scale)
+    ends = geometry.corners(params["offsets"], 32, 32, op.distortion_scale)
     bound = int(scale * 16) + 1
     starts = [[0, 0], [31, 0], [31, 31], [0, 31]]
     for e, chosen, coefficients in zip(ends.tolist(), params["chosen"], params["coefficients"]):

@@ -12,7 +12,8 @@
   through the *training* transform (quirk 1), and ex3_pretrained's test set too (quirk 2).
 
 ToTensor is written as ToImage + ToDtype(float32, scale=True), which gives the same tensor. Every
-transform here has a batched form (augment_ops.py), so data.make_loader runs them on the device.
+transform here has a batched form (augment/colour.py, augment/geometry.py), so augment.make_loader
+runs them on the device.
 """
 import torch
 from torchvision.transforms import v2

@@ -1,7 +1,9 @@
 """Batched forms of report 002's geometric transforms: RandomPerspective, RandomAffine, RandomErasing.
 
 Each image gets its own draw; perspective and affine build one sampling grid per image, the way
-torchvision's kernels build theirs, and resample the whole group with one grid_sample.
+torchvision's kernels build theirs, and resample the whole group with one grid_sample. The ops
+follow the protocol in augment/ops.py; the table in augment/__init__.py says which v2 transforms,
+with which arguments, map here.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from torchvision.transforms.v2 import RandomAffine, RandomErasing, RandomPerspec
 from torchvision.transforms.v2._utils import _get_fill
 from torchvision.transforms.v2.functional._geometry import _check_interpolation
 
-import augment_ops
+from augment.ops import apply_to, coin, uniform
 
 
 def _base_grid(h: int, w: int, start: tuple[float, float], dtype: torch.dtype,
@@ -51,7 +53,7 @@ def _times_each(base: torch.Tensor, matrices: torch.Tensor) -> torch.Tensor:
     """base (1, P, 3) times each of matrices (m, 3, k), as torchvision's base.bmm(theta), as (m, k, P).
 
     bmm's m tiny products cost 2 ms per 200 images here; x * a + y * b + c, elementwise in that
-    order, gives bmm's very values (tests/test_augment_ops.py compares them with torchvision's).
+    order, gives bmm's very values (tests/test_py compares them with torchvision's).
     The pixels are the last dimension: with the k coordinates last, each op runs 3x slower.
     """
     x, y = base[0, :, 0], base[0, :, 1]  # base[..., 2] is all 1
@@ -127,7 +129,7 @@ class Perspective:
         bound_h, bound_w = _bounds(h, w, self.distortion_scale)
         offsets = torch.stack([torch.randint(0, bound_w, (n, 4), generator=generator, device=dev),
                                torch.randint(0, bound_h, (n, 4), generator=generator, device=dev)], -1)
-        chosen = augment_ops.coin(batch, self.p, generator)
+        chosen = coin(batch, self.p, generator)
         # NaN where an image is not warped: solving for those too cost 40% more here.
         coefficients = torch.full((n, 8), math.nan, device=dev)
         index = chosen.nonzero().squeeze(1)
@@ -151,7 +153,7 @@ class Perspective:
             theta = c[:, :6].reshape(-1, 2, 3)
             denominator = torch.cat([c[:, 6:], torch.ones_like(c[:, :1])], dim=1)
             return _resample(x, theta, self.interpolation, self.fill, perspective=denominator)
-        return augment_ops.apply_to(batch, params["chosen"], warp)
+        return apply_to(batch, params["chosen"], warp)
 
 
 class Affine:
@@ -168,7 +170,7 @@ class Affine:
 
     def sample(self, batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """An angle in degrees per image."""
-        return augment_ops.uniform(len(batch), *self.degrees, generator, batch.device)
+        return uniform(len(batch), *self.degrees, generator, batch.device)
 
     def apply(self, batch: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
         # _get_inverse_affine_matrix with no shear, translation or scaling, about the centre:
@@ -194,9 +196,9 @@ class Erasing:
     def sample(self, batch: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
         """Whether each image is erased, and its rectangle's top, left, height and width."""
         n, (img_h, img_w), dev = len(batch), batch.shape[-2:], batch.device
-        chosen = augment_ops.coin(batch, self.p, generator)
-        area = img_h * img_w * augment_ops.uniform(n * self.TRIES, *self.scale, generator, dev).double()
-        ratio = augment_ops.uniform(n * self.TRIES, *self.log_ratio, generator, dev).exp().double()
+        chosen = coin(batch, self.p, generator)
+        area = img_h * img_w * uniform(n * self.TRIES, *self.scale, generator, dev).double()
+        ratio = uniform(n * self.TRIES, *self.log_ratio, generator, dev).exp().double()
         # Python's round() and torch.round both round half to even.
         h = (area * ratio).sqrt().round().long().view(n, self.TRIES)
         w = (area / ratio).sqrt().round().long().view(n, self.TRIES)
@@ -220,15 +222,3 @@ class Erasing:
         value = torch.tensor(self.value, device=dev).view(-1, 1, 1).to(batch.dtype)
         return torch.where(inside[:, None], value, batch)
 
-
-def batched_op(t: Any) -> Perspective | Affine | Erasing | None:
-    """The batched form of a RandomPerspective, RandomAffine or RandomErasing, or None."""
-    nearest_or_bilinear = ("nearest", "bilinear")
-    if type(t) is RandomPerspective and _check_interpolation(t.interpolation).value in nearest_or_bilinear:
-        return Perspective(t)
-    if (type(t) is RandomAffine and t.translate is None and t.scale is None and t.shear is None
-            and t.center is None and _check_interpolation(t.interpolation).value in nearest_or_bilinear):
-        return Affine(t)
-    if type(t) is RandomErasing and t.value is not None:  # value "random": noise, not batched here
-        return Erasing(t)
-    return None

@@ -1,141 +1,35 @@
 """Batched transforms and the loaders that feed the training loop.
 
-Experiments declare torchvision.transforms.v2 pipelines; this module maps them onto batched tensor
+Experiments declare torchvision.transforms.v2 pipelines; this package maps them onto batched tensor
 ops on the training device, with a random draw per image. The part of a pipeline with no
 randomness (a resize, the conversion to float, the normalization) is applied once to the whole
 dataset when the loader is made, if the result fits CACHE_BUDGET; only the random part runs per
 batch. A pipeline with a transform that has no batched form falls back to a standard DataLoader
 that applies it image by image, as torchvision's own CIFAR datasets do.
+
+- ops.py: the op protocol; Fixed, Normalize, Flip, Crop; the per-image draw helpers
+- colour.py: report 002's colour ops (ColorJitter, sharpness, grayscale, ToPILImage's bytes)
+- geometry.py: report 002's geometric ops (perspective, rotation, erasing) and their grids
+- __init__.py: the v2 transform -> op table, pipelines, the cached prefix, the loaders
 """
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import PIL.Image
 import torch
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
+from torchvision.transforms.v2.functional._geometry import _check_interpolation
 
-import augment_ops
+from augment import colour, geometry
+from augment.ops import Crop, Fixed, Flip, Normalize, RandomApplied, _identity
 
 # Bytes a loader may spend on the deterministic part of its pipeline, applied once to the whole
 # dataset. Over it, the part that fits is cached and the rest runs per batch: CNN6's 224x224 images
 # are 7.5 GB for 50,000 as uint8, 30 GB as float.
 CACHE_BUDGET = 2 * 1024 ** 3
-
-
-class Fixed:
-    """A transform with no randomness: the same torchvision kernel, applied to the whole batch.
-
-    `pointwise`: each output value depends only on the input value at the same place and its
-    channel, so the op gives the same images before or after a flip or an unpadded crop.
-    """
-
-    random = False
-    selects_pixels = False
-
-    def __init__(self, name: str, fn: Callable[[torch.Tensor], torch.Tensor],
-                 pointwise: bool = False) -> None:
-        self.name, self.fn, self.pointwise = name, fn, pointwise
-
-    def sample(self, batch: torch.Tensor, generator: torch.Generator) -> None:
-        return None
-
-    def apply(self, batch: torch.Tensor, params: None) -> torch.Tensor:
-        return self.fn(batch)
-
-
-class Normalize(Fixed):
-    """Normalize as torchvision computes it, with mean and std made once per device.
-
-    F.normalize builds them from Python lists on every call, a host-to-device copy that makes
-    the CPU wait for the GPU once per batch.
-    """
-
-    def __init__(self, mean: list[float], std: list[float]) -> None:
-        super().__init__("Normalize", self._normalize, pointwise=True)
-        self.mean, self.std = list(mean), list(std)
-        self._stats: dict[tuple[torch.device, torch.dtype], tuple[torch.Tensor, torch.Tensor]] = {}
-
-    def _normalize(self, x: torch.Tensor) -> torch.Tensor:
-        if not x.is_floating_point() or x.ndim < 3 or not all(self.std):
-            return F.normalize(x, self.mean, self.std)  # torchvision's own error
-        key = (x.device, x.dtype)
-        if key not in self._stats:
-            self._stats[key] = tuple(torch.as_tensor(v, dtype=x.dtype, device=x.device).view(-1, 1, 1)
-                                     for v in (self.mean, self.std))
-        mean, std = self._stats[key]
-        return x.sub(mean).div_(std)  # F.normalize's very ops, so the same bits
-
-
-class Flip:
-    """RandomHorizontalFlip: each image flipped with probability p."""
-
-    random = True
-    selects_pixels = True  # moves pixels, never changes one
-    name = "RandomHorizontalFlip"
-
-    def __init__(self, p: float) -> None:
-        self.p = p
-
-    def sample(self, batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """A bool per image: flip it or not."""
-        return torch.rand(len(batch), generator=generator, device=batch.device) < self.p
-
-    def apply(self, batch: torch.Tensor, flip: torch.Tensor) -> torch.Tensor:
-        return torch.where(flip[:, None, None, None], batch.flip(-1), batch)
-
-
-class Crop:
-    """RandomCrop: pad the batch once, then cut each image's window at its own random offset."""
-
-    random = True
-    name = "RandomCrop"
-
-    def __init__(self, t: v2.RandomCrop) -> None:
-        self.height, self.width = t.size
-        self.padding = t.padding  # [left, right, top, bottom] or None, as v2 stores it
-        self.pad_if_needed, self.fill, self.padding_mode = t.pad_if_needed, t.fill, t.padding_mode
-        # Without padding a crop only cuts pixels out; a fill value would change under Normalize.
-        self.selects_pixels = not any(self.padding or ()) and not self.pad_if_needed
-
-    def _pad(self, h: int, w: int) -> list[int]:
-        """F.pad's [left, top, right, bottom], worked out as v2.RandomCrop.make_params does."""
-        left, right, top, bottom = self.padding or (0, 0, 0, 0)
-        if self.pad_if_needed and h + top + bottom < self.height:
-            diff = self.height - (h + top + bottom)
-            top, bottom = top + diff, bottom + diff
-        if self.pad_if_needed and w + left + right < self.width:
-            diff = self.width - (w + left + right)
-            left, right = left + diff, right + diff
-        return [left, top, right, bottom]
-
-    def sample(self, batch: torch.Tensor, generator: torch.Generator) -> dict[str, Any]:
-        """The padding and each image's top-left corner in the padded image."""
-        pad = self._pad(*batch.shape[-2:])
-        h = batch.shape[-2] + pad[1] + pad[3]
-        w = batch.shape[-1] + pad[0] + pad[2]
-        if h < self.height or w < self.width:
-            raise ValueError(f"RandomCrop of {(self.height, self.width)} is larger than the "
-                             f"padded image {(h, w)}")
-        n, dev = len(batch), batch.device
-        top = torch.randint(0, h - self.height + 1, (n,), generator=generator, device=dev)
-        left = torch.randint(0, w - self.width + 1, (n,), generator=generator, device=dev)
-        return {"padding": pad, "top": top, "left": left}
-
-    def apply(self, batch: torch.Tensor, params: dict[str, Any],
-              index: torch.Tensor | None = None) -> torch.Tensor:
-        """The crops; with `index`, cut from batch[index] without copying batch[index] first."""
-        if any(params["padding"]):
-            batch = F.pad(batch, params["padding"], fill=self.fill, padding_mode=self.padding_mode)
-        # Every window of the crop's size, as a view: (N, C, H - h + 1, W - w + 1, h, w). Picking
-        # one per image copies whole rows, 4x faster than indexing each pixel on this CPU.
-        windows = batch.unfold(2, self.height, 1).unfold(3, self.width, 1)
-        if index is None:
-            index = torch.arange(len(params["top"]), device=batch.device)
-        # Advanced indices around a slice put the batch dim first: (N, C, h, w).
-        return windows[index, :, params["top"], params["left"]]
 
 
 def flatten(transform: Any) -> list[Any]:
@@ -145,12 +39,14 @@ def flatten(transform: Any) -> list[Any]:
     return [transform]
 
 
-def _identity(x: torch.Tensor) -> torch.Tensor:
-    return x  # the batch is already a uint8 CHW tensor, as ToImage would make it
+# ---------------------------------------------------------------------------------------------
+# The v2 transform -> batched op table
+# ---------------------------------------------------------------------------------------------
 
-
-def batched_op(t: Any) -> Fixed | Flip | Crop | None:
-    """The batched form of one v2 transform, or None if it has none."""
+def batched_op(t: Any) -> Any | None:
+    """The batched form of one v2 transform, or None if it has none (the loader then goes per image)."""
+    kind = type(t)
+    # Deterministic, any subclass too: one torchvision kernel on the whole batch.
     if isinstance(t, (v2.ToImage, v2.ToPureTensor, v2.Identity)):
         return Fixed(type(t).__name__, _identity, pointwise=True)
     if isinstance(t, v2.ToDtype) and isinstance(t.dtype, torch.dtype):
@@ -161,12 +57,42 @@ def batched_op(t: Any) -> Fixed | Flip | Crop | None:
         return Fixed("Resize", lambda x: F.resize(x, t.size, t.interpolation, t.max_size, t.antialias))
     if isinstance(t, v2.CenterCrop):
         return Fixed("CenterCrop", lambda x: F.center_crop(x, t.size))
-    if type(t) is v2.RandomHorizontalFlip:
+    # Random, drawn per image; the exact class only, since a subclass may draw otherwise.
+    if kind is v2.RandomHorizontalFlip:
         return Flip(t.p)
-    if type(t) is v2.RandomCrop and isinstance(t.fill, (int, float)):
+    if kind is v2.RandomCrop and isinstance(t.fill, (int, float)):
         return Crop(t)
-    return augment_ops.batched_op(t)
+    # Report 002's colour transforms (augment.colour).
+    if kind is v2.ColorJitter:
+        return colour.Jitter(t)
+    if kind is v2.RandomEqualize:
+        if t.p >= 1:  # always applied: deterministic, so the loader can cache it once
+            return Fixed("RandomEqualize", F.equalize)
+        return RandomApplied("RandomEqualize", t.p, F.equalize)
+    if kind is v2.RandomGrayscale:  # keeps the channel count, as v2 does (num_input_channels)
+        return RandomApplied("RandomGrayscale", t.p, colour.grayscale)
+    if kind is v2.RandomAdjustSharpness:
+        if t.sharpness_factor == 1:  # x + 0 * (blur - x): the identity, bit for bit
+            return RandomApplied("RandomAdjustSharpness", t.p, lambda x: x)
+        return RandomApplied("RandomAdjustSharpness", t.p,
+                             lambda x: colour.sharpen(x, t.sharpness_factor))
+    if kind is v2.ToPILImage and t.mode is None:
+        return Fixed("ToPILImage", colour.to_pil_bytes, pointwise=True)
+    # Report 002's geometric transforms (augment.geometry).
+    nearest_or_bilinear = ("nearest", "bilinear")
+    if kind is v2.RandomPerspective and _check_interpolation(t.interpolation).value in nearest_or_bilinear:
+        return geometry.Perspective(t)
+    if (kind is v2.RandomAffine and t.translate is None and t.scale is None and t.shear is None
+            and t.center is None and _check_interpolation(t.interpolation).value in nearest_or_bilinear):
+        return geometry.Affine(t)  # rotation only
+    if kind is v2.RandomErasing and t.value is not None:  # value "random": noise, not batched here
+        return geometry.Erasing(t)
+    return None
 
+
+# ---------------------------------------------------------------------------------------------
+# Pipelines
+# ---------------------------------------------------------------------------------------------
 
 class BatchPipeline:
     """A v2 transform pipeline as a list of batched ops; call it on a uint8 (N, C, H, W) batch."""

@@ -2,70 +2,32 @@
 
 torchvision's v2 transforms applied to a batch draw one set of parameters for all of it; these ops
 draw one per image with the loader's generator and give, image by image, what the v2 transform
-gives for those parameters (tests/test_augment_ops.py checks it). They follow the protocol of
-augment.py's ops: `random`, `selects_pixels`, `name`, `sample(batch, generator)`, `apply(batch, params)`.
-The geometric ones (perspective, affine, erasing) are in augment_geometry.py; `batched_op` maps a
-v2 transform to either, or to None where it has no batched form and the kit goes per image.
+gives for those parameters (tests/test_augment_ops.py checks it). ColorJitter is `Jitter`; the
+table in augment/__init__.py wraps the others in augment/ops.py's RandomApplied or Fixed, around
+the kernels here (`sharpen`, `grayscale`, `to_pil_bytes`) or torchvision's own (F.equalize).
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import torch
+from torchvision.transforms.v2 import ColorJitter
 from torchvision.transforms.v2 import functional as F
-from torchvision.transforms.v2 import ColorJitter, RandomAdjustSharpness, RandomAffine, \
-    RandomEqualize, RandomErasing, RandomGrayscale, RandomPerspective, ToPILImage
 # torchvision's own helpers, so that the arithmetic (and its rounding) is the kernels' very own.
 from torchvision.transforms.v2.functional._color import _rgb_to_grayscale_image
 
-import augment_geometry
+from augment.ops import uniform
 
 
-def coin(batch: torch.Tensor, p: float, generator: torch.Generator) -> torch.Tensor:
-    """A bool per image, True with probability p: v2 applies a transform iff torch.rand(1) < p."""
-    return torch.rand(len(batch), generator=generator, device=batch.device) < p
+def grayscale(x: torch.Tensor) -> torch.Tensor:
+    """F.rgb_to_grayscale keeping the channel count, as v2.RandomGrayscale does (num_input_channels)."""
+    return F.rgb_to_grayscale(x, num_output_channels=x.shape[1])
 
 
-def uniform(n: int, low: float, high: float, generator: torch.Generator,
-            device: torch.device) -> torch.Tensor:
-    """n float32 draws from U(low, high), as v2's torch.empty(1).uniform_(low, high) makes one."""
-    return torch.empty(n, device=device).uniform_(low, high, generator=generator)
-
-
-def apply_to(batch: torch.Tensor, chosen: torch.Tensor,
-             fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> torch.Tensor:
-    """batch with fn(batch[index], index) in place of the chosen images; the others untouched.
-
-    Only the chosen images are computed: on a CPU that beats computing all and selecting.
-    """
-    index = chosen.nonzero().squeeze(1)
-    if len(index) == 0:
-        return batch
-    done = fn(batch.index_select(0, index), index)
-    if len(index) == len(batch):
-        return done
-    # The chosen images then the others, put back in batch order by one index_select: 7x faster
-    # than clone().index_copy_ on uint8 here (index_copy_ goes byte by byte), 1.2x on float32.
-    rest = (~chosen).nonzero().squeeze(1)
-    order = torch.cat([index, rest]).argsort()
-    return torch.cat([done, batch.index_select(0, rest)]).index_select(0, order)
-
-
-class RandomApplied:
-    """A transform with no parameters of its own, applied to each image with probability p."""
-
-    random = True
-    selects_pixels = False
-
-    def __init__(self, name: str, p: float, fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
-        self.name, self.p, self.fn = name, p, fn
-
-    def sample(self, batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """A bool per image: transform it or not."""
-        return coin(batch, self.p, generator)
-
-    def apply(self, batch: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
-        return apply_to(batch, chosen, lambda x, _: self.fn(x))
+def to_pil_bytes(x: torch.Tensor) -> torch.Tensor:
+    """ToPILImage as a uint8 batch: F.to_pil_image's float -> uint8, mul(255) and truncate."""
+    # A ToImage after it then keeps uint8.
+    return x.mul(255).byte() if x.is_floating_point() else x
 
 
 def sharpen(x: torch.Tensor, factor: float) -> torch.Tensor:
@@ -230,36 +192,3 @@ class Jitter:
                 start += size
         return out.to(batch.dtype)
 
-
-# ---------------------------------------------------------------------------------------------
-# The v2 transform -> batched op table
-# ---------------------------------------------------------------------------------------------
-
-def _to_pil_bytes(x: torch.Tensor) -> torch.Tensor:
-    # F.to_pil_image's float -> uint8 conversion: mul(255) and truncate; ToImage then keeps uint8.
-    return x.mul(255).byte() if x.is_floating_point() else x
-
-
-def batched_op(t: Any) -> Any | None:
-    """The batched, per-image-random form of one of report 002's v2 transforms, or None."""
-    from augment import Fixed as _Fixed  # at call time: augment imports this module
-
-    kind = type(t)
-    if kind is ColorJitter:
-        return Jitter(t)
-    if kind is RandomEqualize:
-        if t.p >= 1:  # always applied: deterministic, so the loader can cache it once
-            return _Fixed("RandomEqualize", F.equalize)
-        return RandomApplied("RandomEqualize", t.p, F.equalize)
-    if kind is RandomGrayscale:  # keeps the channel count, as v2 does (num_input_channels)
-        return RandomApplied("RandomGrayscale", t.p,
-                             lambda x: F.rgb_to_grayscale(x, num_output_channels=x.shape[1]))
-    if kind is RandomAdjustSharpness:
-        if t.sharpness_factor == 1:  # x + 0 * (blur - x): the identity, bit for bit
-            return RandomApplied("RandomAdjustSharpness", t.p, lambda x: x)
-        return RandomApplied("RandomAdjustSharpness", t.p, lambda x: sharpen(x, t.sharpness_factor))
-    if kind is ToPILImage and t.mode is None:
-        return _Fixed("ToPILImage", _to_pil_bytes, pointwise=True)
-    if kind in (RandomPerspective, RandomAffine, RandomErasing):
-        return augment_geometry.batched_op(t)
-    return None
