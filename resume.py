@@ -45,13 +45,13 @@ def load_checkpoint(path: str, cfg: Config) -> dict[str, Any]:
     if not isinstance(ckpt, dict) or not set(CHECKPOINT_KEYS) - {"architecture"} <= set(ckpt):
         raise UserError(f"--resume: {path} is not a checkpoint written by this kit (it lacks "
                         f"{', '.join(CHECKPOINT_KEYS)}); run without --resume to start again")
-    saved, now = ckpt["config"], dataclasses.asdict(cfg)
+    then, now = ckpt["config"], dataclasses.asdict(cfg)
     # The seed generates synthetic data and draws a random split: then it must match too.
     keys = fields_with("resume") + (("seed",) if cfg.dataset == "synthetic"
                                     or cfg.val_split == "random" else ())
-    differs = [k for k in keys if saved.get(k, Config.__dataclass_fields__[k].default) != now[k]]
+    differs = [k for k in keys if then.get(k, Config.__dataclass_fields__[k].default) != now[k]]
     if differs:
-        was = ", ".join(f"{k} {saved.get(k, Config.__dataclass_fields__[k].default)}" for k in differs)
+        was = ", ".join(f"{k} {then.get(k, Config.__dataclass_fields__[k].default)}" for k in differs)
         asked = ", ".join(f"{k} {now[k]}" for k in differs)
         raise UserError(f"--resume: {path} was trained with {was}, but this run has {asked}; "
                         f"resume with the same options, or run without --resume to start again "
@@ -72,8 +72,8 @@ def set_rng_state(state: dict[str, Any], loaders: list[Any]) -> None:
     """Put back what rng_state saved."""
     torch.set_rng_state(state["torch"])
     loaders[0].generator.set_state(state["data"])
-    for loader, saved in zip(loaders[1:], state.get("loaders", [])):
-        loader.generator.set_state(saved)
+    for loader, generator_state in zip(loaders[1:], state.get("loaders", [])):
+        loader.generator.set_state(generator_state)
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
 

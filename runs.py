@@ -1,8 +1,8 @@
-"""A run's folder: metrics.csv, checkpoint.pt, best.pt, summary.json, and reading them back.
+"""A run's folder <out>/<step>/: RunFolder writes every file in it, Run and read_run read it back.
 
-Everything that must survive a crash or a Ctrl-C lives here: atomic writes, resume, moving an
-earlier run aside, the INTERRUPTED marker, the free-space check, holding Ctrl-C while a checkpoint
-is written. Also the one summary of a run that the end-of-run line and the results tables share.
+What must survive a crash or a Ctrl-C is written here: atomic writes, moving an earlier run aside,
+the INTERRUPTED marker, the free-space check, snapshots. What a checkpoint holds and how a run is
+resumed from it is resume.py's; the run's figures against the report's are summary.py's.
 """
 from __future__ import annotations
 
@@ -186,12 +186,6 @@ def prune_snapshots(run_dir: str, best: int) -> list[int]:
     return sorted(left)
 
 
-def kept(saved: int) -> str:
-    """What a stopped run leaves: the phrase every stopping message ends with."""
-    return (f"the checkpoint of epoch {saved} is kept and --resume continues from it"
-            if saved else "no epoch had finished, so nothing was saved")
-
-
 # ---------------------------------------------------------------------------------------------
 # The one writer of a run's folder
 # ---------------------------------------------------------------------------------------------
@@ -258,7 +252,8 @@ class RunFolder:
 
     def kept(self) -> str:
         """What a stopped run leaves: the phrase every stopping message ends with."""
-        return kept(self.checkpointed)
+        return (f"the checkpoint of epoch {self.checkpointed} is kept and --resume continues from it"
+                if self.checkpointed else "no epoch had finished, so nothing was saved")
 
     def mark_interrupted(self, epoch: int) -> str:
         """Leave INTERRUPTED.txt in the run's folder; returns the one-line message."""
