@@ -267,7 +267,7 @@ def regenerate(out: str, data_dir: str | None = None, only: Sequence[str] = (),
             curves = {s: found[s].history for s in overlay.steps if s in found}
             label = FIGURE_NAMES.get(overlay.metric, (overlay.metric, ""))
             plotting.plot_overlay(curves, overlay.metric, f"{label[0]} ({label[1] or 'value'})",
-                                  overlay.title, path)
+                                  overlay.title, path, report.steps)
             figures.append(path)
             written.append(path)
         for name in report.figures:

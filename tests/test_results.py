@@ -205,7 +205,7 @@ def test_kernel_tiles_scale_each_kernel_alone_and_keep_rgb_order():
 
 @pytest.mark.parametrize("report", REPORTS, ids=lambda r: r.id)
 def test_every_step_of_a_report_has_its_own_look(report):
-    looks = {tuple(sorted(plotting.step_style(s).items())) for s in report.steps}
+    looks = {tuple(sorted(plotting.step_style(s, report.steps).items())) for s in report.steps}
     assert len(looks) == len(report.steps)
 
 

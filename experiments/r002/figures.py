@@ -7,6 +7,7 @@ from typing import Sequence
 
 import tiles
 from plotting import BEST_STYLE, DPI, TRAIN_STYLE, VAL_STYLE, epoch_axes, plt, step_style
+from experiments import STEPS
 from runs import Run
 
 ES_STEPS = ("002-ES-loss", "002-ES-acc", "002-ES-BN-acc")
@@ -78,7 +79,7 @@ def dropout(found: dict[str, Run], out: str) -> list[str]:
     ran = [(p, step, found[step]) for p, step in DROPOUT if step in found]
     for p, step, run in ran:
         epochs = [r["epoch"] for r in run.history]
-        style = {**step_style(step), "markersize": 3}
+        style = {**step_style(step, STEPS[step].steps), "markersize": 3}
         ax_train.plot(epochs, [r["train_loss"] for r in run.history], label=f"p = {p}", **style)
         ax_val.plot(epochs, [r["val_loss"] for r in run.history], label=f"p = {p}", **style)
     for ax, which in ((ax_train, "training"), (ax_val, "validation")):
@@ -108,7 +109,7 @@ def vgg(found: dict[str, Run], out: str) -> list[str]:
             if run is None:
                 continue
             epochs = [r["epoch"] for r in run.history]
-            style = {**step_style(step), "markersize": 3}
+            style = {**step_style(step, STEPS[step].steps), "markersize": 3}
             ax_loss.plot(epochs, [r["train_loss"] for r in run.history], label=f"{step} train", **style)
             ax_loss.plot(epochs, [r["val_loss"] for r in run.history], label=f"{step} val",
                          **{**style, "alpha": 0.5})

@@ -16,6 +16,7 @@ import analysis
 import plotting
 import tiles
 from errors import UserError
+from experiments import STEPS
 from runs import Run
 
 
@@ -94,7 +95,7 @@ def plot_losses(found: dict[str, Run], path: str, steps: tuple[str, ...] = ("004
     for step in steps:
         if step not in found:
             continue
-        style = plotting.step_style(step)
+        style = plotting.step_style(step, STEPS[step].steps)
         for split, line in (("train_eval", "-"), ("val", "-."), ("test", "--")):
             rows = [r for r in found[step].history if f"{split}_loss" in r]
             if rows:
