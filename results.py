@@ -15,16 +15,15 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-import analysis
 import plotting
 import runs
 from config import FIGURES as FIGURE_NAMES
 from config import Config, Reported, reported_figures
 from errors import OneLineParser, UserError
 from experiments import REPORTS, STEPS, Report, load_experiment, resolve_path
-from experiments.r002 import figures as r002_figures
-from experiments.r003 import figures as r003
-from experiments.r004 import figures as r004
+from figures import load as analysis
+from figures import r002 as r002_figures
+from figures import r003, r004
 from runs import Run
 from summary import DEFAULT_COLUMNS, difference, figure_text, setting_notes
 

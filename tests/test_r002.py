@@ -10,7 +10,6 @@ import pytest
 import torch
 from torch import nn
 
-import analysis
 import augment
 import main
 import optimizers
@@ -20,6 +19,7 @@ from early_stopping import EarlyStopping
 from errors import UserError
 from experiments import load_experiment, resolve_path
 from experiments.r002.common import cnn5
+from figures import load as analysis
 from expected import EXPECTED_PARAMETERS
 from models import vgg
 

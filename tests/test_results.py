@@ -9,16 +9,15 @@ import pytest
 import torch
 
 import runs
-import analysis
 import results
 import data
 import main
 import plotting
-import tiles
-
 import train
 from cifar_fixtures import write_cifar
 from errors import UserError
+from figures import load as analysis
+from figures import tiles
 from experiments import REPORT_STEPS, REPORTS, STEPS, load_experiment, resolve_path
 from models import resnet
 from expected import EXPECTED_PARAMETERS

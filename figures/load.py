@@ -16,11 +16,11 @@ from torchvision.transforms import v2
 import augment
 import data
 import plotting
-import tiles
 import runs
 from config import Config
 from errors import UserError
 from experiments import Experiment
+from figures import tiles
 from models import pretrained
 from runs import Run
 

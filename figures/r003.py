@@ -8,13 +8,12 @@ import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
-import analysis
 import augment
 import data
 import plotting
 import runs
-import tsne
 from errors import UserError
+from figures import load, tsne
 from runs import Run
 
 PERPLEXITY = 50  # the report's TSNE(perplexity=50)
@@ -23,12 +22,12 @@ TSNE_SAMPLES = 5000  # training images in the t-SNE by default: 500 per CIFAR-10
 
 def plot_augmented_samples(run: Run, data_dir: str | None, path: str, n: int = 64) -> None:
     """One batch of n augmented training images with their labels, as the report shows them."""
-    exp, ds = run.experiment(), analysis.run_dataset(run.config, data_dir)
+    exp, ds = run.experiment(), load.run_dataset(run.config, data_dir)
     loader = augment.make_loader(ds.train_images[:max(n, 1)], ds.train_labels[:max(n, 1)],
                                  exp.train_transform, n, True, torch.device("cpu"), run.config.seed,
                                  workers=0)
     x, y = next(iter(loader))
-    images = torch.stack([analysis.for_display(xi, exp.train_transform) for xi in x])
+    images = torch.stack([load.for_display(xi, exp.train_transform) for xi in x])
     cols = math.ceil(math.sqrt(len(images)))
     rows = math.ceil(len(images) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.45 * rows), squeeze=False,
@@ -88,13 +87,13 @@ def plot_tsne(run: Run, data_dir: str | None, path: str, samples: int = TSNE_SAM
         raise UserError(f"{run.step}: the t-SNE needs the weights after epochs "
                         f"{', '.join(map(str, epochs))}, but {run.dir}/{runs.SNAPSHOTS}/ lacks "
                         f"{', '.join(map(str, missing))} (train with --set snapshots=true)")
-    ds = analysis.run_dataset(cfg, data_dir)
+    ds = load.run_dataset(cfg, data_dir)
     images, labels = ds.train_images, ds.train_labels
     train_idx = data.split_dataset(ds, cfg.val_split, cfg.val_size, cfg.seed).train_index
     classes = len(ds.classes)
     per_class = None if samples >= len(train_idx) else max(1, samples // classes)
     pick = train_idx[tsne.stratified_sample(labels[train_idx], per_class, cfg.seed)]
-    x = analysis.model_input(images[pick], labels[pick], exp.test_transform, cfg.seed)
+    x = load.model_input(images[pick], labels[pick], exp.test_transform, cfg.seed)
     panels, names = [], []
     for epoch in epochs:
         model = exp.model(cfg)

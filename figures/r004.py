@@ -12,10 +12,9 @@ import numpy as np
 import torch
 from torch import nn
 
-import analysis
 import plotting
-import tiles
 from errors import UserError
+from figures import load, tiles
 from experiments import STEPS
 from runs import Run
 
@@ -56,15 +55,15 @@ def plot_activations(run: Run, image: torch.Tensor | None, image_name: str,
     input and normalized by the step's test transform, as evaluate sees images.
     """
     exp = run.experiment()
-    model, label = analysis.trained_model(exp, run)
+    model, label = load.trained_model(exp, run)
     if image is None:
-        image, _, cls = analysis.first_test_image(run.config, data_dir)
+        image, _, cls = load.first_test_image(run.config, data_dir)
         image_name = f"test image 0 of {run.config.dataset}: {cls}"
-    x = analysis.model_input(image, torch.zeros(1, dtype=torch.long), exp.test_transform, run.config.seed)
-    shown = analysis.for_display(x[0], exp.test_transform)
+    x = load.model_input(image, torch.zeros(1, dtype=torch.long), exp.test_transform, run.config.seed)
+    shown = load.for_display(x[0], exp.test_transform)
     side = x.shape[-1]
     written = []
-    for name, maps in (("conv1", analysis.first_conv_outputs(model, x)),
+    for name, maps in (("conv1", load.first_conv_outputs(model, x)),
                        ("layer4", block_outputs(model, x, model.layer4)[:64])):
         c, h, w = maps.shape
         what = ("the first convolution's 64 output channels" if name == "conv1" else
@@ -79,8 +78,8 @@ def plot_activations(run: Run, image: torch.Tensor | None, image_name: str,
 def plot_kernels_by_colour(run: Run) -> list[str]:
     """Figs. 10-13: conv1's 64 kernels (7x7) in RGB, and each colour channel alone in grey."""
     exp = run.experiment()
-    model, label = analysis.trained_model(exp, run)
-    w = analysis.first_conv(model).weight
+    model, label = load.trained_model(exp, run)
+    w = load.first_conv(model).weight
     path = os.path.join(run.dir, "kernels_by_colour.png")
     tiles.plot_kernels([("RGB", w), ("red only", w[:, 0:1]), ("green only", w[:, 1:2]),
                            ("blue only", w[:, 2:3])],

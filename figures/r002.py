@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Sequence
 
-import tiles
+from figures import load, tiles
 from plotting import BEST_STYLE, DPI, TRAIN_STYLE, VAL_STYLE, epoch_axes, plt, step_style
 from experiments import STEPS
 from runs import Run
@@ -30,16 +30,15 @@ def _empty(ax: plt.Axes, what: str) -> None:
 
 def filters(found: dict[str, Run], out: str) -> list[str]:
     """Fig. 4: the 128 first-layer RGB 3x3 filters before training, after, with BN, with DA."""
-    import analysis  # figures that need a model: analysis imports torch's heavier parts
     panels = []
     for label, step, which in FILTERS:
         run = found.get(step)
         if run is None:
             continue
         exp = run.experiment()
-        model = analysis.untrained_model(exp, run.config)[0] if which == "untrained" \
-            else analysis.trained_model(exp, run)[0]
-        panels.append((label, analysis.first_conv(model).weight))
+        model = load.untrained_model(exp, run.config)[0] if which == "untrained" \
+            else load.trained_model(exp, run)[0]
+        panels.append((label, load.first_conv(model).weight))
     if not panels:
         return []
     path = _path(out, "filters")

@@ -1,0 +1,1 @@
+"""Everything drawn after training, from the runs a folder holds."""
