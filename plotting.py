@@ -1,7 +1,8 @@
-"""The report's figures: loss and accuracy per step, the overview, first-layer kernels and outputs.
+"""Pure drawing: loss and accuracy per step, overlays, the overview, images, softmax bars, t-SNE.
 
-Pure drawing: every function takes numbers or tensors and writes one PNG. Reading runs from disk
-and building models is report.py's job.
+Every function takes numbers or tensors (and, for a step's look, its report's steps in order) and
+writes one PNG. It imports no registry: reading runs back and building models is figures/' job,
+deciding what to draw is results.py's.
 """
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from config import Reported  # noqa: E402
-from experiments import STEPS  # noqa: E402
 
 DPI = 150  # sharp in a printed A4 report at full width, small enough to browse
 TRAIN_STYLE = {"color": "tab:blue", "linestyle": "-", "marker": "o", "markersize": 3}
@@ -37,12 +37,14 @@ _LINES = ("-", "--", "-.", ":")
 OTHER_STYLE = {"color": "0.5", "marker": ".", "linestyle": ":"}  # a run that is not a report step
 
 
-def step_style(step: str) -> dict[str, str]:
-    """The colour, marker and line style a step has in every figure."""
-    report = STEPS.get(step)
-    if report is None:
+def step_style(step: str, order: Sequence[str]) -> dict[str, str]:
+    """The colour, marker and line style a step has in every figure, from its place in `order`.
+
+    order: its report's steps, in the report's order; a step not in it gets OTHER_STYLE.
+    """
+    if step not in order:
         return OTHER_STYLE
-    i = report.steps.index(step)
+    i = list(order).index(step)
     return {"color": _COLOURS[i % len(_COLOURS)], "marker": _MARKERS[i % len(_MARKERS)],
             "linestyle": _LINES[i % len(_LINES)]}
 
@@ -90,12 +92,15 @@ def plot_loss_accuracy(history: list[dict[str, float]], step: str, path: str,
 
 
 def plot_overlay(curves: dict[str, list[dict[str, float]]], metric: str, ylabel: str, title: str,
-                 path: str) -> None:
-    """One metric per epoch for several steps in one axes: a sweep (dropout p, batch size ...)."""
+                 path: str, order: Sequence[str]) -> None:
+    """One metric per epoch for several steps in one axes: a sweep (dropout p, batch size ...).
+
+    order: the steps' report's steps, which give each its look (step_style).
+    """
     fig, ax = plt.subplots(figsize=(8, 5), constrained_layout=True)
     for step, history in curves.items():
         ax.plot([r["epoch"] for r in history], [r[metric] for r in history], label=step,
-                markersize=4, **step_style(step))
+                markersize=4, **step_style(step, order))
     epoch_axes(ax, ylabel)
     if curves:
         ax.legend(fontsize="small")
@@ -110,8 +115,8 @@ def plot_overview(histories: dict[str, list[dict[str, float]]],
                   reported: dict[str, Reported | None], path: str) -> None:
     """Every step's test accuracy per epoch, and each final accuracy beside the report's.
 
-    `reported` lists the steps to show, in order; a step missing from `histories` is marked
-    "not run" rather than left out.
+    `reported` lists the steps to show, in their report's order (which gives each its look); a
+    step missing from `histories` is marked "not run" rather than left out.
     """
     steps = list(reported)
     fig, (ax_curve, ax_bar) = plt.subplots(
@@ -121,7 +126,7 @@ def plot_overview(histories: dict[str, list[dict[str, float]]],
         if step in histories:
             h = histories[step]
             ax_curve.plot([r["epoch"] for r in h], [r["test_accuracy"] for r in h], label=step,
-                          markersize=4, **step_style(step))
+                          markersize=4, **step_style(step, steps))
     epoch_axes(ax_curve, "test accuracy (%)", "test accuracy per epoch")
     if histories:
         ax_curve.legend(ncol=2, fontsize="small")
@@ -133,7 +138,7 @@ def plot_overview(histories: dict[str, list[dict[str, float]]],
     y = np.arange(len(steps))[::-1] * 1.0
     height = 0.38
     for yi, step in zip(y, steps):
-        colour = step_style(step)["color"]
+        colour = step_style(step, steps)["color"]
         rep = reported[step]
         if rep is not None and rep.test_accuracy is not None:
             low, high = (rep.test_accuracy if isinstance(rep.test_accuracy, tuple)

@@ -17,7 +17,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 import devices
-import tsne
+from figures import tsne
 from errors import OneLineParser, UserError
 
 # What to hide from the import system so that tsne.embed falls through to the other library,

@@ -1,4 +1,5 @@
-"""One file per report step, and the table of reports: which steps each has, in order, and its figures.
+"""One file per report step, and the table of reports: which steps each has, in order, and what it
+compares them on (the figures drawn from their runs are figures.FIGURES).
 
 Report 000's steps are experiments/<step>.py; report NNN's are experiments/rNNN/<name>.py, step
 `NNN-<name>`. A step name, a report id, `all`, or a path to an experiment file can be given to
@@ -26,18 +27,8 @@ REQUIRED = ("model", "train_transform", "test_transform", "reported")  # `config
 
 
 @dataclass(frozen=True)
-class Overlay:
-    """One figure comparing several steps' curves: a sweep (dropout p, batch size, optimizer ...)."""
-
-    name: str  # the file: runs/results/<report>-<name>.png
-    title: str
-    metric: str  # a metrics.csv column, e.g. "val_accuracy"
-    steps: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class Report:
-    """A report: its steps in order, the figures it compares on, and the figures it draws."""
+    """A report: its steps in order and the figures its results table compares them on."""
 
     id: str
     title: str
@@ -45,9 +36,6 @@ class Report:
     hardware: str  # where the report's times were measured, "" when it does not say
     steps: tuple[str, ...]
     columns: tuple[str, ...]  # the figures of config.FIGURES its results table compares
-    figures: tuple[str, ...] = ()  # report-level figures, named in results.FIGURES
-    step_figures: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)  # per step
-    overlays: tuple[Overlay, ...] = ()
 
     @property
     def folder(self) -> str:
@@ -67,51 +55,28 @@ REPORTS = (
            "2018/19)", "cifar100", "GTX 960M",
            ("NN1", "CNN2", "CNN3a", "CNN3b", "CNN3c", "CNN4a", "CNN4b", "CNN4c", "CNN5a", "CNN5b",
             "CNN6"),
-           columns=("train_loss", "test_accuracy", "minutes"),
-           figures=("overview",),
-           step_figures={"CNN2": ("first_layer",), "CNN6": ("first_layer",)}),
+           columns=("train_loss", "test_accuracy", "minutes")),
     Report("001", "CIFAR-10 ConvNets: validation split, dropout sweep, a deeper final net (USI "
            "Deep Learning Lab 2022/23, Assignment 2)", "cifar10", "",
            (*_001_DROPOUT, "001-A-drop0.8-60ep", "001-B"),
-           columns=("best_val_accuracy", "best_epoch", "val_accuracy", "test_accuracy"),
-           figures=("samples",),
-           step_figures={"001-A-drop0.2": ("softmax",)},  # 1.3.6: the best model, p = 0.2
-           overlays=(Overlay("dropout", "Report 001: validation accuracy per epoch for dropout p",
-                             "val_accuracy", _001_DROPOUT),)),
+           columns=("best_val_accuracy", "best_epoch", "val_accuracy", "test_accuracy")),
     Report("002", "CIFAR-10: CNN_5, its early stopping, augmentation and dropout sweeps, and VGG11_bn "
            "transfer (Sapienza AML 2021/22, HW2)", "cifar10", "",
            ("002-CNN5", "002-CNN5-BN", "002-ES-loss", "002-ES-acc", "002-ES-BN-acc", "002-DA1",
             "002-DA2", "002-DA3", *_002_DROPOUT, *_002_VGG, *(f"{s}-DA" for s in _002_VGG)),
            columns=("best_val_accuracy", "best_epoch", "val_accuracy", "test_accuracy",
-                    "full_test_accuracy"),
-           figures=("r002_filters", "r002_early_stopping", "r002_dropout", "r002_vgg"),
-           overlays=(Overlay("DA", "Report 002 (Fig. 9): validation accuracy with DA configuration "
-                             "1 and 3", "val_accuracy", ("002-DA1", "002-DA3")),
-                     Overlay("dropout-val", "Report 002: validation accuracy per epoch for dropout p",
-                             "val_accuracy", _002_DROPOUT))),
+                    "full_test_accuracy")),
     Report("003", "CIFAR-10, a three-block CNN swept with early stopping, and the t-SNE of its latent "
            "space (Boğaziçi CMPE 597 Deep Learning, Spring 2021, Project II)", "cifar10", "",
            _003_STEPS,
            columns=("best_epoch", "train_accuracy_at_best", "best_val_accuracy", "test_accuracy",
-                    "minutes"),
-           figures=("augmented_samples",),
-           step_figures={**{s: ("error",) for s in _003_STEPS}, "003-final": ("error", "tsne")},
-           # The report's sweeps; the augmentation and batch-norm pairs as it ran them (see the steps).
-           overlays=tuple(Overlay(name, f"Report 003: validation accuracy per epoch, {what}",
-                                  "val_accuracy", steps) for name, what, steps in (
-               ("optimizers", "optimizers", ("003-final", "003-SGD", "003-Adagrad", "003-RMSprop")),
-               ("batch_sizes", "batch sizes", ("003-bs16", "003-bs32", "003-final")),
-               ("kernels", "kernel sizes", ("003-k753", "003-k533", "003-final")),
-               ("batch_norm", "batch norm on/off (dropout 0.1)", ("003-BN-drop0.1", "003-noBN")),
-               ("augmentation", "augmentation on/off (batch 16)", ("003-bs16", "003-noaug"))))),
+                    "minutes")),
     Report("004", "CIFAR-10 from LeNet to a partly frozen ResNet18, and what its layers see (NTNU "
            "TDT4265 2019, Assignment 2)", "cifar10", "",
            ("004-LeNet", "004-Model1", "004-Model2", "004-ResNet18"),
            columns=("lowest_val_loss", "lowest_val_loss_epoch", "best_val_accuracy", "best_epoch",
                     "train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss",
-                    "test_accuracy"),
-           figures=("losses_resnet_model1",),
-           step_figures={"004-ResNet18": ("activations", "kernels_by_colour")}),
+                    "test_accuracy")),
 )
 STEPS: dict[str, Report] = {step: r for r in REPORTS for step in r.steps}
 assert len(STEPS) == sum(len(r.steps) for r in REPORTS), "step names must be unique across reports"

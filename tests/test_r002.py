@@ -10,7 +10,6 @@ import pytest
 import torch
 from torch import nn
 
-import analysis
 import augment
 import main
 import optimizers
@@ -20,6 +19,7 @@ from early_stopping import EarlyStopping
 from errors import UserError
 from experiments import load_experiment, resolve_path
 from experiments.r002.common import cnn5
+from figures import load
 from expected import EXPECTED_PARAMETERS
 from models import vgg
 
@@ -171,6 +171,6 @@ def test_figures_of_a_pretrained_vgg_run_never_download(no_network, monkeypatch)
     monkeypatch.setattr(torch.hub, "download_url_to_file",
                         lambda *a, **k: pytest.fail("tried to download"))
     exp = load_experiment(resolve_path("002-VGG-full"))
-    model, label = analysis.untrained_model(exp, exp.config)
+    model, label = load.untrained_model(exp, exp.config)
     assert "random initialization" in label and str(no_network) in label
     assert isinstance(model[0][0], nn.Conv2d)

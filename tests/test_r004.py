@@ -6,8 +6,8 @@ import pytest
 import torch
 from PIL import Image
 
+import figures.tiles
 import main
-import tiles
 import optimizers
 import results
 import runs
@@ -160,13 +160,13 @@ def test_image_is_resized_to_224_and_maps_are_112_and_7(trained, tmp_path, monke
     pixels[:, ::4, 0] = 255
     Image.fromarray(pixels.numpy()).save(path)
     seen = []
-    real = results.r004.tiles.plot_feature_maps
+    real = figures.tiles.plot_feature_maps
 
     def spy(image, label, panels, title, out):
         seen.append((tuple(image.shape), tuple(panels[0][1].shape), label))
         return real(image, label, panels, title, out)
 
-    monkeypatch.setattr(results.r004.tiles, "plot_feature_maps", spy)
+    monkeypatch.setattr(figures.tiles, "plot_feature_maps", spy)
     assert regenerate(trained, "--image", str(path)) == 0
     assert [s[:2] for s in seen] == [((3, 224, 224), (64, 112, 112)), ((3, 224, 224), (64, 7, 7))]
     assert "stripes.png" in seen[0][2]

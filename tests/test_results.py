@@ -9,16 +9,14 @@ import pytest
 import torch
 
 import runs
-import analysis
 import results
 import data
 import main
 import plotting
-import tiles
-
 import train
 from cifar_fixtures import write_cifar
 from errors import UserError
+from figures import load, r000, tiles
 from experiments import REPORT_STEPS, REPORTS, STEPS, load_experiment, resolve_path
 from models import resnet
 from expected import EXPECTED_PARAMETERS
@@ -41,7 +39,7 @@ def trained(tmp_path_factory):
     one_epoch = train.train_one_epoch
 
     def record_start(model, loader, optimizer, device, desc):
-        starts.setdefault(desc.split()[0], analysis.first_conv(model).weight.detach().clone())
+        starts.setdefault(desc.split()[0], load.first_conv(model).weight.detach().clone())
         return one_epoch(model, loader, optimizer, device, desc)
 
     with pytest.MonkeyPatch.context() as mp:
@@ -122,7 +120,7 @@ def test_kernel_and_feature_grids_have_a_tile_per_channel(trained):
     counts = {}
     for step in RUNS:
         run = runs.read_run(str(out / step))
-        counts[step] = analysis.plot_first_layer(run, run.experiment())
+        counts[step] = r000.plot_first_layer(run)
     assert counts == {"CNN2": {"kernels": [32, 32], "feature_maps": [32, 32]},
                      "CNN6": {"kernels": [64, 64], "feature_maps": [64, 64]}}
 
@@ -139,13 +137,13 @@ def test_before_is_the_run_s_starting_weights_and_after_its_checkpoint(trained):
     for step in RUNS:
         run = runs.read_run(str(out / step))
         exp = run.experiment()
-        before, label = analysis.untrained_model(exp, run.config)
-        after, _ = analysis.trained_model(exp, run)
-        assert torch.equal(analysis.first_conv(before).weight, starts[step]), step
+        before, label = load.untrained_model(exp, run.config)
+        after, _ = load.trained_model(exp, run)
+        assert torch.equal(load.first_conv(before).weight, starts[step]), step
         ckpt = torch.load(out / step / "checkpoint.pt", weights_only=True)
         name = "conv1.0.weight" if step == "CNN2" else "conv1.weight"
-        assert torch.equal(analysis.first_conv(after).weight, ckpt["model"][name])
-        assert not torch.equal(analysis.first_conv(after).weight, starts[step])
+        assert torch.equal(load.first_conv(after).weight, ckpt["model"][name])
+        assert not torch.equal(load.first_conv(after).weight, starts[step])
         assert f"seed {run.config.seed}" in label
 
 
@@ -154,17 +152,17 @@ def test_feature_maps_see_the_first_test_image_at_the_model_s_resolution(trained
     for step, side in (("CNN2", 32), ("CNN6", 224)):
         run = runs.read_run(str(out / step))
         exp = run.experiment()
-        image, label, name = analysis.first_test_image(run.config)
-        x = analysis.model_input(image, label, exp.test_transform, run.config.seed)
+        image, label, name = load.first_test_image(run.config)
+        x = load.model_input(image, label, exp.test_transform, run.config.seed)
         assert x.shape == (1, 3, side, side)
-        shown = analysis.for_display(x[0], exp.test_transform)
+        shown = load.for_display(x[0], exp.test_transform)
         resized = torch.nn.functional.interpolate(image.float(), size=side, mode="bilinear",
                                                   antialias=True)[0] / 255
         assert (shown - resized).abs().max() < 0.02  # normalization undone: the image's own colours
-        model, _ = analysis.trained_model(exp, run)
-        maps = analysis.first_conv_outputs(model, x)
+        model, _ = load.trained_model(exp, run)
+        maps = load.first_conv_outputs(model, x)
         with torch.no_grad():
-            assert torch.allclose(maps, analysis.first_conv(model)(x)[0])
+            assert torch.allclose(maps, load.first_conv(model)(x)[0])
         assert name == f"class_{int(label):02d}"
 
 
@@ -174,10 +172,10 @@ def test_cifar_test_image_is_read_from_disk_and_never_downloaded(monkeypatch, tm
     cfg = dataclasses.replace(load_experiment(resolve_path("CNN2")).config, step="CNN2",
                               data_dir=str(tmp_path / "data"), subset=20)
     with pytest.raises(UserError, match="--data-dir") as e:
-        analysis.first_test_image(cfg)
+        load.first_test_image(cfg)
     assert "cifar-100-python" in str(e.value)
     written = write_cifar(tmp_path / "data", data.CIFAR100, n_train=5, n_test=3, seed=1)
-    image, label, name = analysis.first_test_image(cfg)
+    image, label, name = load.first_test_image(cfg)
     assert image.reshape(-1).tolist() == written["test_data"][0].tolist()
     assert int(label) == written["test_labels"][0] and name == written["names"][int(label)]
 
@@ -205,7 +203,7 @@ def test_kernel_tiles_scale_each_kernel_alone_and_keep_rgb_order():
 
 @pytest.mark.parametrize("report", REPORTS, ids=lambda r: r.id)
 def test_every_step_of_a_report_has_its_own_look(report):
-    looks = {tuple(sorted(plotting.step_style(s).items())) for s in report.steps}
+    looks = {tuple(sorted(plotting.step_style(s, report.steps).items())) for s in report.steps}
     assert len(looks) == len(report.steps)
 
 
@@ -215,14 +213,14 @@ def test_pretrained_before_is_imagenet_or_says_why_not(monkeypatch, tmp_path):
                         lambda *a, **k: pytest.fail("regeneration tried to download"))
     exp = load_experiment(resolve_path("CNN6"))
     cfg = dataclasses.replace(exp.config, pretrained=True)
-    _, label = analysis.untrained_model(exp, cfg)
+    _, label = load.untrained_model(exp, cfg)
     assert "not in" in label and str(tmp_path / "torch") in label.replace("\n", "")
     imagenet = resnet.resnet18(weights=None)
     os.makedirs(os.path.dirname(resnet.weights_path()))
     torch.save(imagenet.state_dict(), resnet.weights_path())
-    model, label = analysis.untrained_model(exp, cfg)
+    model, label = load.untrained_model(exp, cfg)
     assert label == "before fine-tuning: ImageNet weights"
-    assert torch.equal(analysis.first_conv(model).weight, imagenet.conv1.weight)
+    assert torch.equal(load.first_conv(model).weight, imagenet.conv1.weight)
 
 
 def test_command_line_rebuilds_a_folder_and_names_a_broken_checkpoint(trained, tmp_path, capsys):

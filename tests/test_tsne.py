@@ -12,9 +12,9 @@ import pytest
 import torch
 
 import plotting
-import tsne
 from benchmarks import tsne as bench
 from errors import UserError
+from figures import tsne
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
@@ -108,7 +108,7 @@ def test_neither_library_names_both_to_install(monkeypatch):
 
 
 def test_importing_the_kit_imports_neither_library():
-    code = ("import sys, tsne, plotting, benchmarks.tsne\n"
+    code = ("import sys, figures.tsne, plotting, benchmarks.tsne\n"
             "print(sorted(m for m in ('openTSNE', 'sklearn') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr

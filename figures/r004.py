@@ -1,7 +1,8 @@
-"""Report 004's own figures: what ResNet18 sees in one image, its kernels by colour, and Fig. 7.
+"""Report 004's own figures: ResNet18's and Model 1's losses (Fig. 7), what ResNet18 sees in one
+image (Figs. 8-9) and its first kernels by colour (Figs. 10-13).
 
-results.py draws them from the runs (nothing is trained); the image is the user's (--image PATH,
-read by read_image) or the step's first CIFAR-10 test image.
+The image is the user's (--image PATH, read once by read_image) or the step's first CIFAR-10 test
+image.
 """
 from __future__ import annotations
 
@@ -10,17 +11,20 @@ import os
 import matplotlib.pyplot as plt  # plotting (imported below) has chosen the file-only backend
 import numpy as np
 import torch
-from torch import nn
 
-import analysis
 import plotting
-import tiles
 from errors import UserError
+from figures import load, tiles
+from figures.common import steps_of
+from figures.context import Context, Option
 from runs import Run
 
 
-def read_image(path: str) -> torch.Tensor:
-    """An image file (any format PIL reads) as a uint8 RGB tensor (1, 3, H, W); one sentence if not."""
+def read_image(path: str) -> tuple[torch.Tensor, str]:
+    """An image file (any format PIL reads) as a uint8 RGB tensor (1, 3, H, W), and its file name.
+
+    One sentence (a UserError) if it cannot be read.
+    """
     from PIL import Image, UnidentifiedImageError  # only --image needs it
 
     if not os.path.exists(path):
@@ -32,69 +36,62 @@ def read_image(path: str) -> torch.Tensor:
             pixels = np.asarray(im.convert("RGB"))
     except (UnidentifiedImageError, OSError, ValueError) as e:
         raise UserError(f"--image {path} is not an image PIL can read ({type(e).__name__})") from None
-    return torch.from_numpy(pixels.copy()).permute(2, 0, 1)[None]
+    return torch.from_numpy(pixels.copy()).permute(2, 0, 1)[None], os.path.basename(path)
 
 
-def block_outputs(model: nn.Module, x: torch.Tensor, block: nn.Module) -> torch.Tensor:
-    """What `block` gives (C, h, w) for one input batch x of size 1, in eval mode."""
-    seen: list[torch.Tensor] = []
-    handle = block.register_forward_hook(lambda m, i, out: seen.append(out.detach()))
-    try:
-        with torch.no_grad():
-            model.eval()(x)
-    finally:
-        handle.remove()
-    return seen[0][0]
+IMAGE = Option("--image", metavar="PATH", read=read_image,
+               help="a photo (any format PIL reads) for report 004's activation figures, resized "
+                    "to the model's input (default: the run's first CIFAR-10 test image)")
 
 
-def plot_activations(run: Run, image: torch.Tensor | None, image_name: str,
-                     data_dir: str | None = None) -> list[str]:
+def activations(run: Run, ctx: Context) -> list[str]:
     """Figs. 8-9: conv1's 64 outputs and the first 64 of layer4's 512, each beside the input image.
 
-    image: uint8 (1, 3, H, W), or None for the run's first test image; resized to the model's
+    The image is --image's (read_image), else the run's first test image; resized to the model's
     input and normalized by the step's test transform, as evaluate sees images.
     """
     exp = run.experiment()
-    model, label = analysis.trained_model(exp, run)
+    model, label = load.trained_model(exp, run)
+    image, image_name = ctx.options.get(IMAGE.key) or (None, "")
     if image is None:
-        image, _, cls = analysis.first_test_image(run.config, data_dir)
+        image, _, cls = load.first_test_image(run.config, ctx.data_dir)
         image_name = f"test image 0 of {run.config.dataset}: {cls}"
-    x = analysis.model_input(image, torch.zeros(1, dtype=torch.long), exp.test_transform, run.config.seed)
-    shown = analysis.for_display(x[0], exp.test_transform)
+    x = load.model_input(image, torch.zeros(1, dtype=torch.long), exp.test_transform, run.config.seed)
+    shown = load.for_display(x[0], exp.test_transform)
     side = x.shape[-1]
     written = []
-    for name, maps in (("conv1", analysis.first_conv_outputs(model, x)),
-                       ("layer4", block_outputs(model, x, model.layer4)[:64])):
+    for name, maps in (("conv1", load.first_conv_outputs(model, x)),
+                       ("layer4", load.block_outputs(model, x, model.layer4)[:64])):
         c, h, w = maps.shape
         what = ("the first convolution's 64 output channels" if name == "conv1" else
                 "the first 64 of layer4's 512 output channels (after the residual add and ReLU)")
         path = os.path.join(run.dir, f"activations_{name}.png")
         tiles.plot_feature_maps(shown, f"{image_name}\nat {side}x{side}, as {run.step} sees it",
-                                   [(label, maps)], f"{run.step}: {what} ({h}x{w})", path)
+                                [(label, maps)], f"{run.step}: {what} ({h}x{w})", path)
         written.append(path)
     return written
 
 
-def plot_kernels_by_colour(run: Run) -> list[str]:
+def kernels_by_colour(run: Run, ctx: Context) -> list[str]:
     """Figs. 10-13: conv1's 64 kernels (7x7) in RGB, and each colour channel alone in grey."""
     exp = run.experiment()
-    model, label = analysis.trained_model(exp, run)
-    w = analysis.first_conv(model).weight
+    model, label = load.trained_model(exp, run)
+    w = load.first_conv(model).weight
     path = os.path.join(run.dir, "kernels_by_colour.png")
     tiles.plot_kernels([("RGB", w), ("red only", w[:, 0:1]), ("green only", w[:, 1:2]),
-                           ("blue only", w[:, 2:3])],
-                          f"{run.step}, {label}: the first convolution's {len(w)} kernels "
-                          f"({w.shape[2]}x{w.shape[3]}), brighter = higher weight", path)
+                        ("blue only", w[:, 2:3])],
+                       f"{run.step}, {label}: the first convolution's {len(w)} kernels "
+                       f"({w.shape[2]}x{w.shape[3]}), brighter = higher weight", path)
     return [path]
 
 
-def plot_losses(found: dict[str, Run], path: str, steps: tuple[str, ...] = ("004-ResNet18", "004-Model1")) -> list[str]:
+def losses(found: dict[str, Run], ctx: Context) -> list[str]:
     """Fig. 7: ResNet18's and Model 1's train, validation and test losses in one axes."""
     fig, ax = plt.subplots(figsize=(8, 5), constrained_layout=True)
-    for step in steps:
+    for step in ("004-ResNet18", "004-Model1"):
         if step not in found:
             continue
-        style = plotting.step_style(step)
+        style = plotting.step_style(step, steps_of(ctx.report))
         for split, line in (("train_eval", "-"), ("val", "-."), ("test", "--")):
             rows = [r for r in found[step].history if f"{split}_loss" in r]
             if rows:
@@ -109,6 +106,7 @@ def plot_losses(found: dict[str, Run], path: str, steps: tuple[str, ...] = ("004
     else:
         ax.text(0.5, 0.5, "no runs yet", ha="center", va="center", transform=ax.transAxes)
     ax.set_title("Report 004, Fig. 7: ResNet18's and Model 1's losses")
+    path = ctx.path()
     fig.savefig(path, dpi=plotting.DPI)
     plt.close(fig)
     return [path]

@@ -1,4 +1,5 @@
-"""Report 003's own figures: augmented samples, error per epoch, and the t-SNE of the latent space."""
+"""Report 003's own figures: augmented samples, error per epoch, and the t-SNE of the latent space
+(the report numbers none of them); --tsne-samples is the t-SNE's option."""
 from __future__ import annotations
 
 import math
@@ -8,27 +9,37 @@ import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
-import analysis
 import augment
 import data
 import plotting
 import runs
-import tsne
 from errors import UserError
+from figures import load, tsne
+from figures.context import Context, Option
 from runs import Run
 
 PERPLEXITY = 50  # the report's TSNE(perplexity=50)
 TSNE_SAMPLES = 5000  # training images in the t-SNE by default: 500 per CIFAR-10 class
+SAMPLES = Option("--tsne-samples", type=int, default=TSNE_SAMPLES, metavar="N", minimum=1,
+                 help=f"training images in each t-SNE, a stratified sample (default: "
+                      f"{TSNE_SAMPLES}; 40000 takes every one, minutes with openTSNE)")
 
 
-def plot_augmented_samples(run: Run, data_dir: str | None, path: str, n: int = 64) -> None:
-    """One batch of n augmented training images with their labels, as the report shows them."""
-    exp, ds = run.experiment(), analysis.run_dataset(run.config, data_dir)
+def augmented_samples(found: dict[str, Run], ctx: Context, n: int = 64) -> list[str]:
+    """One batch of n augmented training images with their labels, as the report shows them.
+
+    From the first run on CIFAR (its augmentation shows best on real images), else the first run.
+    """
+    run = next((r for r in found.values() if r.config.dataset != "synthetic"), None) \
+        or next(iter(found.values()), None)
+    if run is None:
+        return []
+    exp, ds = run.experiment(), load.run_dataset(run.config, ctx.data_dir)
     loader = augment.make_loader(ds.train_images[:max(n, 1)], ds.train_labels[:max(n, 1)],
                                  exp.train_transform, n, True, torch.device("cpu"), run.config.seed,
                                  workers=0)
     x, y = next(iter(loader))
-    images = torch.stack([analysis.for_display(xi, exp.train_transform) for xi in x])
+    images = torch.stack([load.for_display(xi, exp.train_transform) for xi in x])
     cols = math.ceil(math.sqrt(len(images)))
     rows = math.ceil(len(images) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.45 * rows), squeeze=False,
@@ -40,12 +51,14 @@ def plot_augmented_samples(run: Run, data_dir: str | None, path: str, n: int = 6
         ax.set_title(ds.classes[int(label)], fontsize="x-small", pad=2)
     fig.suptitle(f"{run.step}: {len(images)} augmented training images of {run.config.dataset} "
                  f"(padded crop + flip)")
+    path = ctx.path()
     fig.savefig(path, dpi=plotting.DPI)
     plt.close(fig)
+    return [path]
 
 
-def plot_error(run: Run, path: str) -> None:
-    """The error per epoch (100 - accuracy), train and validation, the best epoch marked."""
+def error(run: Run, ctx: Context) -> list[str]:
+    """error.png: the error per epoch (100 - accuracy), train and validation, the best epoch marked."""
     epochs = [r["epoch"] for r in run.history]
     best = run.best_epoch
     fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
@@ -57,8 +70,10 @@ def plot_error(run: Run, path: str) -> None:
         ax.axvline(best, label=f"best epoch ({best})", **plotting.BEST_STYLE)
     plotting.epoch_axes(ax, "error (%)", f"{run.step}: error per epoch")
     ax.legend()
+    path = os.path.join(run.dir, "error.png")
     fig.savefig(path, dpi=plotting.DPI)
     plt.close(fig)
+    return [path]
 
 
 @torch.no_grad()
@@ -74,13 +89,15 @@ def features(model: nn.Sequential, x: torch.Tensor, chunk: int = 1000) -> tuple[
     return torch.cat(latent), torch.cat(logits)
 
 
-def plot_tsne(run: Run, data_dir: str | None, path: str, samples: int = TSNE_SAMPLES) -> dict:
-    """t-SNE of the latent after epoch 1, in the middle and at the best epoch, and of the best logits.
+def latent_space(run: Run, ctx: Context) -> list[str]:
+    """tsne.png: t-SNE of the latent after epoch 1, in the middle and at the best epoch, and of the
+    best logits.
 
-    Unaugmented training images of the run's own split, a stratified sample of `samples` (all of
-    them when `samples` is at least their number). Returns the epochs and the library used.
+    Unaugmented training images of the run's own split, a stratified sample of --tsne-samples (all
+    of them when it is at least their number).
     """
     cfg, exp = run.config, run.experiment()
+    samples = ctx.options.get(SAMPLES.key, SAMPLES.default)
     best = run.best_epoch or len(run.history)
     epochs = runs.snapshot_epochs(best)
     missing = [e for e in epochs if not os.path.isfile(runs.snapshot_path(run.dir, e))]
@@ -88,13 +105,13 @@ def plot_tsne(run: Run, data_dir: str | None, path: str, samples: int = TSNE_SAM
         raise UserError(f"{run.step}: the t-SNE needs the weights after epochs "
                         f"{', '.join(map(str, epochs))}, but {run.dir}/{runs.SNAPSHOTS}/ lacks "
                         f"{', '.join(map(str, missing))} (train with --set snapshots=true)")
-    ds = analysis.run_dataset(cfg, data_dir)
+    ds = load.run_dataset(cfg, ctx.data_dir)
     images, labels = ds.train_images, ds.train_labels
     train_idx = data.split_dataset(ds, cfg.val_split, cfg.val_size, cfg.seed).train_index
     classes = len(ds.classes)
     per_class = None if samples >= len(train_idx) else max(1, samples // classes)
     pick = train_idx[tsne.stratified_sample(labels[train_idx], per_class, cfg.seed)]
-    x = analysis.model_input(images[pick], labels[pick], exp.test_transform, cfg.seed)
+    x = load.model_input(images[pick], labels[pick], exp.test_transform, cfg.seed)
     panels, names = [], []
     for epoch in epochs:
         model = exp.model(cfg)
@@ -106,6 +123,7 @@ def plot_tsne(run: Run, data_dir: str | None, path: str, samples: int = TSNE_SAM
         names.append(name)
     points, name, _ = tsne.embed(logits, PERPLEXITY, cfg.seed)  # the last model is the best one
     panels.append((f"fc3 output (logits) at epoch {best}", points, labels[pick].numpy()))
+    path = os.path.join(run.dir, "tsne.png")
     plotting.plot_tsne(panels, ds.classes, f"{run.step}: t-SNE of {len(pick):,} training images "
                        f"(unaugmented, eval mode), {names[0]}, perplexity {PERPLEXITY}", path)
-    return {"epochs": epochs, "library": names[0], "points": len(pick)}
+    return [path]

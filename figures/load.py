@@ -1,7 +1,8 @@
-"""Figures that need a trained network: first-layer kernels and outputs, softmax bars, sample images.
+"""What figures need from a run beyond its metrics: its network before and after training, its images,
+and what a layer makes of them.
 
-Each reads a run back (runs.read_run), builds the step's model from the run's own copy of its
-experiment, loads the saved weights, and hands tensors to plotting.py, which only draws.
+A model is built from the run's own copy of its experiment (Run.experiment) and given the weights
+the run saved (runs.load_weights); images are read from disk only, never downloaded.
 """
 from __future__ import annotations
 
@@ -15,8 +16,6 @@ from torchvision.transforms import v2
 
 import augment
 import data
-import plotting
-import tiles
 import runs
 from config import Config
 from errors import UserError
@@ -94,9 +93,8 @@ def for_display(x: torch.Tensor, transform: Any) -> torch.Tensor:
     return x.clamp(0, 1)
 
 
-
 # ---------------------------------------------------------------------------------------------
-# First convolution: kernels and outputs
+# Layers: the first convolution, and what a block outputs
 # ---------------------------------------------------------------------------------------------
 
 def first_conv(model: nn.Module) -> nn.Conv2d:
@@ -131,63 +129,13 @@ def first_conv_outputs(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return seen[0][0]
 
 
-def plot_first_layer(run: Run, exp: Experiment, data_dir: str | None = None) -> dict[str, list[int]]:
-    """kernels.png and feature_maps.png in the run's folder, before and after; returns tile counts."""
-    panels = [untrained_model(exp, run.config), trained_model(exp, run)]
-    conv = first_conv(panels[1][0])
-    kh, kw = conv.kernel_size
-    kernels = tiles.plot_kernels(
-        [(label, first_conv(m).weight) for m, label in panels],
-        f"{run.step}: the first convolution's {conv.out_channels} kernels ({kh}x{kw}x{conv.in_channels}), "
-        f"before and after training", os.path.join(run.dir, "kernels.png"))
-
-    image, label, name = first_test_image(run.config, data_dir)
-    x = model_input(image, label, exp.test_transform, run.config.seed)
-    maps = [(label_, first_conv_outputs(m, x)) for m, label_ in panels]
-    c, h, w = maps[0][1].shape
-    side = x.shape[-1]
-    features = tiles.plot_feature_maps(
-        for_display(x[0], exp.test_transform),
-        f"test image 0 of {run.config.dataset}: {name}\nat {side}x{side}, as {run.step} sees it",
-        maps, f"{run.step}: the first convolution's {c} output channels ({h}x{w}) for one test image",
-        os.path.join(run.dir, "feature_maps.png"))
-    return {"kernels": kernels, "feature_maps": features}
-
-
-
-# ---------------------------------------------------------------------------------------------
-# Images and what the network makes of them
-# ---------------------------------------------------------------------------------------------
-
-def plot_samples(run: Run, data_dir: str | None, path: str, n: int = 4) -> list[int]:
-    """n random training images of the run's data with their class names (report 001's Fig. 1)."""
-    ds = run_dataset(run.config, data_dir)
-    pick = torch.randperm(len(ds.train_labels), generator=torch.Generator().manual_seed(run.config.seed))[:n]
-    images = ds.train_images[pick].float() / 255
-    names = [ds.classes[int(y)] for y in ds.train_labels[pick]]
-    plotting.plot_images(images, names, f"{n} random training images of {run.config.dataset}", path)
-    return pick.tolist()
-
-
-@torch.no_grad()
-def plot_softmax(run: Run, exp: Experiment, data_dir: str | None, path: str, n: int = 4) -> list[int]:
-    """n random validation images beside their softmax probabilities, the largest highlighted.
-
-    The model is the run's kept one (best.pt with keep="best", else the last epoch's); the images
-    are drawn from the run's own validation split, seeded. Returns their training-set indices.
-    """
-    cfg = run.config
-    ds = run_dataset(cfg, data_dir)
-    val_idx = data.split_dataset(ds, cfg.val_split, cfg.val_size, cfg.seed).val_index
-    if not len(val_idx):
-        raise UserError(f"{run.step}: the softmax figure shows validation images, but the run has "
-                        f"no validation split")
-    g = torch.Generator().manual_seed(cfg.seed)
-    pick = val_idx[torch.randperm(len(val_idx), generator=g)[:n]]
-    model, label = trained_model(exp, run, runs.BEST if cfg.keep == "best" else runs.CHECKPOINT)
-    x = model_input(ds.train_images[pick], ds.train_labels[pick], exp.test_transform, cfg.seed)
-    probs = torch.softmax(model(x).float(), 1)
-    names = [ds.classes[int(y)] for y in ds.train_labels[pick]]
-    plotting.plot_softmax(ds.train_images[pick].float() / 255, names, probs, ds.classes,
-                          f"{run.step}, {label}: softmax of {n} random validation images", path)
-    return pick.tolist()
+def block_outputs(model: nn.Module, x: torch.Tensor, block: nn.Module) -> torch.Tensor:
+    """What `block` gives (C, h, w) for one input batch x of size 1, in eval mode."""
+    seen: list[torch.Tensor] = []
+    handle = block.register_forward_hook(lambda m, i, out: seen.append(out.detach()))
+    try:
+        with torch.no_grad():
+            model.eval()(x)
+    finally:
+        handle.remove()
+    return seen[0][0]

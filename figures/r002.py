@@ -1,11 +1,12 @@
-"""Report 002's own figures, rebuilt by results.py from finished runs: filters, early stopping,
-the dropout sweep and the VGG runs (registered in results.REPORT_FIGURES)."""
+"""Report 002's own figures, drawn from finished runs: CNN_5's first-layer filters (Fig. 4), early
+stopping (Figs. 6-8), the dropout sweep (Fig. 10) and the VGG11_bn runs (Figs. 11-14)."""
 from __future__ import annotations
 
-import os
 from typing import Sequence
 
-import tiles
+from figures import load, tiles
+from figures.common import steps_of
+from figures.context import Context
 from plotting import BEST_STYLE, DPI, TRAIN_STYLE, VAL_STYLE, epoch_axes, plt, step_style
 from runs import Run
 
@@ -19,34 +20,29 @@ FILTERS = (("before training (002-CNN5)", "002-CNN5", "untrained"),
            ("after, with DA (002-DA1)", "002-DA1", "trained"))
 
 
-def _path(out: str, name: str) -> str:
-    return os.path.join(out, "results", f"002-{name}.png")
-
-
 def _empty(ax: plt.Axes, what: str) -> None:
     ax.text(0.5, 0.5, f"no run of {what} yet", ha="center", va="center", transform=ax.transAxes)
 
 
-def filters(found: dict[str, Run], out: str) -> list[str]:
+def filters(found: dict[str, Run], ctx: Context) -> list[str]:
     """Fig. 4: the 128 first-layer RGB 3x3 filters before training, after, with BN, with DA."""
-    import analysis  # figures that need a model: analysis imports torch's heavier parts
     panels = []
     for label, step, which in FILTERS:
         run = found.get(step)
         if run is None:
             continue
         exp = run.experiment()
-        model = analysis.untrained_model(exp, run.config)[0] if which == "untrained" \
-            else analysis.trained_model(exp, run)[0]
-        panels.append((label, analysis.first_conv(model).weight))
+        model = load.untrained_model(exp, run.config)[0] if which == "untrained" \
+            else load.trained_model(exp, run)[0]
+        panels.append((label, load.first_conv(model).weight))
     if not panels:
         return []
-    path = _path(out, "filters")
+    path = ctx.path()
     tiles.plot_kernels(panels, "Report 002 (Fig. 4): CNN_5's first-layer filters", path)
     return [path]
 
 
-def early_stopping(found: dict[str, Run], out: str) -> list[str]:
+def early_stopping(found: dict[str, Run], ctx: Context) -> list[str]:
     """Figs. 6-8: each early-stopping run's loss and validation accuracy, the best epoch dotted."""
     fig, axes = plt.subplots(len(ES_STEPS), 2, figsize=(10, 3.2 * len(ES_STEPS)),
                              constrained_layout=True, squeeze=False)
@@ -65,20 +61,20 @@ def early_stopping(found: dict[str, Run], out: str) -> list[str]:
                 ax.axvline(best, label=f"best epoch ({best})", **BEST_STYLE)
             epoch_axes(ax, ylabel, f"{step} (monitor {run.config.monitor})")
             ax.legend(fontsize="small")
-    path = _path(out, "early-stopping")
+    path = ctx.path()
     fig.suptitle("Report 002 (Figs. 6-8): early stopping, patience 10, tolerance 1e-5")
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return [path]
 
 
-def dropout(found: dict[str, Run], out: str) -> list[str]:
+def dropout(found: dict[str, Run], ctx: Context) -> list[str]:
     """Fig. 10 and the assignment's sweep plot: losses per p, final train and val accuracy against p."""
     fig, (ax_train, ax_val, ax_p) = plt.subplots(1, 3, figsize=(16, 4.5), constrained_layout=True)
     ran = [(p, step, found[step]) for p, step in DROPOUT if step in found]
     for p, step, run in ran:
         epochs = [r["epoch"] for r in run.history]
-        style = {**step_style(step), "markersize": 3}
+        style = {**step_style(step, steps_of(ctx.report)), "markersize": 3}
         ax_train.plot(epochs, [r["train_loss"] for r in run.history], label=f"p = {p}", **style)
         ax_val.plot(epochs, [r["val_loss"] for r in run.history], label=f"p = {p}", **style)
     for ax, which in ((ax_train, "training"), (ax_val, "validation")):
@@ -91,14 +87,14 @@ def dropout(found: dict[str, Run], out: str) -> list[str]:
     ax_p.set_xticks([p for p, _ in DROPOUT])
     ax_p.grid(alpha=0.3)
     ax_p.legend(fontsize="small") if ran else _empty(ax_p, "the sweep")
-    path = _path(out, "dropout")
+    path = ctx.path()
     fig.suptitle("Report 002 (Fig. 10): CNN_5 with dropout p after every block (the report's best: 0.3)")
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return [path]
 
 
-def vgg(found: dict[str, Run], out: str) -> list[str]:
+def vgg(found: dict[str, Run], ctx: Context) -> list[str]:
     """Figs. 11-14: loss and validation accuracy of partial, full and scratch, without and with DA."""
     fig, axes = plt.subplots(2, 2, figsize=(11, 8), constrained_layout=True)
     for (ax_loss, ax_acc), suffix, title in zip(axes, ("", "-DA"), ("without DA", "with DA")):
@@ -108,7 +104,7 @@ def vgg(found: dict[str, Run], out: str) -> list[str]:
             if run is None:
                 continue
             epochs = [r["epoch"] for r in run.history]
-            style = {**step_style(step), "markersize": 3}
+            style = {**step_style(step, steps_of(ctx.report)), "markersize": 3}
             ax_loss.plot(epochs, [r["train_loss"] for r in run.history], label=f"{step} train", **style)
             ax_loss.plot(epochs, [r["val_loss"] for r in run.history], label=f"{step} val",
                          **{**style, "alpha": 0.5})
@@ -116,7 +112,7 @@ def vgg(found: dict[str, Run], out: str) -> list[str]:
         for ax, ylabel in ((ax_loss, "cross-entropy loss"), (ax_acc, "validation accuracy (%)")):
             epoch_axes(ax, ylabel, f"VGG11_bn {title}")
             ax.legend(fontsize="small") if any(s in found for s in steps) else _empty(ax, title)
-    path = _path(out, "vgg")
+    path = ctx.path()
     fig.suptitle("Report 002 (Figs. 11-14): VGG11_bn partial, full fine-tune and scratch")
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
