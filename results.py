@@ -24,7 +24,6 @@ from config import FIGURES as FIGURE_NAMES
 from config import Config, reported_figures
 from errors import OneLineParser, UserError
 from experiments import REPORTS, STEPS, Report
-from figures.common import reported_for
 from figures.context import results_dir
 from runs import Run
 from summary import DEFAULT_COLUMNS, difference, figure_text, setting_notes
@@ -47,7 +46,7 @@ def results_table(steps: Sequence[str], found: dict[str, Run], columns: Sequence
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for step in steps:
         run = found.get(step)
-        rep = reported_for(step, run)
+        rep = runs.reported_for(step, run)
         theirs = reported_figures(rep)
         if run is None:
             cells = [step, "-", (status or {}).get(step, "not run")]
@@ -83,7 +82,7 @@ def results_markdown(report: Report, found: dict[str, Run], files: list[str], ou
     not_run = [s for s in report.steps if s not in found]
     hardware = f" The report's minutes are on a {report.hardware}." if report.hardware else ""
     notes = [f"- {s}: {r.note}" for s in report.steps
-             if (r := reported_for(s, found.get(s))) is not None and r.note]
+             if (r := runs.reported_for(s, found.get(s))) is not None and r.note]
     return "\n".join([
         f"# Report {report.id}: {report.title}",
         "",

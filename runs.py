@@ -23,10 +23,10 @@ from torch import nn
 
 import plotting
 import resume
-from config import Config
+from config import Config, Reported
 from devices import environment
 from errors import UserError, ctrl_c_deferred, first_line
-from experiments import Experiment, load_experiment, resolve_path
+from experiments import STEPS, Experiment, load_experiment, resolve_path
 from optimizers import trainable_parameters
 from summary import best_epoch, epoch_rows, summarize
 
@@ -349,3 +349,13 @@ def read_run(run_dir: str) -> Run | None:
         with open(os.path.join(run_dir, SUMMARY)) as f:
             end = json.load(f)
     return Run(cfg.step or os.path.basename(run_dir), run_dir, history, cfg, info, end)
+
+
+def reported_for(step: str, run: Run | None) -> Reported | None:
+    """The report's figures for a step: as the run saved them, else from its experiment file."""
+    if run is not None and run.info.get("reported"):
+        given = {k: tuple(v) if isinstance(v, list) else v for k, v in run.info["reported"].items()}
+        return Reported(**{k: v for k, v in given.items() if k in Reported.__dataclass_fields__})
+    if step in STEPS:
+        return load_experiment(resolve_path(step)).reported
+    return None

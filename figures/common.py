@@ -1,11 +1,10 @@
-"""What several reports' figures share: the overlay of one metric across a sweep's steps, a report's
-step order (which gives each step its look), and the report's figures for a step."""
+"""What several reports' figures share: the overlay of one metric across a sweep's steps, and a
+report's step order (which gives each step its look)."""
 from __future__ import annotations
 
 import plotting
 from config import FIGURES as FIGURE_NAMES
-from config import Reported
-from experiments import REPORTS, STEPS, load_experiment, resolve_path
+from experiments import REPORTS
 from figures.context import Context
 from runs import Run
 
@@ -13,16 +12,6 @@ from runs import Run
 def steps_of(report: str) -> tuple[str, ...]:
     """A report's steps in its order: a step's place there is its look (plotting.step_style)."""
     return next(r.steps for r in REPORTS if r.id == report)
-
-
-def reported_for(step: str, run: Run | None) -> Reported | None:
-    """The report's figures for a step: as the run saved them, else from its experiment file."""
-    if run is not None and run.info.get("reported"):
-        given = {k: tuple(v) if isinstance(v, list) else v for k, v in run.info["reported"].items()}
-        return Reported(**{k: v for k, v in given.items() if k in Reported.__dataclass_fields__})
-    if step in STEPS:
-        return load_experiment(resolve_path(step)).reported
-    return None
 
 
 def overlay(found: dict[str, Run], ctx: Context, *, metric: str, steps: tuple[str, ...],

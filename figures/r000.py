@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 
 import plotting
+import runs
 from figures import tiles
-from figures.common import reported_for, steps_of
+from figures.common import steps_of
 from figures.context import Context
 from figures.load import (first_conv, first_conv_outputs, first_test_image, for_display,
                           model_input, trained_model, untrained_model)
@@ -47,5 +48,5 @@ def overview(found: dict[str, Run], ctx: Context) -> list[str]:
     """Every step's test accuracy per epoch, and its final accuracy beside the report's."""
     path = ctx.path()
     plotting.plot_overview({s: r.history for s, r in found.items()},
-                           {s: reported_for(s, found.get(s)) for s in steps_of(ctx.report)}, path)
+                           {s: runs.reported_for(s, found.get(s)) for s in steps_of(ctx.report)}, path)
     return [path]
