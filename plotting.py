@@ -219,6 +219,61 @@ def plot_softmax(images: torch.Tensor, titles: Sequence[str], probs: torch.Tenso
 
 
 # ---------------------------------------------------------------------------------------------
+# What a model gets wrong: the confusion matrix, or its most confused pairs
+# ---------------------------------------------------------------------------------------------
+
+GRID_CLASSES = 20  # a confusion grid up to this many classes; above (CIFAR-100), the top pairs
+
+
+def plot_confusion(matrix: Sequence[Sequence[int]], classes: Sequence[str], title: str, path: str,
+                   pairs: int = 20) -> None:
+    """A confusion matrix [true][predicted]: a grid coloured by the share of each true class, with
+    the counts; above GRID_CLASSES classes, the `pairs` most frequent confusions as bars instead."""
+    counts = np.asarray(matrix, dtype=np.int64)
+    k, total = len(classes), int(counts.sum())
+    per_class = counts.sum(1, keepdims=True)
+    share = counts / np.maximum(per_class, 1)
+    if k <= GRID_CLASSES:
+        side = 2.5 + 0.45 * k
+        fig, ax = plt.subplots(figsize=(side + 1.2, side), constrained_layout=True)
+        image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+        for i in range(k):
+            for j in range(k):
+                if counts[i, j]:
+                    ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize="x-small",
+                            color="white" if share[i, j] > 0.5 else "black")
+        ax.set_xticks(range(k), classes, rotation=45, ha="right", fontsize="small")
+        ax.set_yticks(range(k), classes, fontsize="small")
+        ax.set_xlabel("predicted class")
+        ax.set_ylabel("true class")
+        fig.colorbar(image, ax=ax, shrink=0.8, label="share of the true class's images")
+    else:
+        off = np.where(np.eye(k, dtype=bool), -1, counts)
+        top = [(i, j) for i, j in zip(*np.unravel_index(np.argsort(-off, axis=None, kind="stable"),
+                                                         off.shape)) if off[i, j] > 0][:pairs]
+        fig, ax = plt.subplots(figsize=(8, 1.2 + 0.3 * max(len(top), 1)), constrained_layout=True)
+        y = np.arange(len(top))[::-1]
+        ax.barh(y, [counts[i, j] for i, j in top], color="tab:blue")
+        ax.set_yticks(y, [f"{classes[i]} \u2192 {classes[j]}" for i, j in top], fontsize="small")
+        for yi, (i, j) in zip(y, top):
+            ax.text(counts[i, j], yi, f" {counts[i, j]} ({100 * share[i, j]:.0f}% of {classes[i]})",
+                    va="center", fontsize="x-small")
+        ax.set_xlabel("test images of the true class predicted as the other")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlim(0, 1.4 * max([counts[i, j] for i, j in top], default=1))  # room for the labels
+        ax.grid(axis="x", alpha=0.3)
+        if not top:
+            ax.text(0.5, 0.5, "no image was misclassified", ha="center", va="center",
+                    transform=ax.transAxes)
+        title += f"\nthe {len(top)} most confused pairs (true \u2192 predicted) of {k} classes"
+    correct = int(np.trace(counts))
+    ax.set_title(f"{title}\n{correct} of {total} images right "
+                 f"({100 * correct / max(total, 1):.1f}%)", fontsize="medium")
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------------------------------------
 # t-SNE: points coloured by class, one panel per snapshot
 # ---------------------------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from devices import environment
 from errors import UserError, ctrl_c_deferred, first_line
 from experiments import STEPS, Experiment, load_experiment, resolve_path
 from optimizers import trainable_parameters
-from summary import best_epoch, epoch_rows, summarize
+from summary import best_epoch, epoch_rows, per_class_accuracy, summarize
 
 # metrics.csv's columns in order; the validation ones only when the run has a validation split.
 # train_eval_*: the training set evaluated in eval mode, in runs with extra evaluations (eval_every).
@@ -42,6 +42,8 @@ CONFIG = "config.json"  # the resolved configuration, parameters, the report's f
 EXPERIMENT = "experiment.py"  # a copy of the experiment file that was run
 METRICS = "metrics.csv"  # one row per evaluation
 CURVES = "loss_accuracy.png"  # the run's loss and accuracy per epoch
+CONFUSION = "confusion.csv"  # the kept weights on the test set: images of each class by prediction
+CONFUSION_FIGURE = "confusion.png"  # confusion.csv drawn (CIFAR-100: its 20 most confused pairs)
 INTERRUPTED = "INTERRUPTED.txt"  # in a run's folder while its last run was stopped by Ctrl-C
 SET_ASIDE = re.compile(r".+-\d{8}-\d{6}(-\d+)?")  # an earlier run's folder, moved by set_aside
 
@@ -264,15 +266,60 @@ class RunFolder:
                         f"command that started it)\n")
         return message
 
-    def finish(self, cfg: Config, end: dict[str, Any], best: int) -> None:
-        """The run ended: keep only the snapshots the t-SNE shows, and write summary.json."""
+    def finish(self, cfg: Config, end: dict[str, Any], best: int, confusion: list[list[int]],
+               classes: list[str]) -> None:
+        """The run ended: keep only the snapshots the t-SNE shows, write the kept weights' confusion
+        matrix (confusion.csv, its figure, each class's accuracy in end) and summary.json."""
         if cfg.snapshots:  # only now is the best epoch, and so the middle one, known
             end["snapshots"] = prune_snapshots(self.dir, best)
+        end["per_class_accuracy"] = per_class_accuracy(confusion, classes)
+        write_confusion(os.path.join(self.dir, CONFUSION), confusion, classes)
         self._write_json(SUMMARY, end)
+        draw_confusion(self.dir, cfg.step, cfg.keep, end)
 
     def _write_json(self, name: str, content: dict[str, Any]) -> None:
         with open(os.path.join(self.dir, name), "w") as f:
             json.dump(content, f, indent=2)
+
+
+# ---------------------------------------------------------------------------------------------
+# The confusion matrix of the kept weights on the test set
+# ---------------------------------------------------------------------------------------------
+
+def write_confusion(path: str, matrix: list[list[int]], classes: list[str]) -> None:
+    """confusion.csv: a header of the predicted classes, then a row per true class with its counts."""
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["true \\ predicted", *classes])
+        writer.writerows([name, *row] for name, row in zip(classes, matrix))
+
+
+def read_confusion(run_dir: str) -> tuple[list[str], list[list[int]]] | None:
+    """The class names and counts of a run's confusion.csv; None if it has none (an older run)."""
+    path = os.path.join(run_dir, CONFUSION)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            header, *rows = list(csv.reader(f))
+        classes, matrix = header[1:], [[int(c) for c in row[1:]] for row in rows]
+        if [row[0] for row in rows] != classes or any(len(r) != len(classes) for r in matrix):
+            raise ValueError("its rows and columns name different classes")
+    except (OSError, ValueError) as e:
+        raise UserError(f"{path} is not a readable confusion matrix ({type(e).__name__}: {e})") from None
+    return classes, matrix
+
+
+def draw_confusion(run_dir: str, step: str, keep: str, end: dict[str, Any]) -> list[str]:
+    """confusion.png from the run's confusion.csv, titled with the weights it is of; [] without one."""
+    found = read_confusion(run_dir)
+    if found is None:
+        return []
+    weights = (f"the best epoch's weights (epoch {end['best_epoch']})"
+               if keep == "best" and "best_epoch" in end else "the last epoch's weights")
+    path = os.path.join(run_dir, CONFUSION_FIGURE)
+    plotting.plot_confusion(found[1], found[0], f"{step}: {weights} on the test set", path)
+    return [path]
 
 
 # ---------------------------------------------------------------------------------------------

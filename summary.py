@@ -66,6 +66,12 @@ def summarize(history: list[dict[str, float]], end: dict[str, Any] | None = None
     return s
 
 
+def per_class_accuracy(confusion: list[list[int]], classes: list[str]) -> dict[str, float | None]:
+    """Each class's accuracy (%) from a confusion matrix [true][predicted]; None for a class with no image."""
+    return {name: 100 * row[i] / sum(row) if sum(row) else None
+            for i, (name, row) in enumerate(zip(classes, confusion))}
+
+
 def figure_text(name: str, value: Any) -> str:
     """A figure as tables print it: 73.6%, 0.803, epoch numbers as integers, ranges as 60-65%."""
     unit = FIGURES.get(name, ("", ""))[1]

@@ -83,20 +83,33 @@ def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.O
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, loader: Iterable, device: torch.device) -> dict[str, float]:
-    """Mean loss and accuracy (%) over a whole loader, in eval mode."""
+def evaluate(model: nn.Module, loader: Iterable, device: torch.device) -> dict[str, Any]:
+    """Mean loss and accuracy (%) over a whole loader, in eval mode, and its confusion matrix.
+
+    "confusion" (classes x classes, [true, predicted]) stays on the device: only a run's end
+    reads it, so an epoch's evaluations still read the device once each, for loss and accuracy.
+    """
     model.eval()
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), dtype=torch.long, device=device)
+    counts: torch.Tensor | None = None
     seen, channels_last = 0, uses_channels_last(model)
     for x, y in loader:
         x, y = to_device(x, y, device, channels_last)
         with autocast(device):
             logits = model(x)
         loss_sum += nn.functional.cross_entropy(logits.float(), y, reduction="sum")
-        correct += (logits.argmax(1) == y).sum()
+        predicted = logits.argmax(1)
+        correct += (predicted == y).sum()
+        k = logits.shape[1]
+        if counts is None:
+            counts = torch.zeros(k * k, dtype=torch.long, device=device)
+        # The bincount of true * k + predicted, as index_add_: torch.bincount reads its input's
+        # min and max back to the host to size its output, a sync per batch on CUDA.
+        counts.index_add_(0, y * k + predicted, torch.ones_like(y))
         seen += len(y)
-    return {"loss": loss_sum.item() / seen, "accuracy": 100 * correct.item() / seen}
+    return {"loss": loss_sum.item() / seen, "accuracy": 100 * correct.item() / seen,
+            "confusion": counts.view(k, k) if counts is not None else None}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -147,6 +160,7 @@ class Loaders:
     train_eval: Any  # the training images in eval mode, for the extra evaluations (eval_every)
     full_test: Any  # with test_limit: made when the run ends, for every test image
     classes: int
+    names: list[str]  # the classes' names, from the dataset's own meta file
     train_images: int
     val_images: int
     test_images: int
@@ -183,7 +197,8 @@ def make_loaders(exp: Experiment, cfg: Config, device: torch.device) -> Loaders:
         else None,
         full_test=(lambda: loader(ds.test_images, ds.test_labels, exp.test_transform))
         if cfg.test_limit is not None else None,
-        classes=classes, train_images=len(split.train_labels), val_images=len(split.val_labels),
+        classes=classes, names=[*ds.classes, *map(str, range(len(ds.classes), classes))],
+        train_images=len(split.train_labels), val_images=len(split.val_labels),
         test_images=len(test[1]))
 
 
@@ -238,16 +253,21 @@ def finish(exp: Experiment, cfg: Config, model: nn.Module, step_model: nn.Module
         raise UserError(f"{cfg.step}: nothing to train (--epochs {cfg.epochs})")
     end: dict[str, Any] = {"epochs": len(epoch_rows(history)), "stopped_early": stopper.stopped}
     full_test = loaders.full_test() if loaders.full_test is not None else None
-    if full_test is not None and (cfg.keep == "last" or loaders.val is None):  # the kept weights
-        end["full_test_accuracy"] = evaluate(step_model, full_test, device)["accuracy"]
+    # The kept weights on the whole test set: its accuracy with test_limit, its confusion matrix.
+    kept_test = full_test if full_test is not None else loaders.test
+    if cfg.keep == "last" or loaders.val is None:  # the last weights, before best.pt replaces them
+        kept = evaluate(step_model, kept_test, device)
     if loaders.val is not None:
         best = runs.load_weights(model, folder.best, cfg.step)
         test = evaluate(step_model, loaders.test, device)
         end.update(best_epoch=best["epoch"], best_test_loss=test["loss"],
                    best_test_accuracy=test["accuracy"])
-        if full_test is not None and cfg.keep == "best":
-            end["full_test_accuracy"] = evaluate(step_model, full_test, device)["accuracy"]
-    folder.finish(cfg, end, end.get("best_epoch") or len(history))
+        if cfg.keep == "best":
+            kept = test if full_test is None else evaluate(step_model, full_test, device)
+    if full_test is not None:
+        end["full_test_accuracy"] = kept["accuracy"]
+    folder.finish(cfg, end, end.get("best_epoch") or len(history),
+                  kept["confusion"].cpu().tolist(), loaders.names)
     summary = summarize(history, end, cfg.keep, cfg.monitor)
     report = report_of(cfg.step)
     notes = setting_notes(cfg, exp.config, history, end)

@@ -14,7 +14,8 @@ from models import resnet
 from expected import EXPECTED_PARAMETERS
 from helpers import cli, one_line_error, table_rows
 
-RUN_FILES = {"checkpoint.pt", "config.json", "experiment.py", "loss_accuracy.png", "metrics.csv"}
+RUN_FILES = {"checkpoint.pt", "config.json", "experiment.py", "loss_accuracy.png", "metrics.csv",
+             "confusion.csv", "confusion.png"}
 
 
 @pytest.fixture

@@ -53,8 +53,8 @@ def test_a_run_leaves_every_promised_file(tmp_path):
     train.run(exp, cfg)
     run_dir = tmp_path / "runs" / "CNN5b"
     assert sorted(p.name for p in run_dir.iterdir()) == [
-        "checkpoint.pt", "config.json", "experiment.py", "loss_accuracy.png", "metrics.csv",
-        "summary.json"]
+        "checkpoint.pt", "config.json", "confusion.csv", "confusion.png", "experiment.py",
+        "loss_accuracy.png", "metrics.csv", "summary.json"]
     rows = read_metrics(run_dir)
     # No validation split, so no validation columns: report 000's metrics.csv as it always was.
     assert list(rows[0]) == [c for c in runs.COLUMNS if not c.startswith(("val_", "train_eval_"))]
