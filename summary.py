@@ -5,10 +5,15 @@ always agree.
 """
 from __future__ import annotations
 
-from typing import Any
+import statistics
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Sequence
 
 from config import FIGURES, Config, Reported, fields_with, reported_figures
 from early_stopping import MONITORS
+
+if TYPE_CHECKING:
+    from runs import Run
 
 # The figures a run outside the reports' table is shown with (a report names its own columns).
 DEFAULT_COLUMNS = ("best_val_accuracy", "test_accuracy", "train_loss")
@@ -85,12 +90,9 @@ def figure_text(name: str, value: Any) -> str:
 
 def difference(value: float, reported: Any) -> str:
     """Run minus report; for a range, 0 inside it, else the distance to its nearer end."""
-    if isinstance(reported, (tuple, list)):
-        low, high = reported
-        if low <= value <= high:
-            return "in range"
-        return f"{value - (low if value < low else high):+.2f}"
-    return f"{value - reported:+.2f}"
+    if isinstance(reported, (tuple, list)) and distance(value, reported) == 0:
+        return "in range"
+    return f"{distance(value, reported):+.2f}"
 
 
 def setting_notes(cfg: Config, step_config: Config, history: list[dict[str, float]],
@@ -144,3 +146,100 @@ def evaluation_line(step: str, row: dict[str, float]) -> str:
              for split, name in (("train_eval", "train"), ("val", "val"), ("test", "test"))
              if f"{split}_loss" in row]
     return f"{step} epoch {row['epoch']:>7.2f}  evaluation in eval mode: " + "  ".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# A step's runs against the report: the value (mean ± std of several seeds), the verdict
+# ---------------------------------------------------------------------------------------------
+
+# How far a single run may be from the report's figure and still match it: seed-to-seed noise.
+# Accuracies: 1 percentage point (a small CIFAR net's test accuracy moves by a few tenths between
+# seeds, and the reports print 0.1-1 point); epoch numbers: 2 (on a flat validation curve the best
+# epoch moves by a few); losses: 5% of the report's value (they span 0.04 to 2.7).
+TOLERANCE = {"%": 1.0, "epoch": 2.0, "loss": 0.05}
+VERDICTS = ("matches", "within", "above", "below", "not compared")  # "within": several runs' spread
+
+
+@dataclass(frozen=True)
+class FigureResult:
+    """One figure of a step: the runs' value (mean, and std when there are several), the report's,
+    their difference and the verdict (VERDICTS)."""
+
+    name: str
+    reported: Any  # a number or a (low, high) range; None when the report gives none
+    mean: float | None  # None when no run has this figure
+    std: float | None  # with two runs or more
+    n: int
+    difference: float | None  # mean minus report; for a range 0 inside it, else to its nearer end
+    verdict: str
+
+    @property
+    def ours(self) -> str:
+        """The runs' figure as tables print it: 73.61%, or 73.61% ± 0.40 (n=3)."""
+        if self.mean is None:
+            return "-"
+        text = figure_text(self.name, self.mean)
+        return text if self.std is None else f"{text} ± {self.std:.2f} (n={self.n})"
+
+    @property
+    def theirs(self) -> str:
+        """The report's figure as tables print it, "-" when it gives none."""
+        return "-" if self.reported is None else figure_text(self.name, self.reported)
+
+    @property
+    def diff(self) -> str:
+        """The difference as the Markdown tables print it (difference())."""
+        if self.mean is None or self.reported is None:
+            return "-"
+        return difference(self.mean, self.reported)
+
+
+def _tolerance(name: str, reported: Any) -> float:
+    unit = FIGURES.get(name, ("", ""))[1]
+    if unit == "%":
+        return TOLERANCE["%"]
+    if name.endswith("epoch") or name == "epochs":
+        return TOLERANCE["epoch"]
+    high = max(reported) if isinstance(reported, (tuple, list)) else reported
+    return TOLERANCE["loss"] * abs(high)
+
+
+def distance(value: float, reported: Any) -> float:
+    """Run minus report; for a (low, high) range 0 inside it, else the distance to its nearer end."""
+    if isinstance(reported, (tuple, list)):
+        low, high = reported
+        return 0.0 if low <= value <= high else value - (low if value < low else high)
+    return value - reported
+
+
+def step_result(runs: Sequence[Run], reported: Reported | None,
+                columns: Sequence[str]) -> dict[str, FigureResult]:
+    """A step's runs (one per seed; none if not run) against the report, on each of `columns`.
+
+    One run: "matches" within TOLERANCE of the report's figure (of its range), else "above" or
+    "below". Several: the mean ± std, "within" when the report is within max(2 std, TOLERANCE) of
+    the mean. Minutes are "not compared" (the report's hardware is not ours), and so is a figure
+    the report or the runs lack.
+    """
+    theirs = reported_figures(reported)
+    out = {}
+    for name in columns:
+        values = [v for r in runs if (v := r.summary.get(name)) is not None]
+        rep = theirs.get(name)
+        mean = statistics.fmean(values) if values else None
+        std = statistics.stdev(values) if len(values) > 1 else None
+        diff = distance(mean, rep) if mean is not None and rep is not None else None
+        if diff is None or name == "minutes":
+            verdict = "not compared"
+        elif abs(diff) <= max(_tolerance(name, rep), 2 * (std or 0)):
+            verdict = "within" if std is not None else "matches"
+        else:
+            verdict = "above" if diff > 0 else "below"
+        out[name] = FigureResult(name, rep, mean, std, len(values), diff, verdict)
+    return out
+
+
+def reproduced(results: dict[str, FigureResult]) -> bool | None:
+    """Whether every compared figure of a step matches (or is within the spread); None if none is compared."""
+    compared = [r.verdict for r in results.values() if r.verdict != "not compared"]
+    return all(v in ("matches", "within") for v in compared) if compared else None
