@@ -230,7 +230,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             code = max(code, 1)
     if len(cfgs) > 1:
         print("\n" + _tables([c.step for c in cfgs], status, cfgs[0].out))
+    _pages([c for c in cfgs if status.get(c.step) == "ok"])
     return code
+
+
+def _pages(trained: list[Config]) -> None:
+    """The pages of the reports just trained, and the index (results.write_pages); their figures
+    are results.py's to draw."""
+    for out in dict.fromkeys(c.out for c in trained):
+        reports = {r.id: None for c in trained if c.out == out and (r := report_of(c.step))}
+        try:
+            index = results.write_pages(out, reports)[-1]
+        except (OSError, UserError) as e:  # the runs are written; only their pages are missing
+            print(f"error: could not write the pages in {out}/results/ "
+                  f"({getattr(e, 'strerror', None) or e})", file=sys.stderr)
+            continue
+        print(f"pages: {index}" + ("; python results.py draws the reports' figures into them"
+                                   if reports else ""))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import sys
 from typing import Any, Callable, Mapping, Sequence
 
 import figures
+import pages
 import plotting
 import runs
 from config import FIGURES as FIGURE_NAMES
@@ -78,7 +79,7 @@ def _step_config(step: str, run: Run) -> Config:
 
 
 def results_markdown(report: Report, found: dict[str, Run], files: list[str], out: str) -> str:
-    """runs/results/<id>.md: the table, what its columns mean, and links to the figures."""
+    """runs/results/<id>.md: the table, what its columns mean, and the figures as images."""
     not_run = [s for s in report.steps if s not in found]
     hardware = f" The report's minutes are on a {report.hardware}." if report.hardware else ""
     notes = [f"- {s}: {r.note}" for s in report.steps
@@ -100,9 +101,8 @@ def results_markdown(report: Report, found: dict[str, Run], files: list[str], ou
         *(["## Notes on the report's figures", "", *notes, ""] if notes else []),
         "## Figures",
         "",
-        *[f"- [{os.path.relpath(f, results_dir(out))}]({os.path.relpath(f, results_dir(out))})"
+        *[f"![{os.path.relpath(f, results_dir(out))}]({pages.href(f, results_dir(out))})\n"
           for f in files],
-        "",
     ])
 
 
@@ -141,30 +141,36 @@ def regenerate(out: str, data_dir: str | None = None, only: Sequence[str] = (),
     others = sorted(d for d in os.listdir(out) if d not in STEPS and not runs.SET_ASIDE.fullmatch(d)
                     and os.path.isfile(os.path.join(out, d, "metrics.csv")))
     reports = [r for r in REPORTS if not only or r.id in only]
+    drawn: dict[str, pages.Drawn] = {}
     for report in reports:
         found = {s: r for s in report.steps if (r := attempt_read(os.path.join(out, s), problems))}
         files: list[str] = []
         for run in found.values():
-            files += attempt(lambda: _curves(run))
+            files += attempt(lambda: _curves(run) + _confusion(run))
+        drawn[report.id] = []
         for figure in figures.of(report.id):
             if any(o.key in unread for o in figure.options):
                 continue  # its option could not be read: said once, the other figures are drawn
             ctx = dataclasses.replace(base, report=figure.report, name=figure.name)
-            if not figure.steps:
-                files += attempt(lambda: figure.draw(found, ctx))
+            mine = attempt(lambda: figure.draw(found, ctx)) if not figure.steps else []
             for step in (s for s in figure.steps if s in found):
-                files += attempt(lambda: figure.draw(found[step], ctx))
+                mine += attempt(lambda: figure.draw(found[step], ctx))
+            files += mine
+            drawn[report.id].append((figure, mine))
         path = os.path.join(results_dir(out), f"{report.id}.md")
         attempt(lambda: _write(path, results_markdown(report, found, files, out)))
         found_all.update(found)
     if others and not only:
         found = {s: r for s in others if (r := attempt_read(os.path.join(out, s), problems))}
         for run in found.values():
-            attempt(lambda: _curves(run))
+            attempt(lambda: _curves(run) + _confusion(run))
         path = os.path.join(results_dir(out), "other.md")
         table = results_table(others, found, DEFAULT_COLUMNS)
         attempt(lambda: _write(path, f"# Runs outside the reports\n\n{table}\n"))
         found_all.update(found)
+    unread_runs: list[str] = []  # each said once already, when its report was drawn
+    written += write_pages(out, drawn, unread_runs)
+    problems += [p for p in unread_runs if p not in problems]
     return {"written": written, "problems": problems, "runs": sorted(found_all),
             "not_run": [s for r in reports for s in r.steps if s not in found_all]}
 
@@ -189,6 +195,34 @@ def attempt_read(run_dir: str, problems: list[str]) -> Run | None:
     except UserError as e:
         problems.append(str(e))
         return None
+
+
+def step_runs(out: str, step: str, problems: list[str]) -> list[Run]:
+    """Every run of a step under out: today its one folder, out/<step>/ (none: not run)."""
+    run = attempt_read(os.path.join(out, step), problems)
+    return [run] if run is not None else []
+
+
+def write_pages(out: str, drawn: Mapping[str, pages.Drawn | None],
+                problems: list[str] | None = None) -> list[str]:
+    """OUT/results/index.html and the pages of the reports in `drawn` (None: their figures were
+    not drawn by this command); another report's page is written only if it has none yet, so
+    that every link of the index leads somewhere. Returns the files written."""
+    folder, problems = results_dir(out), problems if problems is not None else []
+    os.makedirs(folder, exist_ok=True)
+    found = {r.id: {s: step_runs(out, s, problems) for s in r.steps} for r in REPORTS}
+    written = []
+    for report in REPORTS:
+        if report.id in drawn or not os.path.isfile(os.path.join(folder, f"{report.id}.html")):
+            written.append(pages.write_report(folder, report, found[report.id],
+                                              drawn.get(report.id)))
+    others = os.path.isfile(os.path.join(folder, "other.md"))
+    written.append(pages.write_index(folder, [(r, found[r.id]) for r in REPORTS], others))
+    return written
+
+
+def _confusion(run: Run) -> list[str]:
+    return runs.draw_confusion(run.dir, run.step, run.config.keep, run.end or {})
 
 
 def _curves(run: Run) -> list[str]:

@@ -1,0 +1,270 @@
+"""The grader's pages: OUT/results/index.html and one OUT/results/<report>.html per report.
+
+    pages/__init__.py       what a page shows, gathered from the runs (this file), and writing it
+    pages/templates/        the Jinja2 templates: base.html, index.html, report.html
+    pages/style.css         the one stylesheet, copied beside the pages
+
+A page reads like its report: the setting, the step table beside the report's figures with a
+verdict in words and colour, the report's figures in its order, each step's curves and confusion
+matrix, the environment. Everything is local and linked relatively (the folder can be zipped or
+served as it is), readable without JavaScript and on a phone. Jinja2 escapes every string that
+comes from a run, a config or an experiment file.
+"""
+from __future__ import annotations
+
+import ast
+import os
+import shutil
+import statistics
+import time
+from typing import Any, Sequence
+from urllib.parse import quote
+
+import jinja2
+
+import data
+import runs
+import summary
+from config import FIGURES as FIGURE_NAMES
+from config import Config, reported_figures
+from experiments import Report, load_experiment, resolve_path
+from figures.context import Figure
+from runs import Run
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+STYLE = "style.css"
+# The files of a run folder a page links to, when the run has them.
+RUN_FILES = (runs.METRICS, runs.CONFIG, runs.SUMMARY, runs.EXPERIMENT, runs.CONFUSION, "log.txt",
+             runs.INTERRUPTED)
+
+_ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(os.path.join(HERE, "templates")),
+                          autoescape=True, undefined=jinja2.StrictUndefined,
+                          trim_blocks=True, lstrip_blocks=True)
+
+Drawn = Sequence[tuple[Figure, Sequence[str]]]  # each figure of a report with the files drawn for it
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------------------------
+
+def write_report(folder: str, report: Report, found: dict[str, list[Run]],
+                 drawn: Drawn | None) -> str:
+    """Write folder/<report>.html; found holds each step's runs (an empty list: not run).
+
+    drawn: the report's figures with their files, in the report's order; None when they were not
+    drawn (main.py writes the pages without drawing them).
+    """
+    path = os.path.join(folder, f"{report.id}.html")
+    _write(path, _ENV.get_template("report.html").render(**report_view(folder, report, found, drawn)))
+    return path
+
+
+def write_index(folder: str, reports: Sequence[tuple[Report, dict[str, list[Run]]]],
+                others: bool = False) -> str:
+    """Write folder/index.html (every report, its runs, how many reproduced) and the stylesheet."""
+    shutil.copyfile(os.path.join(HERE, STYLE), os.path.join(folder, STYLE))
+    rows = [index_row(report, found) for report, found in reports]
+    path = os.path.join(folder, "index.html")
+    _write(path, _ENV.get_template("index.html").render(
+        reports=rows, others=others, style=STYLE, generated=time.strftime("%Y-%m-%d %H:%M")))
+    return path
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def href(path: str, folder: str) -> str:
+    """A relative link from a page in folder to path, each part percent-encoded."""
+    return quote(os.path.relpath(path, folder).replace(os.sep, "/"))
+
+
+# ---------------------------------------------------------------------------------------------
+# What the index shows
+# ---------------------------------------------------------------------------------------------
+
+def index_row(report: Report, found: dict[str, list[Run]]) -> dict[str, Any]:
+    """A report's line of the index: steps run, reproduced, training time, devices."""
+    results = step_results(report, found)
+    done = [s for s in report.steps if found.get(s)]
+    verdicts = [summary.reproduced(results[s]) for s in done]
+    every = [r for s in done for r in found[s]]
+    return {"id": report.id, "title": report.title, "page": f"{report.id}.html",
+            "steps": len(report.steps), "run": len(done), "runs": len(every),
+            "reproduced": sum(v is True for v in verdicts),
+            "compared": sum(v is not None for v in verdicts),
+            "minutes": sum(r.summary["minutes"] for r in every),
+            "devices": sorted({r.device for r in every})}
+
+
+def step_results(report: Report, found: dict[str, list[Run]]) -> dict[str, dict[str, Any]]:
+    """Each step's figures against the report's, on the report's columns (summary.step_result)."""
+    return {s: summary.step_result(found.get(s, []), runs.reported_for(s, _first(found, s)),
+                                   report.columns) for s in report.steps}
+
+
+def _first(found: dict[str, list[Run]], step: str) -> Run | None:
+    return found[step][0] if found.get(step) else None
+
+
+# ---------------------------------------------------------------------------------------------
+# What a report's page shows
+# ---------------------------------------------------------------------------------------------
+
+def report_view(folder: str, report: Report, found: dict[str, list[Run]],
+                drawn: Drawn | None) -> dict[str, Any]:
+    """Everything report.html shows, as plain data."""
+    results = step_results(report, found)
+    stated = {c for s in report.steps for c in reported_figures(runs.reported_for(s, _first(found, s)))}
+    columns = [c for c in report.columns if c in stated]  # only the figures the report gives
+    run_steps = [s for s in report.steps if found.get(s)]
+    course, source = _source(report)
+    return {
+        "style": STYLE, "report": report, "course": course, "source": source,
+        "setting": setting_lines(report), "changes": _changes(found),
+        "columns": [{"name": c, "label": FIGURE_NAMES[c][0]} for c in columns],
+        "rows": [{"step": s, "runs": len(found.get(s, [])), "results": results[s],
+                  "epochs": _epochs(found.get(s, [])),
+                  "reproduced": summary.reproduced(results[s])} for s in report.steps],
+        "figures": _figures(folder, drawn) if run_steps and drawn is not None else None,
+        "drawn": drawn is not None,
+        "steps": [{"step": s, "runs": [_run_view(folder, r) for r in found[s]]} for s in run_steps],
+        "classes": _class_table(found, report.steps),
+        "environment": [_environment(s, found.get(s, [])) for s in report.steps],
+        "command": f"python main.py {report.id}",
+        "generated": time.strftime("%Y-%m-%d %H:%M"),
+    }
+
+
+def _epochs(step_runs: list[Run]) -> str:
+    done = sorted({r.summary["epochs"] for r in step_runs})
+    return "/".join(str(e) for e in done) or "not run"
+
+
+def _source(report: Report) -> tuple[str, str]:
+    """The course (the title's parentheses) and the report folder's account of its sources."""
+    course = report.title.rsplit("(", 1)[1].rstrip(")") if report.title.endswith(")") else ""
+    init = os.path.join(report.folder, "__init__.py")
+    if report.id == "000" or not os.path.isfile(init):  # 000's folder is the registry's
+        return course, ""
+    with open(init, encoding="utf-8") as f:
+        return course, ast.get_docstring(ast.parse(f.read())) or ""
+
+
+def setting_lines(report: Report) -> list[tuple[str, str]]:
+    """The report's setting in a few lines (data, validation, optimizer, epochs), from its steps' files."""
+    configs = {s: load_experiment(resolve_path(s)).config for s in report.steps}
+    spec = data.SPECS[report.dataset]
+    n_train, n_test = data.SIZES[report.dataset]
+    return [("data", f"{spec.title}: {n_train:,} training and {n_test:,} test images"),
+            ("validation", _grouped(configs, _split_text)),
+            ("optimizer", _grouped(configs, _optimizer_text)),
+            ("epochs", _grouped(configs, _epochs_text))]
+
+
+def _grouped(configs: dict[str, Config], describe: Any) -> str:
+    """One description when every step agrees, else each with its steps (the most common first)."""
+    groups: dict[str, list[str]] = {}
+    for step, cfg in configs.items():
+        groups.setdefault(describe(cfg), []).append(step)
+    if len(groups) == 1:
+        return next(iter(groups))
+    ordered = sorted(groups.items(), key=lambda g: -len(g[1]))
+    return "; ".join(f"{text} ({', '.join(steps) if len(steps) <= 3 else f'{len(steps)} steps'})"
+                     for text, steps in ordered)
+
+
+def _split_text(cfg: Config) -> str:
+    size = data.split_size(cfg.val_split, cfg.val_size)
+    return {"none": "none: the test set only",
+            "random": f"a seeded random {size:,} of the training images",
+            "last": f"the last {size:,} training images",
+            "batch5": f"data_batch_5 ({size:,} images)"}[cfg.val_split]
+
+
+def _optimizer_text(cfg: Config) -> str:
+    parts = [f"{cfg.optimizer} lr {cfg.lr:g}"]
+    parts += [f"{k.replace('_', ' ')} {getattr(cfg, k):g}" for k in ("momentum", "weight_decay")
+              if getattr(cfg, k)]
+    if cfg.lr_decay != 1:
+        parts.append(f"lr x{cfg.lr_decay:g} per epoch")
+    return ", ".join(parts) + f", batch {cfg.batch_size}"
+
+
+def _epochs_text(cfg: Config) -> str:
+    if cfg.early_stopping == "off":
+        text = f"{cfg.epochs} epochs"
+    else:
+        text = (f"up to {cfg.epochs} epochs, early stopping ({cfg.early_stopping}, patience "
+                f"{cfg.patience}) on {cfg.monitor.replace('_', ' ')}")
+    return text + (", the best epoch's weights kept" if cfg.keep == "best" else "")
+
+
+def _changes(found: dict[str, list[Run]]) -> list[tuple[str, str]]:
+    """What the runs changed of the report's setting, each with the steps it holds for."""
+    every = [r for step_runs in found.values() for r in step_runs]
+    notes: dict[str, list[str]] = {}
+    for run in every:
+        interrupted = os.path.exists(os.path.join(run.dir, runs.INTERRUPTED))
+        for note in summary.setting_notes(run.config, run.experiment().config, run.history,
+                                          run.end, interrupted):
+            steps = notes.setdefault(note.split(" (report:")[0], [])
+            if run.step not in steps:
+                steps.append(run.step)
+    steps_run = {r.step for r in every}
+    return [(note, "every run" if set(steps) == steps_run and len(steps) > 1 else ", ".join(steps))
+            for note, steps in notes.items()]
+
+
+def _figures(folder: str, drawn: Drawn) -> list[dict[str, Any]]:
+    """The report's figures in its order, each with its number, its line and its images."""
+    return [{"label": figure.label, "caption": figure.caption, "steps": figure.steps,
+             "images": [{"src": href(p, folder), "name": os.path.relpath(p, folder)}
+                        for p in files if os.path.isfile(p)]} for figure, files in drawn]
+
+
+def _run_view(folder: str, run: Run) -> dict[str, Any]:
+    """A run's images and files, linked from the page."""
+    def link(name: str) -> str | None:
+        path = os.path.join(run.dir, name)
+        return href(path, folder) if os.path.isfile(path) else None
+
+    return {"name": os.path.relpath(run.dir, os.path.dirname(folder)), "curves": link(runs.CURVES),
+            "confusion": link(runs.CONFUSION_FIGURE),
+            "files": [(name, link(name)) for name in RUN_FILES if link(name)]}
+
+
+def _class_table(found: dict[str, list[Run]], steps: Sequence[str]) -> dict[str, Any]:
+    """Each step's per-class test accuracy (the mean over its runs): one column per class up to
+    20 classes, else the five lowest and highest."""
+    rows, names = [], []
+    for step in steps:
+        per_run = [r.end["per_class_accuracy"] for r in found.get(step, [])
+                   if r.end and "per_class_accuracy" in r.end]
+        classes = list(per_run[0]) if per_run else []
+        means = {c: statistics.fmean(v) if (v := [p[c] for p in per_run if p.get(c) is not None])
+                 else None for c in classes}
+        names = names or classes
+        ranked = sorted((v, c) for c, v in means.items() if v is not None)
+        rows.append({"step": step, "run": bool(found.get(step)), "known": bool(per_run),
+                     "accuracy": means, "lowest": ranked[:5],
+                     "highest": ranked[::-1][:5]})
+    return {"names": names, "wide": len(names) > 20, "rows": rows}
+
+
+def _environment(step: str, step_runs: list[Run]) -> dict[str, Any]:
+    """Where and with what a step's runs were made, and when they last wrote an epoch."""
+    if not step_runs:
+        return {"step": step, "run": False}
+    envs = [r.info.get("environment", {}) for r in step_runs]
+
+    def values(key: str) -> str:
+        return ", ".join(sorted({str(e.get(key, "?")) for e in envs}))
+
+    dates = [os.path.getmtime(os.path.join(r.dir, runs.METRICS)) for r in step_runs]
+    return {"step": step, "run": True, "torch": values("torch"), "torchvision": values("torchvision"),
+            "python": values("python"), "device": ", ".join(sorted({r.device for r in step_runs})),
+            "date": time.strftime("%Y-%m-%d %H:%M", time.localtime(max(dates))),
+            "minutes": sum(r.summary["minutes"] for r in step_runs)}
