@@ -225,6 +225,14 @@ def plot_softmax(images: torch.Tensor, titles: Sequence[str], probs: torch.Tenso
 GRID_CLASSES = 20  # a confusion grid up to this many classes; above (CIFAR-100), the top pairs
 
 
+def most_confused(counts: np.ndarray, n: int) -> list[tuple[int, int]]:
+    """The n largest off-diagonal cells (true, predicted) of a confusion matrix, ties in row order;
+    only cells with a count."""
+    off = np.where(np.eye(len(counts), dtype=bool), -1, counts)
+    order = zip(*np.unravel_index(np.argsort(-off, axis=None, kind="stable"), off.shape))
+    return [(int(i), int(j)) for i, j in order if off[i, j] > 0][:n]
+
+
 def plot_confusion(matrix: Sequence[Sequence[int]], classes: Sequence[str], title: str, path: str,
                    pairs: int = 20) -> None:
     """A confusion matrix [true][predicted]: a grid coloured by the share of each true class, with
@@ -233,10 +241,16 @@ def plot_confusion(matrix: Sequence[Sequence[int]], classes: Sequence[str], titl
     k, total = len(classes), int(counts.sum())
     per_class = counts.sum(1, keepdims=True)
     share = counts / np.maximum(per_class, 1)
+    # Fixed margins rather than a constrained layout, at a screen's resolution: the figure is
+    # drawn at the end of every run, and laying out its text twice cost more than the training
+    # of a small test run.
     if k <= GRID_CLASSES:
-        side = 2.5 + 0.45 * k
-        fig, ax = plt.subplots(figsize=(side + 1.2, side), constrained_layout=True)
-        image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+        grid = max(0.42 * k, 3.2)  # inches; the margins below hold the names and the title
+        width, height = grid + 1.6 + 0.3, grid + 1.2 + 0.95
+        fig, ax = plt.subplots(figsize=(width, height))
+        fig.subplots_adjust(left=1.6 / width, right=1 - 0.3 / width, bottom=1.2 / height,
+                            top=1 - 0.95 / height)
+        ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
         for i in range(k):
             for j in range(k):
                 if counts[i, j]:
@@ -244,14 +258,13 @@ def plot_confusion(matrix: Sequence[Sequence[int]], classes: Sequence[str], titl
                             color="white" if share[i, j] > 0.5 else "black")
         ax.set_xticks(range(k), classes, rotation=45, ha="right", fontsize="small")
         ax.set_yticks(range(k), classes, fontsize="small")
-        ax.set_xlabel("predicted class")
+        ax.set_xlabel("predicted class (colour: share of the true class)")
         ax.set_ylabel("true class")
-        fig.colorbar(image, ax=ax, shrink=0.8, label="share of the true class's images")
     else:
-        off = np.where(np.eye(k, dtype=bool), -1, counts)
-        top = [(i, j) for i, j in zip(*np.unravel_index(np.argsort(-off, axis=None, kind="stable"),
-                                                         off.shape)) if off[i, j] > 0][:pairs]
-        fig, ax = plt.subplots(figsize=(8, 1.2 + 0.3 * max(len(top), 1)), constrained_layout=True)
+        top = most_confused(counts, pairs)
+        height = 1.9 + 0.3 * max(len(top), 1)
+        fig, ax = plt.subplots(figsize=(8, height))
+        fig.subplots_adjust(left=0.33, bottom=0.7 / height, right=0.97, top=1 - 1.2 / height)
         y = np.arange(len(top))[::-1]
         ax.barh(y, [counts[i, j] for i, j in top], color="tab:blue")
         ax.set_yticks(y, [f"{classes[i]} \u2192 {classes[j]}" for i, j in top], fontsize="small")
@@ -267,9 +280,9 @@ def plot_confusion(matrix: Sequence[Sequence[int]], classes: Sequence[str], titl
                     transform=ax.transAxes)
         title += f"\nthe {len(top)} most confused pairs (true \u2192 predicted) of {k} classes"
     correct = int(np.trace(counts))
-    ax.set_title(f"{title}\n{correct} of {total} images right "
-                 f"({100 * correct / max(total, 1):.1f}%)", fontsize="medium")
-    fig.savefig(path, dpi=DPI)
+    fig.suptitle(f"{title}\n{correct} of {total} images right ({100 * correct / max(total, 1):.1f}%)",
+                 fontsize="medium")
+    fig.savefig(path, dpi=100)
     plt.close(fig)
 
 

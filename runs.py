@@ -318,7 +318,7 @@ def draw_confusion(run_dir: str, step: str, keep: str, end: dict[str, Any]) -> l
     weights = (f"the best epoch's weights (epoch {end['best_epoch']})"
                if keep == "best" and "best_epoch" in end else "the last epoch's weights")
     path = os.path.join(run_dir, CONFUSION_FIGURE)
-    plotting.plot_confusion(found[1], found[0], f"{step}: {weights} on the test set", path)
+    plotting.plot_confusion(found[1], found[0], f"{step}\n{weights} on the test set", path)
     return [path]
 
 

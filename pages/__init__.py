@@ -128,6 +128,8 @@ def report_view(folder: str, report: Report, found: dict[str, list[Run]],
         "rows": [{"step": s, "runs": len(found.get(s, [])), "results": results[s],
                   "epochs": _epochs(found.get(s, [])),
                   "reproduced": summary.reproduced(results[s])} for s in report.steps],
+        "notes": [(s, r.note) for s in report.steps
+                  if (r := runs.reported_for(s, _first(found, s))) is not None and r.note],
         "figures": _figures(folder, drawn) if run_steps and drawn is not None else None,
         "drawn": drawn is not None,
         "steps": [{"step": s, "runs": [_run_view(folder, r) for r in found[s]]} for s in run_steps],
@@ -197,8 +199,9 @@ def _epochs_text(cfg: Config) -> str:
     if cfg.early_stopping == "off":
         text = f"{cfg.epochs} epochs"
     else:
-        text = (f"up to {cfg.epochs} epochs, early stopping ({cfg.early_stopping}, patience "
-                f"{cfg.patience}) on {cfg.monitor.replace('_', ' ')}")
+        monitor = cfg.monitor.replace("val_", "validation ")
+        text = (f"up to {cfg.epochs} epochs, early stopping on {monitor} (the {cfg.early_stopping} "
+                f"rule, patience {cfg.patience})")
     return text + (", the best epoch's weights kept" if cfg.keep == "best" else "")
 
 

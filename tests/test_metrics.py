@@ -4,6 +4,7 @@ evaluate and train_one_epoch against hand-computed cross-entropy; metrics.csv, c
 best.pt and summary.json against a plain evaluation loop over an independently recomputed split;
 the random ops' draw statistics at several probabilities; non-finite losses and weights never saved.
 """
+import csv
 import dataclasses
 import json
 import math
@@ -67,6 +68,49 @@ def test_evaluate_gives_the_hand_computed_loss_and_accuracy_in_eval_mode():
     assert result["loss"] == pytest.approx(HAND_LOSS, rel=1e-6)
     assert result["accuracy"] == HAND_ACCURACY
     assert model.modes == [False] * 3
+
+
+def test_evaluate_counts_the_confusion_matrix_of_every_batch():
+    result = train.evaluate(Table(), loader(), torch.device("cpu"))
+    hand = [[0] * 3 for _ in range(3)]
+    for row, label in zip(LOGITS, LABELS):
+        hand[label][row.index(max(row))] += 1
+    assert result["confusion"].tolist() == hand
+    assert sum(hand[i][i] for i in range(3)) == 6  # the hand accuracy's 6 of 10
+
+
+def test_evaluate_reads_the_device_once_per_figure_whatever_the_batches(monkeypatch):
+    """The confusion matrix adds no read per batch: loss and accuracy are the only two."""
+    reads = []
+    item = torch.Tensor.item
+    monkeypatch.setattr(torch.Tensor, "item", lambda t: reads.append(1) or item(t))
+    for name in ("tolist", "cpu", "numpy", "__bool__", "__int__", "__float__"):
+        monkeypatch.setattr(torch.Tensor, name, lambda t, *a, **k: pytest.fail("a device read"))
+    train.evaluate(Table(), loader(), torch.device("cpu"))
+    assert len(reads) == 2
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA to count host syncs")
+def test_evaluate_syncs_with_the_gpu_only_to_read_its_two_sums():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 10)).cuda()
+    batches = [(torch.rand(16, 3, 8, 8, device="cuda"), torch.randint(0, 10, (16,), device="cuda"))
+               for _ in range(5)]
+    item, reads = torch.Tensor.item, []
+    torch.cuda.set_sync_debug_mode("error")  # any other sync raises
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            def counted(t):
+                reads.append(1)
+                torch.cuda.set_sync_debug_mode(0)
+                try:
+                    return item(t)
+                finally:
+                    torch.cuda.set_sync_debug_mode("error")
+            mp.setattr(torch.Tensor, "item", counted)
+            result = train.evaluate(model, batches, torch.device("cuda"))
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+    assert len(reads) == 2 and int(result["confusion"].sum()) == 80
 
 
 def test_train_one_epoch_weighs_each_image_once_and_trains_in_train_mode():
@@ -163,6 +207,41 @@ def test_saved_weights_give_the_reported_test_and_validation_figures(tmp_path):
     assert summary["best_epoch"] == best["epoch"]
     assert summary["best_test_accuracy"] == pytest.approx(best_acc, abs=1e-9)
     assert summary["best_test_loss"] == pytest.approx(best_loss, rel=1e-4)
+
+
+@pytest.mark.parametrize("keep", ["last", "best"])
+def test_confusion_csv_counts_the_kept_weights_on_the_whole_test_set(tmp_path, keep):
+    exp, cfg = config("001-A", tmp_path, subset=200, epochs=2, batch_size=32, lr=0.05,
+                      val_split="last", val_size=10000, num_classes=10, keep=keep)
+    exp = dataclasses.replace(exp, model=tiny)
+    train.run(exp, cfg)
+    run_dir = tmp_path / "runs" / "001-A"
+    weights = torch.load(run_dir / ("best.pt" if keep == "best" else "checkpoint.pt"),
+                         weights_only=True)["model"]
+    model = exp.model(cfg)
+    model.load_state_dict(weights)
+    model.eval()
+    ds = data.load_dataset("synthetic", cfg.data_dir, 200, cfg.seed, cfg.num_classes)
+    with torch.no_grad():
+        predicted = model(torch.stack([exp.test_transform(i) for i in ds.test_images])).argmax(1)
+    hand = [[0] * 10 for _ in range(10)]
+    for y, p in zip(ds.test_labels.tolist(), predicted.tolist()):
+        hand[y][p] += 1
+    with open(run_dir / "confusion.csv", newline="") as f:
+        header, *rows = list(csv.reader(f))
+    assert header == ["true \\ predicted", *ds.classes] and [r[0] for r in rows] == ds.classes
+    assert [[int(c) for c in r[1:]] for r in rows] == hand
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert list(summary["per_class_accuracy"]) == ds.classes
+    for name, row, k in zip(ds.classes, hand, range(10)):
+        expected = 100 * row[k] / sum(row) if sum(row) else None
+        assert summary["per_class_accuracy"][name] == pytest.approx(expected)
+    kept_accuracy = summary["best_test_accuracy"] if keep == "best" else \
+        float(read_metrics(run_dir)[-1]["test_accuracy"])
+    assert 100 * sum(hand[k][k] for k in range(10)) / len(ds.test_labels) == \
+        pytest.approx(kept_accuracy, abs=1e-3)
+    png = (run_dir / "confusion.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
 
 
 # ---- draw statistics of the random ops, at several probabilities and ranges ------------------

@@ -1,0 +1,334 @@
+"""The results pages (pages/): what they show against the runs, escaping, links; then each page in
+a real browser (headless Chromium through Selenium): images loaded, no console error, one table row
+per step, every local link resolves, no sideways scroll at 390 px, screenshots saved.
+
+The browser test skips without chromium, chromedriver or selenium, naming what is missing, unless
+PAGES_BROWSER=required (CI, .ci/browser.sh), where it fails instead. Screenshots go to
+$PAGES_SCREENSHOTS, default the test's own temporary folder.
+"""
+import csv
+import json
+import os
+import re
+import shutil
+from html.parser import HTMLParser
+from types import SimpleNamespace
+from urllib.parse import unquote, urlparse
+from urllib.request import url2pathname
+
+import numpy as np
+import pytest
+
+import figures
+import pages
+import plotting
+import results
+import runs
+import summary
+import train
+from config import Reported
+from experiments import REPORTS
+from helpers import config
+
+# Two tiny runs of report 001 (one of them the softmax figure's step) and one of report 004.
+STEPS = ("001-A", "001-A-drop0.2", "004-LeNet")
+BY_ID = {r.id: r for r in REPORTS}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """The three runs on 200 synthetic images, one epoch each, then `python results.py --report
+    001 004` (the other reports' pages, without runs, are written too)."""
+    base = tmp_path_factory.mktemp("pages")
+    for step in STEPS:
+        exp, cfg = config(step, base, subset=200, num_classes=10)  # CIFAR-10's, as main.py sets
+        train.run(exp, cfg)
+    out = base / "runs"
+    result = results.regenerate(str(out), only=("001", "004"))
+    assert result["problems"] == []
+    return out
+
+
+class Page(HTMLParser):
+    """A page's tables (class, body rows of cell texts), images, links and figure captions."""
+
+    def __init__(self, text):
+        super().__init__()
+        self.tables, self.images, self.links, self.captions = [], [], [], []
+        self._cell = self._row = None
+        self._in_body = self._in_caption = False
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table":
+            self.tables.append({"class": attrs.get("class", ""), "rows": []})
+        elif tag == "tbody":
+            self._in_body = True
+        elif tag == "tr" and self._in_body:
+            self._row = []
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = []
+        elif tag == "img":
+            self.images.append(attrs["src"])
+        elif tag in ("a", "link") and "href" in attrs:
+            self.links.append(attrs["href"])
+        elif tag == "figcaption" and attrs.get("class") != "card":
+            self._in_caption = True
+            self.captions.append("")
+
+    def handle_endtag(self, tag):
+        if tag == "tbody":
+            self._in_body = False
+        elif tag in ("td", "th") and self._cell is not None:
+            self._row.append(" ".join("".join(self._cell).split()))
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            self.tables[-1]["rows"].append(self._row)
+            self._row = None
+        elif tag == "figcaption":
+            self._in_caption = False
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+        if self._in_caption:
+            self.captions[-1] += data
+
+    def table(self, cls):
+        return next(t["rows"] for t in self.tables if t["class"] == cls)
+
+
+def read_page(out, name):
+    return Page((out / "results" / name).read_text(encoding="utf-8"))
+
+
+def metrics(run_dir):
+    with open(run_dir / "metrics.csv") as f:
+        return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
+
+
+# ---- what the pages show --------------------------------------------------------------------
+
+def test_the_step_table_has_a_row_per_step_and_the_runs_figures_beside_the_reports(site):
+    page = read_page(site, "001.html")
+    rows = page.table("steps")
+    report = BY_ID["001"]
+    assert [r[0] for r in rows] == list(report.steps)
+    # Only the figures the report gives: 001 gives all four of its columns for some step.
+    assert len(rows[0]) == 2 + 3 * len(report.columns)
+    history = metrics(site / "001-A")
+    best = max(r["val_accuracy"] for r in history)
+    cells = rows[0][2:5]  # best val acc: report, ours, diff and verdict
+    assert cells[0] == "73.60%" and cells[1] == f"{best:.2f}%"
+    assert cells[2] == f"{best - 73.6:+.2f} below"  # synthetic data is far below the report
+    assert rows[0][1] == "1" and rows[2][1] == "not run" and rows[2][3] == "-"
+    assert rows[1][-3:] == ["74.95%", f"{metrics(site / '001-A-drop0.2')[-1]['test_accuracy']:.2f}%",
+                            rows[1][-1]] and rows[1][-1].endswith(" below")
+
+
+def test_a_report_with_runs_shows_its_figures_in_order_then_curves_and_confusion(site):
+    page = read_page(site, "001.html")
+    mine = figures.of("001")
+    labels = [c.split(":")[0].strip() for c in page.captions[:len(mine)]]
+    assert labels == [f.label or "The kit's own" for f in mine]
+    for name in ("001-samples.png", "001-dropout.png", "../001-A-drop0.2/softmax.png",
+                 "../001-A/loss_accuracy.png", "../001-A/confusion.png",
+                 "../001-A-drop0.2/confusion.png"):
+        assert name in page.images, name
+    assert "../001-A/metrics.csv" in page.links and "../001-A/summary.json" in page.links
+    classes = page.table("classes")
+    accuracy = json.loads((site / "001-A" / "summary.json").read_text())["per_class_accuracy"]
+    assert [r[0] for r in classes] == list(BY_ID["001"].steps)
+    assert classes[0][1:] == ["-" if v is None else f"{v:.1f}" for v in accuracy.values()]
+    assert classes[2][1:] == ["not run"]
+    environment = page.table("environment")
+    assert [r[0] for r in environment] == list(BY_ID["001"].steps)
+    assert environment[0][1].startswith("cpu") and environment[2][1:] == ["not run"]
+
+
+def test_a_report_without_runs_says_so_and_shows_no_figure(site):
+    text = (site / "results" / "003.html").read_text(encoding="utf-8")
+    page = Page(text)
+    assert "no runs yet" in text and "python main.py 003" in text
+    assert page.images == [] and 'id="figures"' not in text
+    assert all(r[1] == "not run" for r in page.table("steps"))
+    assert [r[0] for r in page.table("steps")] == list(BY_ID["003"].steps)
+
+
+def test_the_index_counts_each_reports_runs(site):
+    rows = read_page(site, "index.html").table("reports")
+    assert [r[0].split()[0] for r in rows] == [r.id for r in REPORTS]
+    counts = {r[0].split()[0]: r[1] for r in rows}
+    assert counts == {"000": "0 of 11", "001": "2 of 6", "002": "0 of 23", "003": "0 of 11",
+                      "004": "1 of 4"}
+    assert rows[0][2] == "no runs" and rows[1][2] == "0 of 2 compared"
+
+
+def test_every_link_is_relative_and_leads_to_a_file(site):
+    folder = site / "results"
+    for name in ["index.html", *(f"{r.id}.html" for r in REPORTS)]:
+        page = read_page(site, name)
+        for link in page.links + page.images:
+            assert "://" not in link and not link.startswith("/"), (name, link)
+            assert (folder / unquote(link.split("#")[0])).is_file(), (name, link)
+
+
+def test_markdown_embeds_the_figures_as_images(site):
+    text = (site / "results" / "001.md").read_text()
+    assert "![../001-A/loss_accuracy.png](../001-A/loss_accuracy.png)" in text
+    assert "](001-dropout.png)" in text and "- [" not in text
+
+
+def test_everything_from_a_run_or_an_experiment_is_escaped(site, tmp_path):
+    out = tmp_path / "runs"
+    shutil.copytree(site / "001-A", out / "001-A")
+    script = '<script>alert("{}")</script>'
+    info = json.loads((out / "001-A" / "config.json").read_text())
+    info["environment"]["device_name"] = script.format("device")
+    info["reported"]["note"] = script.format("note")
+    info["config"]["step"] = script.format("step")
+    (out / "001-A" / "config.json").write_text(json.dumps(info))
+    end = json.loads((out / "001-A" / "summary.json").read_text())
+    end["per_class_accuracy"] = {"<img src=x onerror=alert(1)>": 50.0}
+    (out / "001-A" / "summary.json").write_text(json.dumps(end))
+    results.write_pages(str(out), {"001": None})
+    text = (out / "results" / "001.html").read_text(encoding="utf-8")
+    assert "<script" not in text and "<img src=x" not in text
+    for what in ("device", "note", "step"):
+        assert f"&lt;script&gt;alert(&#34;{what}&#34;)&lt;/script&gt;" in text, what
+    assert "&lt;img src=x onerror=alert(1)&gt;" in text
+
+
+def test_main_writes_the_pages_after_training_and_results_draws_the_figures(site, tmp_path):
+    page = (site / "results" / "004.html").read_text(encoding="utf-8")
+    assert "004-losses.png" in page  # drawn by results.py
+    out = tmp_path / "runs"
+    shutil.copytree(site / "004-LeNet", out / "004-LeNet")
+    results.write_pages(str(out), {"004": None})  # what main.py does after training 004-LeNet
+    text = (out / "results" / "004.html").read_text(encoding="utf-8")
+    assert "python results.py</code> draws them" in text and "004-losses.png" not in text
+    assert sorted(os.listdir(out / "results")) == [*(f"{r.id}.html" for r in REPORTS),
+                                                   "index.html", "style.css"]
+
+
+def test_results_redraws_the_confusion_figure_from_its_csv(site, tmp_path):
+    run_dir = tmp_path / "001-A"
+    shutil.copytree(site / "001-A", run_dir)
+    (run_dir / "confusion.png").unlink()
+    run = runs.read_run(str(run_dir))
+    assert results._confusion(run) == [str(run_dir / "confusion.png")]
+    assert (run_dir / "confusion.png").read_bytes().startswith(b"\x89PNG")
+    names, matrix = runs.read_confusion(str(run_dir))
+    assert names == list(run.end["per_class_accuracy"])
+    assert sum(map(sum, matrix)) == 40  # the 200 images' 40 test images
+
+
+# ---- the verdict, and what the figure of a hundred classes shows ----------------------------
+
+def fake(**figures_):
+    return SimpleNamespace(summary=figures_)
+
+
+@pytest.mark.parametrize("ours, reported, verdict, diff", [
+    ([73.0], 73.6, "matches", "-0.60"), ([72.5], 73.6, "below", "-1.10"),
+    ([75.0], 73.6, "above", "+1.40"), ([66.0], (60, 65), "matches", "+1.00"),
+    ([62.0], (60, 65), "matches", "in range"), ([67.0], (60, 65), "above", "+2.00"),
+    ([70.0, 72.0, 74.0], 75.5, "within", "-3.50"), ([71.9, 72.0, 72.1], 75.5, "below", "-3.50"),
+])
+def test_the_verdict_of_one_run_is_by_tolerance_and_of_several_by_their_spread(
+        ours, reported, verdict, diff):
+    result = summary.step_result([fake(test_accuracy=v) for v in ours],
+                                 Reported(test_accuracy=reported), ["test_accuracy"])["test_accuracy"]
+    assert (result.verdict, result.diff, result.n) == (verdict, diff, len(ours))
+    if len(ours) > 1:
+        assert result.ours == f"{np.mean(ours):.2f}% ± {np.std(ours, ddof=1):.2f} (n={len(ours)})"
+
+
+def test_losses_epochs_and_minutes_have_their_own_rule():
+    results_ = summary.step_result([fake(train_loss=2.2, best_epoch=14, minutes=1.0)],
+                                   Reported(train_loss=2.146, best_epoch=12, minutes=2),
+                                   ["train_loss", "best_epoch", "minutes", "test_accuracy"])
+    assert results_["train_loss"].verdict == "matches"  # within 5% of 2.146
+    assert results_["best_epoch"].verdict == "matches"  # within 2 epochs
+    assert results_["minutes"].verdict == "not compared"  # other hardware
+    assert results_["test_accuracy"].verdict == "not compared" and results_["test_accuracy"].ours == "-"
+    assert summary.reproduced(results_) is True
+    assert summary.reproduced(summary.step_result([], Reported(test_accuracy=5), ["test_accuracy"])) is None
+
+
+def test_a_hundred_classes_show_their_most_confused_pairs():
+    counts = np.zeros((100, 100), dtype=int)
+    np.fill_diagonal(counts, 50)
+    counts[3, 7], counts[9, 2], counts[1, 1] = 9, 12, 80
+    counts[4, 5] = counts[6, 5] = 9
+    assert plotting.most_confused(counts, 3) == [(9, 2), (3, 7), (4, 5)]
+    assert plotting.most_confused(counts, 20) == [(9, 2), (3, 7), (4, 5), (6, 5)]
+
+
+# ---- in a real browser ----------------------------------------------------------------------
+
+def chrome():
+    """A headless Chromium through Selenium, or a skip (a failure under PAGES_BROWSER=required)."""
+    missing = [name for name in ("chromium", "chromedriver") if not shutil.which(name)]
+    try:
+        from selenium import webdriver
+    except ImportError:
+        missing.append("selenium (pip install selenium)")
+    if missing:
+        reason = f"no {', '.join(missing)}: Debian's apt-get install chromium chromium-driver"
+        if os.environ.get("PAGES_BROWSER") == "required":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--window-size=1280,900"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    service = webdriver.ChromeService(executable_path=shutil.which("chromedriver"))
+    return webdriver.Chrome(options=options, service=service)
+
+
+def screenshot(driver, width, path):
+    """The whole page at this width (the height of its content) as a PNG."""
+    metrics = {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 600}
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {**metrics, "height": height})
+    driver.save_screenshot(str(path))
+
+
+def test_every_page_in_a_real_browser(site, tmp_path):
+    shots = os.environ.get("PAGES_SCREENSHOTS") or str(tmp_path / "screenshots")
+    os.makedirs(shots, exist_ok=True)
+    driver = chrome()
+    try:
+        for name, rows in [("index", len(REPORTS)), *((r.id, len(r.steps)) for r in REPORTS)]:
+            path = site / "results" / f"{name}.html"
+            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                   {"width": 1280, "height": 900, "deviceScaleFactor": 1,
+                                    "mobile": False})
+            driver.get(path.as_uri())
+            images = driver.execute_script(
+                "return [...document.images].map(i => [i.src, i.complete && i.naturalWidth > 0])")
+            assert [src for src, ok in images if not ok] == [], name
+            tables = driver.execute_script(
+                "return [...document.querySelectorAll('table')].map(t => t.tBodies[0].rows.length)")
+            assert tables and all(n == rows for n in tables), (name, tables)
+            links = driver.execute_script("return [...document.querySelectorAll("
+                                          "'a[href], img[src], link[href]')].map(e => e.href || e.src)")
+            for link in links:
+                url = urlparse(link)
+                assert url.scheme == "file", (name, link)  # nothing from the network
+                assert os.path.isfile(url2pathname(url.path)), (name, link)
+            errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+            assert errors == [], (name, errors)
+            screenshot(driver, 1280, os.path.join(shots, f"{name}-1280.png"))
+            screenshot(driver, 390, os.path.join(shots, f"{name}-390.png"))
+            overflow = driver.execute_script(
+                "return [document.documentElement.scrollWidth, window.innerWidth]")
+            assert overflow[0] <= overflow[1], (name, overflow)  # tables scroll in their box
+    finally:
+        driver.quit()
+    assert len([f for f in os.listdir(shots) if re.fullmatch(r".+-(1280|390)\.png", f)]) >= 12
