@@ -211,19 +211,23 @@ def test_saved_weights_give_the_reported_test_and_validation_figures(tmp_path):
 
 @pytest.mark.parametrize("keep", ["last", "best"])
 def test_confusion_csv_counts_the_kept_weights_on_the_whole_test_set(tmp_path, keep):
-    exp, cfg = config("001-A", tmp_path, subset=200, epochs=2, batch_size=32, lr=0.05,
+    exp, cfg = config("001-A", tmp_path, subset=200, epochs=3, batch_size=32, lr=0.05,
                       val_split="last", val_size=10000, num_classes=10, keep=keep)
     exp = dataclasses.replace(exp, model=tiny)
     train.run(exp, cfg)
     run_dir = tmp_path / "runs" / "001-A"
-    weights = torch.load(run_dir / ("best.pt" if keep == "best" else "checkpoint.pt"),
-                         weights_only=True)["model"]
-    model = exp.model(cfg)
-    model.load_state_dict(weights)
-    model.eval()
     ds = data.load_dataset("synthetic", cfg.data_dir, 200, cfg.seed, cfg.num_classes)
-    with torch.no_grad():
-        predicted = model(torch.stack([exp.test_transform(i) for i in ds.test_images])).argmax(1)
+
+    def predictions(weights_file):
+        model = exp.model(cfg)
+        model.load_state_dict(torch.load(run_dir / weights_file, weights_only=True)["model"])
+        model.eval()
+        with torch.no_grad():
+            return model(torch.stack([exp.test_transform(i) for i in ds.test_images])).argmax(1)
+
+    predicted = predictions("best.pt" if keep == "best" else "checkpoint.pt")
+    # The best epoch (2) is not the last (3) and predicts otherwise: the two cases differ here.
+    assert not torch.equal(predictions("best.pt"), predictions("checkpoint.pt"))
     hand = [[0] * 10 for _ in range(10)]
     for y, p in zip(ds.test_labels.tolist(), predicted.tolist()):
         hand[y][p] += 1
