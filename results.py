@@ -6,8 +6,9 @@ For each report: each step's run is read back and its loss/accuracy figure drawn
 marked); then the report's rows of figures.FIGURES are drawn, in the report's order (a step
 figure once per run of its steps, a report figure once); then runs/results/<id>.md, the table of
 its steps beside the report's figures. Steps with no run are listed as not run; runs of
-experiments outside the table go to runs/results/other.md. The figures' own options
-(figures.OPTIONS) are added to the command line.
+experiments outside the table go to runs/results/other.md. Last, the pages (pages/):
+runs/results/index.html and <id>.html, each report's figures embedded in its order. The figures'
+own options (figures.OPTIONS) are added to the command line.
 """
 from __future__ import annotations
 
@@ -169,7 +170,7 @@ def regenerate(out: str, data_dir: str | None = None, only: Sequence[str] = (),
         attempt(lambda: _write(path, f"# Runs outside the reports\n\n{table}\n"))
         found_all.update(found)
     unread_runs: list[str] = []  # each said once already, when its report was drawn
-    written += write_pages(out, drawn, unread_runs)
+    attempt(lambda: write_pages(out, drawn, unread_runs))
     problems += [p for p in unread_runs if p not in problems]
     return {"written": written, "problems": problems, "runs": sorted(found_all),
             "not_run": [s for r in reports for s in r.steps if s not in found_all]}

@@ -13,6 +13,7 @@ comes from a run, a config or an experiment file.
 from __future__ import annotations
 
 import ast
+import functools
 import os
 import shutil
 import statistics
@@ -20,13 +21,12 @@ import time
 from typing import Any, Sequence
 from urllib.parse import quote
 
-import jinja2
-
 import data
 import runs
 import summary
 from config import FIGURES as FIGURE_NAMES
 from config import Config, reported_figures
+from errors import UserError
 from experiments import Report, load_experiment, resolve_path
 from figures.context import Figure
 from runs import Run
@@ -37,9 +37,6 @@ STYLE = "style.css"
 RUN_FILES = (runs.METRICS, runs.CONFIG, runs.SUMMARY, runs.EXPERIMENT, runs.CONFUSION, "log.txt",
              runs.INTERRUPTED)
 
-_ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(os.path.join(HERE, "templates")),
-                          autoescape=True, undefined=jinja2.StrictUndefined,
-                          trim_blocks=True, lstrip_blocks=True)
 
 Drawn = Sequence[tuple[Figure, Sequence[str]]]  # each figure of a report with the files drawn for it
 
@@ -47,6 +44,18 @@ Drawn = Sequence[tuple[Figure, Sequence[str]]]  # each figure of a report with t
 # ---------------------------------------------------------------------------------------------
 # Writing
 # ---------------------------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=1)
+def templates() -> Any:
+    """The Jinja2 environment of pages/templates/, escaping every value it is given."""
+    try:  # imported here: a checkout whose requirements predate the pages still trains
+        import jinja2
+    except ImportError:
+        raise UserError("the results pages need Jinja2: pip install -r requirements.txt") from None
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(os.path.join(HERE, "templates")),
+                              autoescape=True, undefined=jinja2.StrictUndefined,
+                              trim_blocks=True, lstrip_blocks=True)
+
 
 def write_report(folder: str, report: Report, found: dict[str, list[Run]],
                  drawn: Drawn | None) -> str:
@@ -56,7 +65,7 @@ def write_report(folder: str, report: Report, found: dict[str, list[Run]],
     drawn (main.py writes the pages without drawing them).
     """
     path = os.path.join(folder, f"{report.id}.html")
-    _write(path, _ENV.get_template("report.html").render(**report_view(folder, report, found, drawn)))
+    _write(path, templates().get_template("report.html").render(**report_view(folder, report, found, drawn)))
     return path
 
 
@@ -66,7 +75,7 @@ def write_index(folder: str, reports: Sequence[tuple[Report, dict[str, list[Run]
     shutil.copyfile(os.path.join(HERE, STYLE), os.path.join(folder, STYLE))
     rows = [index_row(report, found) for report, found in reports]
     path = os.path.join(folder, "index.html")
-    _write(path, _ENV.get_template("index.html").render(
+    _write(path, templates().get_template("index.html").render(
         reports=rows, others=others, style=STYLE, generated=time.strftime("%Y-%m-%d %H:%M")))
     return path
 

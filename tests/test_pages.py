@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import sys
 from html.parser import HTMLParser
 from types import SimpleNamespace
 from urllib.parse import unquote, urlparse
@@ -27,6 +28,7 @@ import runs
 import summary
 import train
 from config import Reported
+from errors import UserError
 from experiments import REPORTS
 from helpers import config
 
@@ -210,6 +212,17 @@ def test_main_writes_the_pages_after_training_and_results_draws_the_figures(site
     assert "python results.py</code> draws them" in text and "004-losses.png" not in text
     assert sorted(os.listdir(out / "results")) == [*(f"{r.id}.html" for r in REPORTS),
                                                    "index.html", "style.css"]
+
+
+def test_without_jinja2_the_pages_are_refused_in_one_line(site, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "jinja2", None)  # as if it were not installed
+    pages.templates.cache_clear()
+    try:
+        with pytest.raises(UserError, match="^the results pages need Jinja2: pip install -r "
+                                            "requirements.txt$"):
+            results.write_pages(str(tmp_path), {"001": None})
+    finally:
+        pages.templates.cache_clear()
 
 
 def test_results_redraws_the_confusion_figure_from_its_csv(site, tmp_path):
