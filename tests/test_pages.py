@@ -167,9 +167,10 @@ def test_the_index_counts_each_reports_runs(site):
     assert rows[0][2] == "no runs" and rows[1][2] == "0 of 2 compared"
 
 
-def test_every_link_is_relative_and_leads_to_a_file(site):
+def test_every_link_is_relative_and_leads_to_a_file_and_no_page_needs_javascript(site):
     folder = site / "results"
     for name in ["index.html", *(f"{r.id}.html" for r in REPORTS)]:
+        assert "<script" not in (folder / name).read_text(encoding="utf-8")
         page = read_page(site, name)
         for link in page.links + page.images:
             assert "://" not in link and not link.startswith("/"), (name, link)
