@@ -85,6 +85,15 @@ def test_half_epoch_cadence_adds_rows_at_0_0_5_1_1_5_2(tmp_path):
     assert run.summary["test_accuracy_4th_last"] == run.history[-4]["test_accuracy"]
 
 
+def test_an_odd_batch_count_still_evaluates_at_the_nominal_half_and_prints_it(tmp_path, capsys):
+    # Batch 15 gives 5 batches: the evaluation after the 2nd is 2/5 = 0.4 of the data, called 0.5.
+    assert main.main(["004-LeNet", "--dataset", "synthetic", "--subset", "80", "--epochs", "1",
+                      "--batch-size", "15", "--device", "cpu", "--out", str(tmp_path)]) == 0
+    assert [r["epoch"] for r in rows(tmp_path / "004-LeNet")] == ["0", "0.5", "1"]
+    out = capsys.readouterr().out
+    assert "004-LeNet epoch   0.5  evaluation in eval mode: train loss" in out
+
+
 def test_default_runs_evaluate_once_per_epoch_and_train_as_before(tmp_path, monkeypatch):
     calls = []
     real = train.train_one_epoch
