@@ -199,7 +199,9 @@ def load_cifar(spec: CifarSpec, root: str, download: bool = True) -> Dataset:
     if not isinstance(names, list) or len(names) != spec.num_classes:
         raise UserError(f"{meta_path} is not a valid {spec.title} file: '{spec.names_key}' should list "
                         f"{spec.num_classes} class names")
-    return Dataset(train_images, train_labels, test_images, test_labels, [str(n) for n in names])
+    # A copy re-pickled by Python 3 may hold the names as bytes: decoded, as the keys are.
+    return Dataset(train_images, train_labels, test_images, test_labels,
+                   [n.decode() if isinstance(n, bytes) else str(n) for n in names])
 
 
 def synthetic(n_train: int, n_test: int, seed: int = 0, num_classes: int = 100) -> Dataset:

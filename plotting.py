@@ -1,17 +1,21 @@
 """Pure drawing: loss and accuracy per step, overlays, the overview, images, softmax bars, t-SNE.
 
 Every function takes numbers or tensors (and, for a step's look, its report's steps in order) and
-writes one PNG. It imports no registry: reading runs back and building models is figures/' job,
-deciding what to draw is results.py's.
+writes one PNG through save(), with an optional footnote under everything: what the figure's runs
+do differently from the report (footnote_for composes it). It imports no registry: reading runs
+back and building models is figures/' job, deciding what to draw is results.py's.
 """
 from __future__ import annotations
 
 import math
-from typing import Sequence
+import textwrap
+from typing import Mapping, Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")  # files only: runs happen on servers without a display
+# Plain numbers on every axis: "+2.302" above a validation loss axis reads as part of the values.
+matplotlib.rcParams["axes.formatter.useoffset"] = False
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -27,6 +31,8 @@ TEST_STYLE = {"color": "tab:orange", "linestyle": "--", "marker": "s", "markersi
 TRAIN_EVAL_STYLE = {"color": "tab:purple", "linestyle": ":", "marker": "v", "markersize": 3}
 SPLIT_LABELS = {"train_eval": "train (eval mode)", "val": "validation"}
 BEST_STYLE = {"color": "tab:cyan", "linestyle": ":", "linewidth": 1.5}  # report 002's best-epoch line
+FOOTNOTE_STYLE = {"fontsize": "small", "color": "0.2"}
+_CHARACTERS_PER_INCH = 15  # of FOOTNOTE_STYLE's text: where a footnote line is wrapped
 
 # One look per step, the same in every figure: its place in its report picks a colour, a marker
 # and a line style, which keep the steps apart when printed in grey.
@@ -50,13 +56,61 @@ def step_style(step: str, order: Sequence[str]) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------------------------
+# Saving, with the footnote that says what the figure's runs do differently
+# ---------------------------------------------------------------------------------------------
+
+def footnote_for(settings: Mapping[str, Sequence[str]], missing: Sequence[str] = (),
+                 loss: str = "") -> str:
+    """A figure's footnote: how its runs differ from the report's setting, its steps without a run,
+    and how the report scaled its loss; "" when there is nothing to say.
+
+    settings: each run's differences by step (summary.setting_notes); those every run shares are
+    said once, then each step's own ("CNN2: subset 64; CNN6: pretrained False"). missing: steps the
+    figure would show but has no run of.
+    """
+    lines = []
+    notes = dict.fromkeys(n for step_notes in settings.values() for n in step_notes)  # in order
+    if notes:
+        shared = [n for n in notes if all(n in step_notes for step_notes in settings.values())]
+        own: dict[tuple[str, ...], list[str]] = {}  # steps with the same notes of their own together
+        for step, step_notes in settings.items():
+            if rest := tuple(n for n in step_notes if n not in shared):
+                own.setdefault(rest, []).append(step)
+        parts = [", ".join(shared)] if shared else []
+        parts += [f"{', '.join(steps)}: {', '.join(rest)}" for rest, steps in own.items()]
+        lines.append("not the report's setting: " + "; ".join(parts))
+    if missing:
+        lines.append(f"no run of {', '.join(missing)}: not shown")
+    if loss:
+        lines.append(loss)
+    return "\n".join(lines)
+
+
+def save(fig: plt.Figure, path: str, footnote: str = "", **savefig: object) -> None:
+    """Write the figure as a PNG with its footnote (lines, wrapped to its width) at the bottom; close it."""
+    if footnote:
+        width = max(40, int(fig.get_figwidth() * _CHARACTERS_PER_INCH))
+        text = "\n".join(textwrap.fill(line, width) for line in footnote.splitlines())
+        # supxlabel: the constrained layout keeps room for it below the axes and their labels.
+        fig.supxlabel(text, x=0.01, ha="left", multialignment="left", **FOOTNOTE_STYLE)
+    fig.savefig(path, dpi=DPI, **savefig)
+    plt.close(fig)
+
+
+def legend_outside(ax: plt.Axes, **legend: object) -> None:
+    """The axes' legend to the right of its frame, where it covers no data."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0, fontsize="small", **legend)
+
+
+# ---------------------------------------------------------------------------------------------
 # Curves
 # ---------------------------------------------------------------------------------------------
 
 def epoch_axes(ax: plt.Axes, ylabel: str, title: str | None = None) -> None:
     """Label an axes whose x is the epoch: whole-number ticks, the y label, a light grid."""
     ax.set_xlabel("epoch")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    # min_n_ticks=1: one epoch still gets the tick "1", not 0.945 ... 1.050.
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
@@ -64,12 +118,13 @@ def epoch_axes(ax: plt.Axes, ylabel: str, title: str | None = None) -> None:
 
 
 def plot_loss_accuracy(history: list[dict[str, float]], step: str, path: str,
-                       best_epoch: int | None = None) -> None:
+                       best_epoch: float | None = None, *, footnote: str = "") -> None:
     """The step's loss and accuracy per epoch, train, validation (if any) and test, saved as a PNG.
 
     best_epoch, if given, is drawn as a dotted vertical line: the weights early stopping kept.
+    One legend for both panels, beside them: inside, it covered the curves.
     """
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
     for ax, key, label in ((ax_loss, "loss", "cross-entropy loss (per image)"),
                            (ax_acc, "accuracy", "accuracy (%)")):
         for split, style in (("train", TRAIN_STYLE), ("train_eval", TRAIN_EVAL_STYLE),
@@ -79,48 +134,50 @@ def plot_loss_accuracy(history: list[dict[str, float]], step: str, path: str,
             if f"{split}_{key}" in history[-1]:
                 ax.plot([r["epoch"] for r in rows], [r[f"{split}_{key}"] for r in rows],
                         label=SPLIT_LABELS.get(split, split), **style)
-        if best_epoch:
-            ax.axvline(best_epoch, label=f"best epoch ({best_epoch})", **BEST_STYLE)
+        if best_epoch is not None:  # 0 too: the evaluation before training (report 004)
+            ax.axvline(best_epoch, label=f"best epoch ({best_epoch:g})", **BEST_STYLE)
         epoch_axes(ax, label)
-        ax.legend()
+    handles, labels = ax_loss.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right upper", fontsize="small")
     last = history[-1]
     val = f", validation accuracy {last['val_accuracy']:.1f}%" if "val_accuracy" in last else ""
-    fig.suptitle(f"{step}: after {sum('seconds' in r for r in history)} epochs, train loss {last['train_loss']:.3f}{val}, "
-                 f"test accuracy {last['test_accuracy']:.1f}%")
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
+    epochs = sum('seconds' in r for r in history)
+    fig.suptitle(f"{step}: after {epochs} epoch{'s' * (epochs != 1)}, train loss "
+                 f"{last['train_loss']:.3f}{val}, test accuracy {last['test_accuracy']:.1f}%")
+    save(fig, path, footnote)
 
 
 def plot_overlay(curves: dict[str, list[dict[str, float]]], metric: str, ylabel: str, title: str,
-                 path: str, order: Sequence[str]) -> None:
+                 path: str, order: Sequence[str], *, footnote: str = "") -> None:
     """One metric per epoch for several steps in one axes: a sweep (dropout p, batch size ...).
 
-    order: the steps' report's steps, which give each its look (step_style).
+    order: the steps' report's steps, which give each its look (step_style). At least one curve:
+    a figure with no run is not drawn (the caller's choice), rather than drawn empty.
     """
-    fig, ax = plt.subplots(figsize=(8, 5), constrained_layout=True)
+    assert curves, f"{path}: an overlay of no runs"
+    fig, ax = plt.subplots(figsize=(8.5, 5), constrained_layout=True)
     for step, history in curves.items():
         ax.plot([r["epoch"] for r in history], [r[metric] for r in history], label=step,
                 markersize=4, **step_style(step, order))
     epoch_axes(ax, ylabel)
-    if curves:
-        ax.legend(fontsize="small")
-    else:
-        ax.text(0.5, 0.5, "no runs yet", ha="center", va="center", transform=ax.transAxes)
+    legend_outside(ax)
     ax.set_title(title)
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
+    save(fig, path, footnote)
 
 
 def plot_overview(histories: dict[str, list[dict[str, float]]],
-                  reported: dict[str, Reported | None], path: str) -> None:
+                  reported: dict[str, Reported | None], path: str, *, footnote: str = "",
+                  marked: Sequence[str] = ()) -> None:
     """Every step's test accuracy per epoch, and each final accuracy beside the report's.
 
     `reported` lists the steps to show, in their report's order (which gives each its look); a
-    step missing from `histories` is marked "not run" rather than left out.
+    step missing from `histories` is marked "not run" rather than left out. A step in `marked`
+    (a run not in the report's setting) has a * beside its accuracy, which the footnote explains.
     """
+    assert histories, f"{path}: an overview of no runs"
     steps = list(reported)
     fig, (ax_curve, ax_bar) = plt.subplots(
-        1, 2, figsize=(14, 5.5), constrained_layout=True, gridspec_kw={"width_ratios": (3, 2)})
+        1, 2, figsize=(15, 5.5), constrained_layout=True, gridspec_kw={"width_ratios": (3, 2)})
 
     for step in steps:
         if step in histories:
@@ -128,11 +185,7 @@ def plot_overview(histories: dict[str, list[dict[str, float]]],
             ax_curve.plot([r["epoch"] for r in h], [r["test_accuracy"] for r in h], label=step,
                           markersize=4, **step_style(step, steps))
     epoch_axes(ax_curve, "test accuracy (%)", "test accuracy per epoch")
-    if histories:
-        ax_curve.legend(ncol=2, fontsize="small")
-    else:
-        ax_curve.text(0.5, 0.5, "no runs yet", ha="center", va="center",
-                      transform=ax_curve.transAxes)
+    legend_outside(ax_curve)
 
     # Two bars per step: the run's final accuracy filled, the report's hatched (greyscale-safe).
     y = np.arange(len(steps))[::-1] * 1.0
@@ -151,8 +204,8 @@ def plot_overview(histories: dict[str, list[dict[str, float]]],
         if step in histories:
             acc = histories[step][-1]["test_accuracy"]
             ax_bar.barh(yi + height / 2, acc, height, color=colour, edgecolor=colour)
-            ax_bar.text(acc + 0.5, yi + height / 2, f"{acc:.1f}%", va="center",
-                        fontsize="x-small")
+            ax_bar.text(acc + 0.5, yi + height / 2, f"{acc:.1f}%" + (" *" if step in marked else ""),
+                        va="center", fontsize="x-small")
         else:
             ax_bar.text(0.5, yi + height / 2, "not run", va="center", fontsize="x-small",
                         style="italic")
@@ -161,20 +214,19 @@ def plot_overview(histories: dict[str, list[dict[str, float]]],
     ax_bar.set_xlim(0, 100)
     ax_bar.set_title("final test accuracy: run vs report")
     ax_bar.grid(axis="x", alpha=0.3)
-    ax_bar.legend(handles=[Patch(facecolor="0.4", label="run (last epoch)"),
-                           Patch(facecolor="white", edgecolor="0.2", hatch="///", label="report")],
-                  loc="upper right", fontsize="small")
+    legend_outside(ax_bar, handles=[Patch(facecolor="0.4", label="run (last epoch)"),
+                                    Patch(facecolor="white", edgecolor="0.2", hatch="///",
+                                          label="report")])
     fig.suptitle(f"All steps: {len(histories)} of {len(steps)} run")
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-
+    save(fig, path, footnote)
 
 
 # ---------------------------------------------------------------------------------------------
 # Images, and what a network makes of them
 # ---------------------------------------------------------------------------------------------
 
-def plot_images(images: torch.Tensor, titles: Sequence[str], title: str, path: str) -> None:
+def plot_images(images: torch.Tensor, titles: Sequence[str], title: str, path: str, *,
+                footnote: str = "") -> None:
     """Images (N, 3, H, W) in [0, 1] in one row, each with its caption (a class name)."""
     n = len(images)
     fig, axes = plt.subplots(1, n, figsize=(2.2 * n, 2.6), squeeze=False, constrained_layout=True)
@@ -184,12 +236,11 @@ def plot_images(images: torch.Tensor, titles: Sequence[str], title: str, path: s
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle(title)
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
+    save(fig, path, footnote)
 
 
 def plot_softmax(images: torch.Tensor, titles: Sequence[str], probs: torch.Tensor,
-                 classes: Sequence[str], title: str, path: str) -> None:
+                 classes: Sequence[str], title: str, path: str, *, footnote: str = "") -> None:
     """Each image beside a bar chart of its class probabilities, the largest one highlighted.
 
     images (N, 3, H, W) in [0, 1]; probs (N, classes). The bars are labelled with the value,
@@ -214,8 +265,7 @@ def plot_softmax(images: torch.Tensor, titles: Sequence[str], probs: torch.Tenso
                     fontsize="x-small")
         ax_bar.grid(axis="y", alpha=0.3)
     fig.suptitle(title)
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
+    save(fig, path, footnote)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -301,7 +351,7 @@ def class_colours(n: int) -> np.ndarray:
 
 
 def plot_tsne(panels: Sequence[tuple[str, np.ndarray, np.ndarray]], classes: Sequence[str],
-              title: str, path: str) -> None:
+              title: str, path: str, *, footnote: str = "") -> None:
     """One t-SNE scatter per (title, points (n, 2), labels (n,)) panel, side by side, one legend."""
     assert 1 <= len(panels) <= 4, f"1 to 4 panels side by side, got {len(panels)}"
     colours = class_colours(len(classes))
@@ -323,5 +373,4 @@ def plot_tsne(panels: Sequence[tuple[str, np.ndarray, np.ndarray]], classes: Seq
                for c, name in zip(colours, classes)]
     fig.legend(handles=handles, loc="outside right center", fontsize="small", ncol=ncol)
     fig.suptitle(title)
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
+    save(fig, path, footnote)

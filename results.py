@@ -9,6 +9,10 @@ its steps beside the report's figures. Steps with no run are listed as not run; 
 experiments outside the table go to runs/results/other.md. Last, the pages (pages/):
 runs/results/index.html and <id>.html, each report's figures embedded in its order. The figures'
 own options (figures.OPTIONS) are added to the command line.
+
+Every figure says under itself how its runs differ from the report's setting (figures/notes.py).
+A report figure with no run of its steps is not drawn, and its file from an earlier rebuild is
+removed (and said so): everything in runs/results/ is of the runs there now.
 """
 from __future__ import annotations
 
@@ -26,9 +30,10 @@ from config import FIGURES as FIGURE_NAMES
 from config import Config, reported_figures
 from errors import OneLineParser, UserError
 from experiments import REPORTS, STEPS, Report
+from figures import notes as figure_notes
 from figures.context import results_dir
 from runs import Run
-from summary import DEFAULT_COLUMNS, difference, figure_text, setting_notes
+from summary import DEFAULT_COLUMNS, difference, figure_text
 
 
 # ---------------------------------------------------------------------------------------------
@@ -67,20 +72,18 @@ def results_table(steps: Sequence[str], found: dict[str, Run], columns: Sequence
             cells += [figure_text(c, value) if value is not None else "-",
                       figure_text(c, theirs[c]) if c in theirs else "-",
                       difference(value, theirs[c]) if c in theirs and value is not None else "-"]
-        notes = setting_notes(run.config, _step_config(step, run), run.history, run.end,
-                              os.path.exists(os.path.join(run.dir, runs.INTERRUPTED)))
-        cells += [run.device, ", ".join(notes) or "the report's"]
+        cells += [run.device, ", ".join(figure_notes.setting(run)) or "the report's"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def _step_config(step: str, run: Run) -> Config:
-    """The step's own configuration, as its experiment file (the run's copy) declares it."""
-    return run.experiment().config
+def results_markdown(report: Report, found: dict[str, Run], files: list[str], out: str,
+                     said: Sequence[str] = (), not_drawn: Sequence[str] = ()) -> str:
+    """runs/results/<id>.md: the table, what its columns mean, and the figures as images.
 
-
-def results_markdown(report: Report, found: dict[str, Run], files: list[str], out: str) -> str:
-    """runs/results/<id>.md: the table, what its columns mean, and the figures as images."""
+    said: the lines the figures add under the table (Context.note); not_drawn: the report
+    figures left out for want of a run.
+    """
     not_run = [s for s in report.steps if s not in found]
     hardware = f" The report's minutes are on a {report.hardware}." if report.hardware else ""
     notes = [f"- {s}: {r.note}" for s in report.steps
@@ -94,6 +97,8 @@ def results_markdown(report: Report, found: dict[str, Run], files: list[str], ou
         "",
         results_table(report.steps, found, report.columns),
         "",
+        *[f"{line[0].upper()}{line[1:]}." for line in (report.loss_note, *said) if line],
+        *([""] if report.loss_note or said else []),
         "Each figure is the run's beside the report's, on the report's own metric; *diff* is run minus "
         "report (for a range, the distance to its nearer end). Test figures are of the weights the "
         "step keeps (the last epoch's, or the best validation epoch's). A run whose *setting* is "
@@ -104,6 +109,7 @@ def results_markdown(report: Report, found: dict[str, Run], files: list[str], ou
         "",
         *[f"![{os.path.relpath(f, results_dir(out))}]({pages.href(f, results_dir(out))})\n"
           for f in files],
+        *([f"Not drawn, no run of their steps: {', '.join(not_drawn)}", ""] if not_drawn else []),
     ])
 
 
@@ -116,8 +122,9 @@ def regenerate(out: str, data_dir: str | None = None, only: Sequence[str] = (),
     """Rebuild every figure and table under out from the runs there; trains nothing.
 
     options: the figures' option values by key (figures.OPTIONS; a missing one takes its default).
-    Returns the files written, the runs found and the problems met (one sentence each); a problem
-    with one step or figure does not stop the others.
+    Returns the files written, those removed (a report figure no run now draws), the runs found
+    and the problems met (one sentence each); a problem with one step or figure does not stop the
+    others.
     """
     values = figures.option_values(options or {})
     if not os.path.isdir(out):
@@ -125,6 +132,7 @@ def regenerate(out: str, data_dir: str | None = None, only: Sequence[str] = (),
                         f"--dataset synthetic), or point --out at the runs")
     os.makedirs(results_dir(out), exist_ok=True)
     written: list[str] = []
+    removed: list[str] = []
     problems: list[str] = []
     values, unread = _read_options(values, problems)
     base = figures.Context(out, data_dir, values)
@@ -148,18 +156,14 @@ def regenerate(out: str, data_dir: str | None = None, only: Sequence[str] = (),
         files: list[str] = []
         for run in found.values():
             files += attempt(lambda: _curves(run) + _confusion(run))
-        drawn[report.id] = []
-        for figure in figures.of(report.id):
-            if any(o.key in unread for o in figure.options):
-                continue  # its option could not be read: said once, the other figures are drawn
-            ctx = dataclasses.replace(base, report=figure.report, name=figure.name)
-            mine = attempt(lambda: figure.draw(found, ctx)) if not figure.steps else []
-            for step in (s for s in figure.steps if s in found):
-                mine += attempt(lambda: figure.draw(found[step], ctx))
-            files += mine
-            drawn[report.id].append((figure, mine))
+        said = dataclasses.replace(base, notes=[])  # the lines its figures add under its table
+        report_files, not_drawn = _draw_figures(report, found, said, unread, attempt, problems)
+        removed += [p for name in not_drawn for p in _remove(os.path.join(results_dir(out), name))]
+        files += [f for _, mine in report_files for f in mine]
+        drawn[report.id] = report_files
         path = os.path.join(results_dir(out), f"{report.id}.md")
-        attempt(lambda: _write(path, results_markdown(report, found, files, out)))
+        attempt(lambda: _write(path, results_markdown(report, found, files, out, said.notes,
+                                                      not_drawn)))
         found_all.update(found)
     if others and not only:
         found = {s: r for s in others if (r := attempt_read(os.path.join(out, s), problems))}
@@ -172,8 +176,31 @@ def regenerate(out: str, data_dir: str | None = None, only: Sequence[str] = (),
     unread_runs: list[str] = []  # each said once already, when its report was drawn
     attempt(lambda: write_pages(out, drawn, unread_runs))
     problems += [p for p in unread_runs if p not in problems]
-    return {"written": written, "problems": problems, "runs": sorted(found_all),
+    return {"written": written, "removed": removed, "problems": problems, "runs": sorted(found_all),
             "not_run": [s for r in reports for s in r.steps if s not in found_all]}
+
+
+def _draw_figures(report: Report, found: dict[str, Run], said: figures.Context, unread: set[str],
+                  attempt: Callable[[Callable[[], list[str]]], list[str]],
+                  problems: list[str]) -> tuple[pages.Drawn, list[str]]:
+    """A report's rows of figures.FIGURES drawn in its order: each figure with the files it wrote,
+    and the report figures not drawn for want of a run (their file names)."""
+    drawn: pages.Drawn = []
+    not_drawn: list[str] = []
+    for figure in figures.of(report.id):
+        if any(o.key in unread for o in figure.options):
+            continue  # its option could not be read: said once, the other figures are drawn
+        ctx = dataclasses.replace(said, report=figure.report, name=figure.name)
+        mine: list[str] = []
+        if not figure.steps:
+            known = len(problems)
+            mine = attempt(lambda: figure.draw(found, ctx))
+            if not mine and len(problems) == known:  # no run of its steps: nothing to show
+                not_drawn.append(os.path.basename(ctx.path()))
+        for step in (s for s in figure.steps if s in found):
+            mine += attempt(lambda: figure.draw(found[step], ctx))
+        drawn.append((figure, mine))
+    return drawn, not_drawn
 
 
 def _read_options(values: dict[str, Any], problems: list[str]) -> tuple[dict[str, Any], set[str]]:
@@ -228,7 +255,16 @@ def _confusion(run: Run) -> list[str]:
 
 def _curves(run: Run) -> list[str]:
     path = os.path.join(run.dir, "loss_accuracy.png")
-    plotting.plot_loss_accuracy(run.history, run.step, path, best_epoch=run.best_epoch)
+    plotting.plot_loss_accuracy(run.history, run.step, path, best_epoch=run.best_epoch,
+                                footnote=figure_notes.of_run(run, loss=True))
+    return [path]
+
+
+def _remove(path: str) -> list[str]:
+    """Remove an earlier rebuild's file of a figure that is not drawn now: it would pass for current."""
+    if not os.path.exists(path):
+        return []
+    os.remove(path)
     return [path]
 
 
@@ -266,6 +302,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     for path in result["written"]:
         print(f"wrote {path}")
+    for path in result["removed"]:
+        print(f"removed {path}: an earlier rebuild's, and no run now draws it")
     total = len(result["runs"]) + len(result["not_run"])
     print(f"{len(result['runs'])} of {total} steps have a run")
     for problem in result["problems"]:

@@ -28,7 +28,7 @@ from devices import environment
 from errors import UserError, ctrl_c_deferred, first_line
 from experiments import STEPS, Experiment, load_experiment, resolve_path
 from optimizers import trainable_parameters
-from summary import best_epoch, epoch_rows, per_class_accuracy, summarize
+from summary import best_epoch, epoch_rows, per_class_accuracy, setting_notes, summarize
 
 # metrics.csv's columns in order; the validation ones only when the run has a validation split.
 # train_eval_*: the training set evaluated in eval mode, in runs with extra evaluations (eval_every).
@@ -201,12 +201,14 @@ class RunFolder:
     def __init__(self, out: str, step: str) -> None:
         self.dir, self.step, self.checkpointed = os.path.join(out, step), step, 0
         self.keeps_best = False  # with a validation split: best.pt holds the best epoch's weights
+        self.step_config = Config()  # the step's own (the report's setting): its curves say how it differs
         self.checkpoint, self.best = os.path.join(self.dir, CHECKPOINT), os.path.join(self.dir, BEST)
 
     def start(self, exp: Any, cfg: Config, model: nn.Module, device: torch.device,
               history: list[dict[str, float]], resumed: bool, keeps_best: bool) -> None:
         """Set an earlier run aside (unless resumed), then write what this run is and how to repeat it."""
         self.checkpointed, self.keeps_best = len(epoch_rows(history)), keeps_best
+        self.step_config = exp.config
         if not resumed:
             moved = set_aside(self.dir)
             if moved:
@@ -239,7 +241,8 @@ class RunFolder:
         try:
             write_metrics(os.path.join(self.dir, METRICS), history)
             plotting.plot_loss_accuracy(history, cfg.step, os.path.join(self.dir, CURVES),
-                                        best_epoch=stopper.best_epoch if self.keeps_best else None)
+                                        best_epoch=stopper.best_epoch if self.keeps_best else None,
+                                        footnote=self._footnote(cfg, history, stopper.stopped))
             with ctrl_c_deferred():  # the checkpoint and `checkpointed` always agree
                 if improved:
                     save_atomic(self.best, {"epoch": epoch, "model": model.state_dict()})
@@ -251,6 +254,12 @@ class RunFolder:
         except OSError as e:
             raise UserError(f"{cfg.step}: could not write to {self.dir} ({e.strerror or e}); "
                             f"{self.kept()}; free some space first") from None
+
+    def _footnote(self, cfg: Config, history: list[dict[str, float]], stopped: bool) -> str:
+        """The curves' footnote as results.py gives it (figures/notes.py), from what the run knows so far."""
+        report = STEPS.get(cfg.step)
+        notes = setting_notes(cfg, self.step_config, history, {"stopped_early": stopped})
+        return plotting.footnote_for({cfg.step: notes}, loss=report.loss_note if report else "")
 
     def kept(self) -> str:
         """What a stopped run leaves: the phrase every stopping message ends with."""

@@ -145,7 +145,7 @@ def evaluation_line(step: str, row: dict[str, float]) -> str:
     parts = [f"{name} loss {row[f'{split}_loss']:.4f} acc {row[f'{split}_accuracy']:5.2f}%"
              for split, name in (("train_eval", "train"), ("val", "val"), ("test", "test"))
              if f"{split}_loss" in row]
-    return f"{step} epoch {row['epoch']:>7.2f}  evaluation in eval mode: " + "  ".join(parts)
+    return f"{step} epoch {row['epoch']:>5g}  evaluation in eval mode: " + "  ".join(parts)
 
 
 # ---------------------------------------------------------------------------------------------

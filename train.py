@@ -308,8 +308,9 @@ def _train_with_evaluations(cfg: Config, model: nn.Module, optimizer: torch.opti
     for stop in [*pauses, n]:
         part = itertools.islice(batches, stop - tally.batches)
         train = train_one_epoch(model, part, optimizer, device, desc, tally, stop - tally.batches)
-        if stop < n:
-            _record_evaluation(cfg, model, loaders, device, history, round(epoch - 1 + stop / n, 4))
+        if stop < n:  # at the nominal fraction (0.5), not the batch share a small subset rounds to (12/25)
+            fraction = round(stop / (n * cfg.eval_every)) * cfg.eval_every
+            _record_evaluation(cfg, model, loaders, device, history, round(epoch - 1 + fraction, 4))
     return train
 
 

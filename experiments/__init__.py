@@ -36,11 +36,22 @@ class Report:
     hardware: str  # where the report's times were measured, "" when it does not say
     steps: tuple[str, ...]
     columns: tuple[str, ...]  # the figures of config.FIGURES its results table compares
+    # The kit logs the mean cross-entropy per image; a report whose code summed batch means over
+    # the images plotted it divided by its batch size: this, in every figure of it (1: as logged).
+    loss_divisor: int = 1
 
     @property
     def folder(self) -> str:
         """Where its experiment files are: experiments/ for report 000, experiments/rNNN/ else."""
         return HERE if self.id == "000" else os.path.join(HERE, f"r{self.id}")
+
+    @property
+    def loss_note(self) -> str:
+        """The line a figure or table of its losses gives when the report plotted them scaled; "" if not."""
+        if self.loss_divisor == 1:
+            return ""
+        return (f"loss: the mean cross-entropy per image; report {self.id}'s figures plot it divided "
+                f"by {self.loss_divisor} (its batch size)")
 
 
 _001_DROPOUT = ("001-A", "001-A-drop0.2", "001-A-drop0.5", "001-A-drop0.8")
@@ -65,12 +76,12 @@ REPORTS = (
            ("002-CNN5", "002-CNN5-BN", "002-ES-loss", "002-ES-acc", "002-ES-BN-acc", "002-DA1",
             "002-DA2", "002-DA3", *_002_DROPOUT, *_002_VGG, *(f"{s}-DA" for s in _002_VGG)),
            columns=("best_val_accuracy", "best_epoch", "val_accuracy", "test_accuracy",
-                    "full_test_accuracy")),
+                    "full_test_accuracy"), loss_divisor=200),  # sum of batch means / (batches x 200)
     Report("003", "CIFAR-10, a three-block CNN swept with early stopping, and the t-SNE of its latent "
            "space (Boğaziçi CMPE 597 Deep Learning, Spring 2021, Project II)", "cifar10", "",
            _003_STEPS,
            columns=("best_epoch", "train_accuracy_at_best", "best_val_accuracy", "test_accuracy",
-                    "minutes")),
+                    "minutes"), loss_divisor=64),  # running_loss / n_train, batch 64
     Report("004", "CIFAR-10 from LeNet to a partly frozen ResNet18, and what its layers see (NTNU "
            "TDT4265 2019, Assignment 2)", "cifar10", "",
            ("004-LeNet", "004-Model1", "004-Model2", "004-ResNet18"),

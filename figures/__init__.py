@@ -3,6 +3,8 @@
     figures/__init__.py  FIGURES: every report's figures in the report's own order, report 000 first
     figures/context.py   the records: Figure (a row), Option (its command-line option), Context
     figures/common.py    what several reports use: the overlay of a sweep, a report's step order
+    figures/notes.py     what a figure says under itself: how its runs differ from the report's
+                         setting, its steps without a run, the loss scale the report plotted
     figures/load.py      what a run saved, made usable: its model before and after, its images,
                          what a layer outputs
     figures/tiles.py     grids of tiles: kernels and feature maps

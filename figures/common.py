@@ -5,6 +5,7 @@ from __future__ import annotations
 import plotting
 from config import FIGURES as FIGURE_NAMES
 from experiments import REPORTS
+from figures import notes
 from figures.context import Context
 from runs import Run
 
@@ -16,13 +17,18 @@ def steps_of(report: str) -> tuple[str, ...]:
 
 def overlay(found: dict[str, Run], ctx: Context, *, metric: str, steps: tuple[str, ...],
             title: str) -> list[str]:
-    """One metric per epoch for several of the report's steps in one axes: a sweep, drawn even empty.
+    """One metric per epoch for several of the report's steps in one axes: a sweep.
 
-    A report figure once metric, steps and title are bound (functools.partial in the table).
+    A report figure once metric, steps and title are bound (functools.partial in the table). The
+    steps with a run are drawn and the others named under it; with none, nothing is drawn.
     """
-    path = ctx.path()
     curves = {s: found[s].history for s in steps if s in found}
+    if not curves:
+        return []
+    path = ctx.path()
     label = FIGURE_NAMES.get(metric, (metric, ""))
     plotting.plot_overlay(curves, metric, f"{label[0]} ({label[1] or 'value'})", title, path,
-                          steps_of(ctx.report))
+                          steps_of(ctx.report),
+                          footnote=notes.footnote({s: found[s] for s in curves}, steps,
+                                                  loss=metric.endswith("loss")))
     return [path]

@@ -40,6 +40,14 @@ class Context:
     options: Mapping[str, Any] = field(default_factory=dict)  # every Option's value, by Option.key
     report: str = ""  # the figure being drawn, whose report and name give its file (path)
     name: str = ""
+    # Lines the report's figures add under its results table (the image they show): one list per
+    # report, shared by the contexts made from it with dataclasses.replace.
+    notes: list[str] = field(default_factory=list)
+
+    def note(self, line: str) -> None:
+        """Say a line under the report's results table (once, however many runs draw the figure)."""
+        if line not in self.notes:
+            self.notes.append(line)
 
     def path(self) -> str:
         """OUT/results/<report>-<name>.png: the file of the report figure being drawn."""

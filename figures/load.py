@@ -60,6 +60,15 @@ def trained_model(exp: Experiment, run: Run, file: str = runs.CHECKPOINT) -> tup
                           f"{row['test_accuracy']:.1f}%)")
 
 
+def layer_label(label: str, layer: nn.Module, cfg: Config) -> str:
+    """What a drawn layer's weights are: the model's label (trained_model's) if the run trained the
+    layer, else what they stayed at: a frozen layer is never called trained (004-ResNet18's conv1)."""
+    if any(p.requires_grad for p in layer.parameters()):
+        return label
+    start = "its ImageNet weights" if cfg.pretrained else f"its random initialization (seed {cfg.seed})"
+    return f"frozen, never trained: {start}"
+
+
 def run_dataset(cfg: Config, data_dir: str | None = None) -> data.Dataset:
     """The data a run trained on (its subset too), read from disk only: figures should not fetch 160 MB."""
     try:

@@ -10,6 +10,7 @@ import data
 import plotting
 import runs
 from errors import UserError
+from figures import notes
 from figures.context import Context
 from figures.load import model_input, run_dataset, trained_model
 from runs import Run
@@ -29,7 +30,7 @@ def samples(found: dict[str, Run], ctx: Context) -> list[str]:
     names = [ds.classes[int(y)] for y in ds.train_labels[pick]]
     path = ctx.path()
     plotting.plot_images(images, names, f"{SHOWN} random training images of {run.config.dataset}",
-                         path)
+                         path, footnote=notes.of_run(run))
     return [path]
 
 
@@ -54,5 +55,6 @@ def softmax(run: Run, ctx: Context) -> list[str]:
     names = [ds.classes[int(y)] for y in ds.train_labels[pick]]
     path = os.path.join(run.dir, "softmax.png")
     plotting.plot_softmax(ds.train_images[pick].float() / 255, names, probs, ds.classes,
-                          f"{run.step}, {label}: softmax of {SHOWN} random validation images", path)
+                          f"{run.step}, {label}: softmax of {SHOWN} random validation images", path,
+                          footnote=notes.of_run(run))
     return [path]

@@ -1,13 +1,15 @@
 """Report 002's own figures, drawn from finished runs: CNN_5's first-layer filters (Fig. 4), early
-stopping (Figs. 6-8), the dropout sweep (Fig. 10) and the VGG11_bn runs (Figs. 11-14)."""
+stopping (Figs. 6-8), the dropout sweep (Fig. 10) and the VGG11_bn runs (Figs. 11-14).
+
+Each draws the steps that have a run and names the others in its footnote; with none, nothing.
+"""
 from __future__ import annotations
 
-from typing import Sequence
-
-from figures import load, tiles
+from figures import load, notes, tiles
 from figures.common import steps_of
 from figures.context import Context
-from plotting import BEST_STYLE, DPI, TRAIN_STYLE, VAL_STYLE, epoch_axes, plt, step_style
+from plotting import (BEST_STYLE, TRAIN_STYLE, VAL_STYLE, epoch_axes, legend_outside, plt, save,
+                      step_style)
 from runs import Run
 
 ES_STEPS = ("002-ES-loss", "002-ES-acc", "002-ES-BN-acc")
@@ -20,10 +22,6 @@ FILTERS = (("before training (002-CNN5)", "002-CNN5", "untrained"),
            ("after, with DA (002-DA1)", "002-DA1", "trained"))
 
 
-def _empty(ax: plt.Axes, what: str) -> None:
-    ax.text(0.5, 0.5, f"no run of {what} yet", ha="center", va="center", transform=ax.transAxes)
-
-
 def filters(found: dict[str, Run], ctx: Context) -> list[str]:
     """Fig. 4: the 128 first-layer RGB 3x3 filters before training, after, with BN, with DA."""
     panels = []
@@ -32,25 +30,31 @@ def filters(found: dict[str, Run], ctx: Context) -> list[str]:
         if run is None:
             continue
         exp = run.experiment()
-        model = load.untrained_model(exp, run.config)[0] if which == "untrained" \
-            else load.trained_model(exp, run)[0]
+        if which == "untrained":
+            model = load.untrained_model(exp, run.config)[0]
+        else:
+            model, trained = load.trained_model(exp, run)
+            if load.layer_label(trained, load.first_conv(model), run.config) != trained:
+                label += " (frozen)"
         panels.append((label, load.first_conv(model).weight))
     if not panels:
         return []
+    steps = tuple(dict.fromkeys(step for _, step, _ in FILTERS))
     path = ctx.path()
-    tiles.plot_kernels(panels, "Report 002 (Fig. 4): CNN_5's first-layer filters", path)
+    tiles.plot_kernels(panels, "Report 002 (Fig. 4): CNN_5's first-layer filters", path,
+                       footnote=notes.footnote({s: found[s] for s in steps if s in found}, steps))
     return [path]
 
 
 def early_stopping(found: dict[str, Run], ctx: Context) -> list[str]:
     """Figs. 6-8: each early-stopping run's loss and validation accuracy, the best epoch dotted."""
-    fig, axes = plt.subplots(len(ES_STEPS), 2, figsize=(10, 3.2 * len(ES_STEPS)),
+    ran = [s for s in ES_STEPS if s in found]
+    if not ran:
+        return []
+    fig, axes = plt.subplots(len(ran), 2, figsize=(11, 3.2 * len(ran) + 0.6),
                              constrained_layout=True, squeeze=False)
-    for (ax_loss, ax_acc), step in zip(axes, ES_STEPS):
-        run = found.get(step)
-        if run is None:
-            _empty(ax_loss, step), _empty(ax_acc, step)
-            continue
+    for (ax_loss, ax_acc), step in zip(axes, ran):
+        run = found[step]
         epochs = [r["epoch"] for r in run.history]
         ax_loss.plot(epochs, [r["train_loss"] for r in run.history], label="train", **TRAIN_STYLE)
         ax_loss.plot(epochs, [r["val_loss"] for r in run.history], label="validation", **VAL_STYLE)
@@ -58,20 +62,21 @@ def early_stopping(found: dict[str, Run], ctx: Context) -> list[str]:
         best = run.best_epoch
         for ax, ylabel in ((ax_loss, "cross-entropy loss"), (ax_acc, "validation accuracy (%)")):
             if best:
-                ax.axvline(best, label=f"best epoch ({best})", **BEST_STYLE)
+                ax.axvline(best, label=f"best epoch ({best:g})", **BEST_STYLE)
             epoch_axes(ax, ylabel, f"{step} (monitor {run.config.monitor})")
-            ax.legend(fontsize="small")
+            legend_outside(ax)
     path = ctx.path()
     fig.suptitle("Report 002 (Figs. 6-8): early stopping, patience 10, tolerance 1e-5")
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
+    save(fig, path, notes.footnote({s: found[s] for s in ran}, ES_STEPS, loss=True))
     return [path]
 
 
 def dropout(found: dict[str, Run], ctx: Context) -> list[str]:
     """Fig. 10 and the assignment's sweep plot: losses per p, final train and val accuracy against p."""
-    fig, (ax_train, ax_val, ax_p) = plt.subplots(1, 3, figsize=(16, 4.5), constrained_layout=True)
     ran = [(p, step, found[step]) for p, step in DROPOUT if step in found]
+    if not ran:
+        return []
+    fig, (ax_train, ax_val, ax_p) = plt.subplots(1, 3, figsize=(16, 4.8), constrained_layout=True)
     for p, step, run in ran:
         epochs = [r["epoch"] for r in run.history]
         style = {**step_style(step, steps_of(ctx.report)), "markersize": 3}
@@ -79,30 +84,35 @@ def dropout(found: dict[str, Run], ctx: Context) -> list[str]:
         ax_val.plot(epochs, [r["val_loss"] for r in run.history], label=f"p = {p}", **style)
     for ax, which in ((ax_train, "training"), (ax_val, "validation")):
         epoch_axes(ax, f"{which} loss", f"{which} loss per dropout p")
-        ax.legend(fontsize="small", ncol=2) if ran else _empty(ax, "the sweep")
+    legend_outside(ax_val)  # the same p in both loss panels: one legend
     ps = [p for p, _, _ in ran]
     ax_p.plot(ps, [run.history[-1]["train_accuracy"] for _, _, run in ran], label="train", **TRAIN_STYLE)
     ax_p.plot(ps, [run.history[-1]["val_accuracy"] for _, _, run in ran], label="validation", **VAL_STYLE)
     ax_p.set(xlabel="dropout p", ylabel="final accuracy (%)", title="final accuracy against p")
     ax_p.set_xticks([p for p, _ in DROPOUT])
     ax_p.grid(alpha=0.3)
-    ax_p.legend(fontsize="small") if ran else _empty(ax_p, "the sweep")
+    legend_outside(ax_p)
     path = ctx.path()
     fig.suptitle("Report 002 (Fig. 10): CNN_5 with dropout p after every block (the report's best: 0.3)")
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
+    save(fig, path, notes.footnote({s: r for _, s, r in ran}, [s for _, s in DROPOUT], loss=True))
     return [path]
 
 
 def vgg(found: dict[str, Run], ctx: Context) -> list[str]:
-    """Figs. 11-14: loss and validation accuracy of partial, full and scratch, without and with DA."""
-    fig, axes = plt.subplots(2, 2, figsize=(11, 8), constrained_layout=True)
-    for (ax_loss, ax_acc), suffix, title in zip(axes, ("", "-DA"), ("without DA", "with DA")):
-        steps: Sequence[str] = [f"002-VGG-{k}{suffix}" for k in VGG]
-        for step in steps:
-            run = found.get(step)
-            if run is None:
-                continue
+    """Figs. 11-14: loss and validation accuracy of partial, full and scratch, without and with DA.
+
+    A row (without DA, with DA) is drawn when one of its three steps has a run.
+    """
+    rows = [(suffix, title, [f"002-VGG-{k}{suffix}" for k in VGG])
+            for suffix, title in (("", "without DA"), ("-DA", "with DA"))]
+    rows = [row for row in rows if any(s in found for s in row[2])]
+    if not rows:
+        return []
+    fig, axes = plt.subplots(len(rows), 2, figsize=(12, 4 * len(rows) + 0.6),
+                             constrained_layout=True, squeeze=False)
+    for (ax_loss, ax_acc), (_, title, steps) in zip(axes, rows):
+        for step in (s for s in steps if s in found):
+            run = found[step]
             epochs = [r["epoch"] for r in run.history]
             style = {**step_style(step, steps_of(ctx.report)), "markersize": 3}
             ax_loss.plot(epochs, [r["train_loss"] for r in run.history], label=f"{step} train", **style)
@@ -111,9 +121,9 @@ def vgg(found: dict[str, Run], ctx: Context) -> list[str]:
             ax_acc.plot(epochs, [r["val_accuracy"] for r in run.history], label=step, **style)
         for ax, ylabel in ((ax_loss, "cross-entropy loss"), (ax_acc, "validation accuracy (%)")):
             epoch_axes(ax, ylabel, f"VGG11_bn {title}")
-            ax.legend(fontsize="small") if any(s in found for s in steps) else _empty(ax, title)
+            legend_outside(ax)
     path = ctx.path()
+    every = [f"002-VGG-{k}{suffix}" for suffix in ("", "-DA") for k in VGG]
     fig.suptitle("Report 002 (Figs. 11-14): VGG11_bn partial, full fine-tune and scratch")
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
+    save(fig, path, notes.footnote({s: found[s] for s in every if s in found}, every, loss=True))
     return [path]

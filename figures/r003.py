@@ -14,7 +14,7 @@ import data
 import plotting
 import runs
 from errors import UserError
-from figures import load, tsne
+from figures import load, notes, tsne
 from figures.context import Context, Option
 from runs import Run
 
@@ -52,8 +52,7 @@ def augmented_samples(found: dict[str, Run], ctx: Context, n: int = 64) -> list[
     fig.suptitle(f"{run.step}: {len(images)} augmented training images of {run.config.dataset} "
                  f"(padded crop + flip)")
     path = ctx.path()
-    fig.savefig(path, dpi=plotting.DPI)
-    plt.close(fig)
+    plotting.save(fig, path, notes.of_run(run))
     return [path]
 
 
@@ -61,18 +60,17 @@ def error(run: Run, ctx: Context) -> list[str]:
     """error.png: the error per epoch (100 - accuracy), train and validation, the best epoch marked."""
     epochs = [r["epoch"] for r in run.history]
     best = run.best_epoch
-    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
     for split, style in (("train", plotting.TRAIN_STYLE), ("val", plotting.VAL_STYLE)):
         if f"{split}_accuracy" in run.history[-1]:
             ax.plot(epochs, [100 - r[f"{split}_accuracy"] for r in run.history],
                     label="validation" if split == "val" else split, **style)
     if best:
-        ax.axvline(best, label=f"best epoch ({best})", **plotting.BEST_STYLE)
+        ax.axvline(best, label=f"best epoch ({best:g})", **plotting.BEST_STYLE)
     plotting.epoch_axes(ax, "error (%)", f"{run.step}: error per epoch")
-    ax.legend()
+    plotting.legend_outside(ax)
     path = os.path.join(run.dir, "error.png")
-    fig.savefig(path, dpi=plotting.DPI)
-    plt.close(fig)
+    plotting.save(fig, path, notes.of_run(run))
     return [path]
 
 
@@ -125,5 +123,6 @@ def latent_space(run: Run, ctx: Context) -> list[str]:
     panels.append((f"fc3 output (logits) at epoch {best}", points, labels[pick].numpy()))
     path = os.path.join(run.dir, "tsne.png")
     plotting.plot_tsne(panels, ds.classes, f"{run.step}: t-SNE of {len(pick):,} training images "
-                       f"(unaugmented, eval mode), {names[0]}, perplexity {PERPLEXITY}", path)
+                       f"(unaugmented, eval mode), {names[0]}, perplexity {PERPLEXITY}", path,
+                       footnote=notes.of_run(run))
     return [path]

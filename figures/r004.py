@@ -14,7 +14,7 @@ import torch
 
 import plotting
 from errors import UserError
-from figures import load, tiles
+from figures import load, notes, tiles
 from figures.common import steps_of
 from figures.context import Context, Option
 from runs import Run
@@ -48,27 +48,33 @@ def activations(run: Run, ctx: Context) -> list[str]:
     """Figs. 8-9: conv1's 64 outputs and the first 64 of layer4's 512, each beside the input image.
 
     The image is --image's (read_image), else the run's first test image; resized to the model's
-    input and normalized by the step's test transform, as evaluate sees images.
+    input and normalized by the step's test transform, as evaluate sees images. Its name is in
+    each figure's title and, through ctx.note, under the report's table; the two files keep their
+    names, so another image's figures replace these.
     """
     exp = run.experiment()
     model, label = load.trained_model(exp, run)
     image, image_name = ctx.options.get(IMAGE.key) or (None, "")
     if image is None:
         image, _, cls = load.first_test_image(run.config, ctx.data_dir)
-        image_name = f"test image 0 of {run.config.dataset}: {cls}"
+        image_name = f"test image 0 of {run.config.dataset} ({cls})"
     x = load.model_input(image, torch.zeros(1, dtype=torch.long), exp.test_transform, run.config.seed)
     shown = load.for_display(x[0], exp.test_transform)
     side = x.shape[-1]
     written = []
-    for name, maps in (("conv1", load.first_conv_outputs(model, x)),
-                       ("layer4", load.block_outputs(model, x, model.layer4)[:64])):
+    for name, layer, maps in (("conv1", load.first_conv(model), load.first_conv_outputs(model, x)),
+                              ("layer4", model.layer4, load.block_outputs(model, x, model.layer4)[:64])):
         c, h, w = maps.shape
         what = ("the first convolution's 64 output channels" if name == "conv1" else
                 "the first 64 of layer4's 512 output channels (after the residual add and ReLU)")
         path = os.path.join(run.dir, f"activations_{name}.png")
         tiles.plot_feature_maps(shown, f"{image_name}\nat {side}x{side}, as {run.step} sees it",
-                                [(label, maps)], f"{run.step}: {what} ({h}x{w})", path)
+                                [(load.layer_label(label, layer, run.config), maps)],
+                                f"{run.step}: {what} ({h}x{w}) for {image_name}", path,
+                                footnote=notes.of_run(run))
         written.append(path)
+    ctx.note(f"Figs. 8-9 (activations_conv1.png, activations_layer4.png of {run.step}) show "
+             f"{image_name}" + (" (--image)" if ctx.options.get(IMAGE.key) else ""))
     return written
 
 
@@ -76,21 +82,25 @@ def kernels_by_colour(run: Run, ctx: Context) -> list[str]:
     """Figs. 10-13: conv1's 64 kernels (7x7) in RGB, and each colour channel alone in grey."""
     exp = run.experiment()
     model, label = load.trained_model(exp, run)
-    w = load.first_conv(model).weight
+    conv = load.first_conv(model)
+    w = conv.weight
     path = os.path.join(run.dir, "kernels_by_colour.png")
     tiles.plot_kernels([("RGB", w), ("red only", w[:, 0:1]), ("green only", w[:, 1:2]),
                         ("blue only", w[:, 2:3])],
-                       f"{run.step}, {label}: the first convolution's {len(w)} kernels "
-                       f"({w.shape[2]}x{w.shape[3]}), brighter = higher weight", path)
+                       f"{run.step}, {load.layer_label(label, conv, run.config)}: the first "
+                       f"convolution's {len(w)} kernels ({w.shape[2]}x{w.shape[3]}), brighter = "
+                       f"higher weight", path, footnote=notes.of_run(run))
     return [path]
 
 
 def losses(found: dict[str, Run], ctx: Context) -> list[str]:
     """Fig. 7: ResNet18's and Model 1's train, validation and test losses in one axes."""
-    fig, ax = plt.subplots(figsize=(8, 5), constrained_layout=True)
-    for step in ("004-ResNet18", "004-Model1"):
-        if step not in found:
-            continue
+    steps = ("004-ResNet18", "004-Model1")
+    ran = [s for s in steps if s in found]
+    if not ran:
+        return []
+    fig, ax = plt.subplots(figsize=(9, 5), constrained_layout=True)
+    for step in ran:
         style = plotting.step_style(step, steps_of(ctx.report))
         for split, line in (("train_eval", "-"), ("val", "-."), ("test", "--")):
             rows = [r for r in found[step].history if f"{split}_loss" in r]
@@ -98,15 +108,9 @@ def losses(found: dict[str, Run], ctx: Context) -> list[str]:
                 ax.plot([r["epoch"] for r in rows], [r[f"{split}_loss"] for r in rows],
                         color=style["color"], marker=style["marker"], markersize=3, linestyle=line,
                         label=f"{step} {plotting.SPLIT_LABELS.get(split, split)}")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("cross-entropy loss (per image)")
-    ax.grid(alpha=0.3)
-    if ax.lines:
-        ax.legend(fontsize="small")
-    else:
-        ax.text(0.5, 0.5, "no runs yet", ha="center", va="center", transform=ax.transAxes)
-    ax.set_title("Report 004, Fig. 7: ResNet18's and Model 1's losses")
+    plotting.epoch_axes(ax, "cross-entropy loss (per image)",
+                        "Report 004, Fig. 7: ResNet18's and Model 1's losses")
+    plotting.legend_outside(ax)
     path = ctx.path()
-    fig.savefig(path, dpi=plotting.DPI)
-    plt.close(fig)
+    plotting.save(fig, path, notes.footnote({s: found[s] for s in ran}, steps, loss=True))
     return [path]

@@ -1,6 +1,7 @@
 """Grids of tiles: first-layer kernels and feature maps, one mosaic image per panel.
 
-Pure drawing, like plotting.py: every function takes tensors and writes one PNG.
+Pure drawing, like plotting.py: every function takes tensors and writes one PNG (plotting.save,
+with its optional footnote).
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from plotting import DPI
+from plotting import DPI, save
 
 def grid_shape(n: int) -> tuple[int, int]:
     """Rows and columns for n tiles: a power of two across, at least as wide as tall (32 -> 4x8)."""
@@ -91,7 +92,8 @@ def _panel_height(tiles: torch.Tensor) -> float:
     return max(4.0, rows * (tiles.shape[1] + 1) / DPI)
 
 
-def plot_kernels(panels: Sequence[tuple[str, torch.Tensor]], title: str, path: str) -> list[int]:
+def plot_kernels(panels: Sequence[tuple[str, torch.Tensor]], title: str, path: str, *,
+                 footnote: str = "") -> list[int]:
     """First-layer kernels, one grid per (label, weight) panel; returns the tiles in each grid.
 
     Square grids go side by side, wide ones (32 kernels: 4x8) one above the other.
@@ -105,13 +107,13 @@ def plot_kernels(panels: Sequence[tuple[str, torch.Tensor]], title: str, path: s
     counts = [_show_mosaic(ax, t, label, xlabel=not stacked or i == len(panels) - 1)
               for i, (ax, t, (label, _)) in enumerate(zip(axes.flat, tiles, panels))]
     fig.suptitle(f"{title}\n(each kernel scaled to its own range; RGB kernels in colour)")
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
+    save(fig, path, footnote, bbox_inches="tight")
     return counts
 
 
 def plot_feature_maps(image: torch.Tensor, image_label: str,
-                      panels: Sequence[tuple[str, torch.Tensor]], title: str, path: str) -> list[int]:
+                      panels: Sequence[tuple[str, torch.Tensor]], title: str, path: str, *,
+                      footnote: str = "") -> list[int]:
     """The input image beside one grid of output channels per (label, maps) panel; returns tiles per grid.
 
     image: (3, H, W) in [0, 1], as the model sees it but before normalization; maps: (C, h, w).
@@ -140,6 +142,5 @@ def plot_feature_maps(image: torch.Tensor, image_label: str,
     counts = [_show_mosaic(ax, t, label, xlabel=not stacked or i == n - 1, cmap="gray", vmin=0, vmax=1)
               for i, (ax, t, (label, _)) in enumerate(zip(ax_maps, tiles, panels))]
     fig.suptitle(f"{title}\n(each channel scaled to its own range: black lowest, white highest)")
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
+    save(fig, path, footnote, bbox_inches="tight")
     return counts

@@ -51,3 +51,58 @@ def table_rows(text):
     rows = [line.strip("|").split("|") for line in text.splitlines() if line.startswith("| ")]
     return {cells[0].strip(): [c.strip() for c in cells] for cells in rows
             if cells[0].strip() != "step"}
+
+
+def drawn_figures():
+    """A context in which every figure saved is read back as drawn, {path: what it shows}.
+
+    Read from the matplotlib figure itself just after it is saved (its layout done), not from the
+    PNG: its title, footnote, every text, and per axes the epoch ticks in view, the offset text
+    and whether a legend covers the axes' frame.
+    """
+    import contextlib
+
+    from matplotlib.figure import Figure
+
+    seen = {}
+    real = Figure.savefig
+
+    def spy(fig, path, *args, **kwargs):
+        real(fig, path, *args, **kwargs)
+        seen[str(path)] = _read_back(fig)
+
+    @contextlib.contextmanager
+    def patched():
+        Figure.savefig = spy
+        try:
+            yield seen
+        finally:
+            Figure.savefig = real
+
+    return patched()
+
+
+def _read_back(fig):
+    from matplotlib.text import Text
+
+    fig.canvas.draw()  # at the figure's own dpi again: savefig drew at its own
+    renderer = fig.canvas.get_renderer()
+    legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes if ax.get_legend())]
+    frames = [ax.get_window_extent(renderer) for ax in fig.axes]
+    axes = []
+    for ax in fig.axes:
+        low, high = sorted(ax.get_xlim())
+        axes.append({
+            "title": ax.get_title(),
+            "xlabel": ax.get_xlabel(),
+            "xticks": [float(t) for t in ax.get_xticks() if low <= t <= high],
+            "offsets": [ax.xaxis.get_offset_text().get_text(), ax.yaxis.get_offset_text().get_text()],
+        })
+    return {
+        "title": fig.get_suptitle(),
+        "footnote": fig.get_supxlabel(),
+        "text": "\n".join(t.get_text() for t in fig.findobj(Text)),
+        "axes": axes,
+        "legend_over_data": any(legend.get_window_extent(renderer).overlaps(frame)
+                                for legend in legends for frame in frames),
+    }

@@ -114,6 +114,18 @@ def test_load_cifar_accepts_bytes_keys(tmp_path, no_network):
     assert ds.classes == written["names"]
 
 
+@pytest.mark.parametrize("spec", SPECS)
+def test_class_names_stored_as_bytes_are_decoded(tmp_path, spec, no_network):
+    """A re-pickled copy whose batches.meta holds b'airplane' names its classes airplane."""
+    written = write_cifar(tmp_path, spec, n_train=5, n_test=2)
+    path = tmp_path / spec.folder / spec.meta_file
+    d = pickle.loads(path.read_bytes())
+    d[spec.names_key] = [n.encode() for n in d[spec.names_key]]
+    dump(path, d)
+    ds = data.load_cifar(offline(spec, tmp_path), str(tmp_path))
+    assert ds.classes == written["names"]
+
+
 def test_load_cifar_without_download_names_the_folder(tmp_path, no_network):
     with pytest.raises(UserError, match=names_path(tmp_path / data.CIFAR100.folder)):
         data.load_cifar(data.CIFAR100, str(tmp_path), download=False)

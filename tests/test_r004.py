@@ -1,18 +1,21 @@
 """Report 004: its networks' sizes, ResNet18's frozen layers, the evaluation cadence, the --image figures."""
 import csv
 import os
+import re
 
 import pytest
 import torch
 from PIL import Image
 
 import figures.tiles
+from figures import r004
 import main
 import optimizers
 import results
 import runs
 import train
 from expected import EXPECTED_PARAMETERS, R004_LENET
+from helpers import drawn_figures
 from experiments import load_experiment, resolve_path
 from main import build_parser, resolve_config
 from summary import summarize
@@ -85,6 +88,15 @@ def test_half_epoch_cadence_adds_rows_at_0_0_5_1_1_5_2(tmp_path):
     assert run.summary["test_accuracy_4th_last"] == run.history[-4]["test_accuracy"]
 
 
+def test_an_odd_batch_count_still_evaluates_at_the_nominal_half_and_prints_it(tmp_path, capsys):
+    # Batch 15 gives 5 batches: the evaluation after the 2nd is 2/5 = 0.4 of the data, called 0.5.
+    assert main.main(["004-LeNet", "--dataset", "synthetic", "--subset", "80", "--epochs", "1",
+                      "--batch-size", "15", "--device", "cpu", "--out", str(tmp_path)]) == 0
+    assert [r["epoch"] for r in rows(tmp_path / "004-LeNet")] == ["0", "0.5", "1"]
+    out = capsys.readouterr().out
+    assert "004-LeNet epoch   0.5  evaluation in eval mode: train loss" in out
+
+
 def test_default_runs_evaluate_once_per_epoch_and_train_as_before(tmp_path, monkeypatch):
     calls = []
     real = train.train_one_epoch
@@ -134,8 +146,22 @@ def regenerate(out, *args):
 
 
 def test_default_image_draws_every_figure(trained):
-    assert regenerate(trained) == 0
+    with drawn_figures() as seen:
+        assert regenerate(trained) == 0
     assert all(os.path.isfile(trained / name) for name in OTHERS + ACTIVATIONS)
+    conv1, layer4, kernels = (seen[str(trained / "004-ResNet18" / name)] for name in (
+        "activations_conv1.png", "activations_layer4.png", "kernels_by_colour.png"))
+    # --no-pretrained: conv1 is frozen at its random start, never "trained"; layer4 trains.
+    frozen = "frozen, never trained: its random initialization (seed 0)"
+    assert frozen in conv1["text"] and "trained: after epoch" not in conv1["text"]
+    assert frozen in kernels["title"] and "trained: after epoch 1" in layer4["text"]
+    first = conv1["title"].splitlines()[0]
+    image = re.search(r"for (test image 0 of synthetic \(class_\d\d\))$", first).group(1)
+    assert layer4["title"].splitlines()[0].endswith(f"for {image}")
+    assert f"show {image}." in (trained / "results" / "004.md").read_text()
+    for path, drawn in seen.items():
+        assert "not the report's setting: dataset synthetic, subset 10" in drawn["footnote"], path
+        assert ("pretrained False" in drawn["footnote"]) == ("004-Model1" not in path), path
 
 
 @pytest.mark.parametrize("kind", ["missing", "text renamed .jpg", "folder"])
@@ -154,7 +180,8 @@ def test_a_bad_image_is_one_line_exit_2_and_the_other_figures_are_drawn(trained,
     assert not any(os.path.exists(trained / name) for name in ACTIVATIONS)
 
 
-def test_image_is_resized_to_224_and_maps_are_112_and_7(trained, tmp_path, monkeypatch):
+def test_image_is_resized_to_224_and_maps_are_112_and_7_and_another_replaces_it(
+        trained, tmp_path, monkeypatch):
     path = tmp_path / "stripes.png"
     pixels = torch.zeros(30, 50, 3, dtype=torch.uint8)
     pixels[:, ::4, 0] = 255
@@ -162,12 +189,26 @@ def test_image_is_resized_to_224_and_maps_are_112_and_7(trained, tmp_path, monke
     seen = []
     real = figures.tiles.plot_feature_maps
 
-    def spy(image, label, panels, title, out):
+    def spy(image, label, panels, title, out, **options):
         seen.append((tuple(image.shape), tuple(panels[0][1].shape), label))
-        return real(image, label, panels, title, out)
+        return real(image, label, panels, title, out, **options)
 
-    monkeypatch.setattr(figures.tiles, "plot_feature_maps", spy)
-    assert regenerate(trained, "--image", str(path)) == 0
+    with monkeypatch.context() as m:
+        m.setattr(figures.tiles, "plot_feature_maps", spy)
+        assert regenerate(trained, "--image", str(path)) == 0
     assert [s[:2] for s in seen] == [((3, 224, 224), (64, 112, 112)), ((3, 224, 224), (64, 7, 7))]
     assert "stripes.png" in seen[0][2]
     assert all(os.path.isfile(trained / name) for name in OTHERS + ACTIVATIONS)
+    assert "show stripes.png (--image)." in (trained / "results" / "004.md").read_text()
+
+    # Another image: its figures replace the first's, under the same names, and say which it is.
+    Image.fromarray(pixels.flip(0).numpy()).save(tmp_path / "dots.png")
+    ctx = figures.Context(str(trained), options={"image": r004.read_image(str(tmp_path / "dots.png"))})
+    with drawn_figures() as drawn:
+        r004.activations(runs.read_run(str(trained / "004-ResNet18")), ctx)
+    for name in ACTIVATIONS:
+        assert drawn[str(trained / name)]["title"].splitlines()[0].endswith("for dots.png"), name
+    assert sorted(p.name for p in (trained / "004-ResNet18").glob("activations*")) == [
+        "activations_conv1.png", "activations_layer4.png"]
+    assert ctx.notes == ["Figs. 8-9 (activations_conv1.png, activations_layer4.png of "
+                         "004-ResNet18) show dots.png (--image)"]

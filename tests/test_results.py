@@ -20,6 +20,7 @@ from figures import load, r000, tiles
 from experiments import REPORT_STEPS, REPORTS, STEPS, load_experiment, resolve_path
 from models import resnet
 from expected import EXPECTED_PARAMETERS
+from helpers import drawn_figures
 
 # The two steps the report draws kernels for, each shrunk to a few images and one or two epochs.
 RUNS = {"CNN2": ["--subset", "64", "--epochs", "2", "--batch-size", "16"],
@@ -60,12 +61,12 @@ def regenerated(trained):
     def refuse(*args, **kwargs):
         raise AssertionError("regeneration tried to train")
 
-    with pytest.MonkeyPatch.context() as mp:
+    with pytest.MonkeyPatch.context() as mp, drawn_figures() as seen:
         for owner, name in ((train, "run"), (train, "train_one_epoch"), (torch.optim.Adam, "step"),
                             (torch.Tensor, "backward")):
             mp.setattr(owner, name, refuse)
         result = results.regenerate(str(out))
-    return out, before, result
+    return out, before, {**result, "drawn": dict(seen)}
 
 
 def table_rows(text):
@@ -87,6 +88,19 @@ def test_every_figure_and_results_md_are_written(regenerated):
         assert png.startswith(b"\x89PNG") and len(png) > 20_000, path
     assert (out / "results" / "000.md").is_file()
     assert sorted(p.name for p in out.iterdir()) == ["CNN2", "CNN6", "results"]
+
+
+def test_overview_stars_the_runs_outside_the_report_s_setting_and_says_how(regenerated):
+    out, _, result = regenerated
+    overview = result["drawn"][str(out / "results" / "000-overview.png")]
+    assert overview["footnote"].replace("\n", " ") == (  # wrapped to the figure's width
+        "* not the report's setting: dataset synthetic; CNN2: subset 64, batch_size 16, epochs 2 "
+        "(report: 20); CNN6: subset 8, batch_size 8, pretrained False, epochs 1 (report: 10)")
+    acc = {s: float(runs.read_run(str(out / s)).history[-1]["test_accuracy"]) for s in RUNS}
+    assert all(f"{a:.1f}% *" in overview["text"] for a in acc.values())
+    kernels = result["drawn"][str(out / "CNN6" / "kernels.png")]
+    assert "trained: after epoch 1" in kernels["text"]  # CNN6 trains every layer
+    assert result["drawn"][str(out / "CNN6" / "loss_accuracy.png")]["axes"][0]["xticks"] == [1.0]
 
 
 def test_results_md_lists_every_step_and_matches_the_metrics(regenerated):
@@ -251,7 +265,7 @@ def test_command_line_without_runs_says_so(tmp_path, capsys):
     for report in REPORTS:
         rows = table_rows((empty / "results" / f"{report.id}.md").read_text())
         assert list(rows) == list(report.steps) and all(r[2] == "not run" for r in rows.values())
-    assert (empty / "results" / "000-overview.png").is_file()
+    assert not list((empty / "results").glob("*.png"))  # no figure of no run
 
 
 def test_runs_moved_aside_are_left_out_and_an_interrupted_run_is_marked(trained, tmp_path):
