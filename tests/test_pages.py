@@ -204,13 +204,13 @@ def test_everything_from_a_run_or_an_experiment_is_escaped(site, tmp_path):
 
 
 def test_main_writes_the_pages_after_training_and_results_draws_the_figures(site, tmp_path):
-    page = (site / "results" / "004.html").read_text(encoding="utf-8")
-    assert "004-losses.png" in page  # drawn by results.py
+    page = (site / "results" / "001.html").read_text(encoding="utf-8")
+    assert "001-dropout.png" in page  # drawn by results.py
     out = tmp_path / "runs"
-    shutil.copytree(site / "004-LeNet", out / "004-LeNet")
-    results.write_pages(str(out), {"004": None})  # what main.py does after training 004-LeNet
-    text = (out / "results" / "004.html").read_text(encoding="utf-8")
-    assert "python results.py</code> draws them" in text and "004-losses.png" not in text
+    shutil.copytree(site / "001-A", out / "001-A")
+    results.write_pages(str(out), {"001": None})  # what main.py does after training 001-A
+    text = (out / "results" / "001.html").read_text(encoding="utf-8")
+    assert "python results.py</code> draws them" in text and "001-dropout.png" not in text
     assert sorted(os.listdir(out / "results")) == [*(f"{r.id}.html" for r in REPORTS),
                                                    "index.html", "style.css"]
 
