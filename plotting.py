@@ -93,8 +93,15 @@ def save(fig: plt.Figure, path: str, footnote: str = "", **savefig: object) -> N
         text = "\n".join(textwrap.fill(line, width) for line in footnote.splitlines())
         # supxlabel: the constrained layout keeps room for it below the axes and their labels.
         fig.supxlabel(text, x=0.01, ha="left", multialignment="left", **FOOTNOTE_STYLE)
-    fig.savefig(path, dpi=DPI, **savefig)
+    fig.savefig(path, **{"dpi": DPI, **savefig})
     plt.close(fig)
+
+
+def footnote_height(footnote: str, width: float) -> float:
+    """Inches the footnote takes under a figure `width` inches wide, for layouts with fixed margins."""
+    chars = max(40, int(width * _CHARACTERS_PER_INCH))
+    lines = sum(len(textwrap.wrap(line, chars)) or 1 for line in footnote.splitlines())
+    return 0.17 * lines + 0.1 if lines else 0.0
 
 
 def legend_outside(ax: plt.Axes, **legend: object) -> None:
@@ -284,7 +291,7 @@ def most_confused(counts: np.ndarray, n: int) -> list[tuple[int, int]]:
 
 
 def plot_confusion(matrix: Sequence[Sequence[int]], classes: Sequence[str], title: str, path: str,
-                   pairs: int = 20) -> None:
+                   pairs: int = 20, *, footnote: str = "") -> None:
     """A confusion matrix [true][predicted]: a grid coloured by the share of each true class, with
     the counts; above GRID_CLASSES classes, the `pairs` most frequent confusions as bars instead."""
     counts = np.asarray(matrix, dtype=np.int64)
@@ -296,9 +303,11 @@ def plot_confusion(matrix: Sequence[Sequence[int]], classes: Sequence[str], titl
     # of a small test run.
     if k <= GRID_CLASSES:
         grid = max(0.42 * k, 3.2)  # inches; the margins below hold the names and the title
-        width, height = grid + 1.6 + 0.3, grid + 1.2 + 0.95
+        width = grid + 1.6 + 0.3
+        below = 1.2 + footnote_height(footnote, width)
+        height = grid + below + 0.95
         fig, ax = plt.subplots(figsize=(width, height))
-        fig.subplots_adjust(left=1.6 / width, right=1 - 0.3 / width, bottom=1.2 / height,
+        fig.subplots_adjust(left=1.6 / width, right=1 - 0.3 / width, bottom=below / height,
                             top=1 - 0.95 / height)
         ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
         for i in range(k):
@@ -312,9 +321,10 @@ def plot_confusion(matrix: Sequence[Sequence[int]], classes: Sequence[str], titl
         ax.set_ylabel("true class")
     else:
         top = most_confused(counts, pairs)
-        height = 1.9 + 0.3 * max(len(top), 1)
+        below = 0.7 + footnote_height(footnote, 8)
+        height = 1.2 + below + 0.3 * max(len(top), 1)
         fig, ax = plt.subplots(figsize=(8, height))
-        fig.subplots_adjust(left=0.33, bottom=0.7 / height, right=0.97, top=1 - 1.2 / height)
+        fig.subplots_adjust(left=0.33, bottom=below / height, right=0.97, top=1 - 1.2 / height)
         y = np.arange(len(top))[::-1]
         ax.barh(y, [counts[i, j] for i, j in top], color="tab:blue")
         ax.set_yticks(y, [f"{classes[i]} \u2192 {classes[j]}" for i, j in top], fontsize="small")
@@ -332,8 +342,7 @@ def plot_confusion(matrix: Sequence[Sequence[int]], classes: Sequence[str], titl
     correct = int(np.trace(counts))
     fig.suptitle(f"{title}\n{correct} of {total} images right ({100 * correct / max(total, 1):.1f}%)",
                  fontsize="medium")
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save(fig, path, footnote, dpi=100)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -109,7 +109,7 @@ def results_markdown(report: Report, found: dict[str, Run], files: list[str], ou
         "",
         *[f"![{os.path.relpath(f, results_dir(out))}]({pages.href(f, results_dir(out))})\n"
           for f in files],
-        *([f"Not drawn, no run of their steps: {', '.join(not_drawn)}", ""] if not_drawn else []),
+        *([f"- not drawn, no run of their steps: {', '.join(not_drawn)}", ""] if not_drawn else []),
     ])
 
 
@@ -250,7 +250,8 @@ def write_pages(out: str, drawn: Mapping[str, pages.Drawn | None],
 
 
 def _confusion(run: Run) -> list[str]:
-    return runs.draw_confusion(run.dir, run.step, run.config.keep, run.end or {})
+    return runs.draw_confusion(run.dir, run.step, run.config.keep, run.end or {},
+                               figure_notes.of_run(run))
 
 
 def _curves(run: Run) -> list[str]:

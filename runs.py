@@ -255,11 +255,14 @@ class RunFolder:
             raise UserError(f"{cfg.step}: could not write to {self.dir} ({e.strerror or e}); "
                             f"{self.kept()}; free some space first") from None
 
-    def _footnote(self, cfg: Config, history: list[dict[str, float]], stopped: bool) -> str:
-        """The curves' footnote as results.py gives it (figures/notes.py), from what the run knows so far."""
+    def _footnote(self, cfg: Config, history: list[dict[str, float]], stopped: bool,
+                  loss: bool = True) -> str:
+        """A figure's footnote as results.py gives it (figures/notes.py), from what the run knows so
+        far; loss: the figure plots a loss, which the report may have scaled."""
         report = STEPS.get(cfg.step)
         notes = setting_notes(cfg, self.step_config, history, {"stopped_early": stopped})
-        return plotting.footnote_for({cfg.step: notes}, loss=report.loss_note if report else "")
+        return plotting.footnote_for({cfg.step: notes},
+                                     loss=report.loss_note if report and loss else "")
 
     def kept(self) -> str:
         """What a stopped run leaves: the phrase every stopping message ends with."""
@@ -275,8 +278,8 @@ class RunFolder:
                         f"command that started it)\n")
         return message
 
-    def finish(self, cfg: Config, end: dict[str, Any], best: int, confusion: list[list[int]],
-               classes: list[str]) -> None:
+    def finish(self, cfg: Config, end: dict[str, Any], history: list[dict[str, float]], best: int,
+               confusion: list[list[int]], classes: list[str]) -> None:
         """The run ended: keep only the snapshots the t-SNE shows, write the kept weights' confusion
         matrix (confusion.csv, its figure, each class's accuracy in end) and summary.json."""
         if cfg.snapshots:  # only now is the best epoch, and so the middle one, known
@@ -284,7 +287,8 @@ class RunFolder:
         end["per_class_accuracy"] = per_class_accuracy(confusion, classes)
         write_confusion(os.path.join(self.dir, CONFUSION), confusion, classes)
         self._write_json(SUMMARY, end)
-        draw_confusion(self.dir, cfg.step, cfg.keep, end)
+        draw_confusion(self.dir, cfg.step, cfg.keep, end,
+                       self._footnote(cfg, history, end.get("stopped_early", False), loss=False))
 
     def _write_json(self, name: str, content: dict[str, Any]) -> None:
         with open(os.path.join(self.dir, name), "w") as f:
@@ -319,7 +323,8 @@ def read_confusion(run_dir: str) -> tuple[list[str], list[list[int]]] | None:
     return classes, matrix
 
 
-def draw_confusion(run_dir: str, step: str, keep: str, end: dict[str, Any]) -> list[str]:
+def draw_confusion(run_dir: str, step: str, keep: str, end: dict[str, Any],
+                   footnote: str = "") -> list[str]:
     """confusion.png from the run's confusion.csv, titled with the weights it is of; [] without one."""
     found = read_confusion(run_dir)
     if found is None:
@@ -327,7 +332,8 @@ def draw_confusion(run_dir: str, step: str, keep: str, end: dict[str, Any]) -> l
     weights = (f"the best epoch's weights (epoch {end['best_epoch']})"
                if keep == "best" and "best_epoch" in end else "the last epoch's weights")
     path = os.path.join(run_dir, CONFUSION_FIGURE)
-    plotting.plot_confusion(found[1], found[0], f"{step}\n{weights} on the test set", path)
+    plotting.plot_confusion(found[1], found[0], f"{step}\n{weights} on the test set", path,
+                            footnote=footnote)
     return [path]
 
 

@@ -266,7 +266,7 @@ def finish(exp: Experiment, cfg: Config, model: nn.Module, step_model: nn.Module
             kept = test if full_test is None else evaluate(step_model, full_test, device)
     if full_test is not None:
         end["full_test_accuracy"] = kept["accuracy"]
-    folder.finish(cfg, end, end.get("best_epoch") or len(history),
+    folder.finish(cfg, end, history, end.get("best_epoch") or len(history),
                   kept["confusion"].cpu().tolist(), loaders.names)
     summary = summarize(history, end, cfg.keep, cfg.monitor)
     report = report_of(cfg.step)

@@ -29,7 +29,7 @@ def rebuilt(tmp_path_factory):
         for step in RUNS:
             assert main.main([step, "--dataset", "synthetic", "--subset", "40", "--epochs", "1",
                               "--device", "cpu", "--out", str(out)]) == 0
-    os.makedirs(out / "results")
+    os.makedirs(out / "results", exist_ok=True)  # main.py has written the pages there
     for name in STALE:
         (out / "results" / f"{name}.png").write_bytes(b"an earlier rebuild's figure")
     printed = io.StringIO()
@@ -46,8 +46,8 @@ def figure(seen, out, name):
 def test_every_figure_says_how_its_runs_differ_from_the_report_s_setting(rebuilt):
     out, _, seen, _ = rebuilt
     assert sorted(os.path.relpath(p, out) for p in seen) == [
-        "002-DA1/loss_accuracy.png", "003-bs16/error.png", "003-bs16/loss_accuracy.png",
-        "results/002-DA.png", "results/002-filters.png", "results/003-augmentation.png",
+        "002-DA1/confusion.png", "002-DA1/loss_accuracy.png", "003-bs16/confusion.png",
+        "003-bs16/error.png", "003-bs16/loss_accuracy.png", "results/002-DA.png", "results/002-filters.png", "results/003-augmentation.png",
         "results/003-augmented_samples.png", "results/003-batch_sizes.png"]
     for path, drawn in seen.items():
         assert "not the report's setting: dataset synthetic, subset 40" in drawn["footnote"], path
@@ -64,6 +64,9 @@ def test_the_curves_written_while_training_say_so_too(rebuilt):
         footnote = figure(training, out, f"{step}/loss_accuracy.png")["footnote"]
         assert "not the report's setting: dataset synthetic, subset 40" in footnote
         assert f"divided by {scale} (its batch size)" in footnote
+        confusion = figure(training, out, f"{step}/confusion.png")["footnote"]
+        assert "not the report's setting: dataset synthetic, subset 40" in confusion
+        assert "divided by" not in confusion  # it plots no loss
 
 
 def test_figures_of_losses_say_how_the_report_scaled_them_and_the_tables_too(rebuilt):
