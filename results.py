@@ -23,10 +23,11 @@ import runs
 from config import FIGURES as FIGURE_NAMES
 from config import Config, reported_figures
 from errors import OneLineParser, UserError
-from experiments import REPORTS, STEPS, Report
+from experiments import REPORTS, STEPS, Report, report_of
 from figures.context import results_dir
 from runs import Run
-from summary import DEFAULT_COLUMNS, difference, figure_text, setting_notes
+from summary import (DEFAULT_COLUMNS, VERDICT_RULE, Spread, aggregate, figure_text, mean_history, setting_notes,
+                     spread_text, verdict_text)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -34,10 +35,13 @@ from summary import DEFAULT_COLUMNS, difference, figure_text, setting_notes
 # ---------------------------------------------------------------------------------------------
 
 def results_table(steps: Sequence[str], found: dict[str, Run], columns: Sequence[str],
-                  status: dict[str, str] | None = None) -> str:
+                  status: dict[str, str] | None = None,
+                  seeds: Mapping[str, Sequence[Run]] | None = None) -> str:
     """A Markdown table: each step's figures on the report's columns beside the report's, and the difference.
 
     status names what happened to a step with no run (failed, stopped); default "not run".
+    seeds: a step's runs when it has several (--seeds): each figure is their mean ± std (n) and
+    the difference is the mean's, with the verdict (summary.verdict).
     """
     head = ["step", "parameters", "epochs"]
     for c in columns:
@@ -54,22 +58,47 @@ def results_table(steps: Sequence[str], found: dict[str, Run], columns: Sequence
                 cells += ["-", figure_text(c, theirs[c]) if c in theirs else "-", "-"]
             lines.append("| " + " | ".join(cells + ["-", "-"]) + " |")
             continue
-        summary = run.summary
+        several = list((seeds or {}).get(step, [run]))
+        spreads = aggregate([r.summary for r in several])
         params = run.info.get("parameters")
-        cells = [step, f"{params:,}" if params is not None else "-", str(summary["epochs"])
-                 + (" (stopped early)" if run.end and run.end.get("stopped_early") else "")]
+        early = any(r.end and r.end.get("stopped_early") for r in several)
+        cells = [step, f"{params:,}" if params is not None else "-",
+                 _epochs(spreads["epochs"]) + (" (stopped early)" if early else "")]
         if rep is not None and rep.parameters is not None and rep.parameters != params:
             cells[1] += f" (report: {rep.parameters:,})"
         for c in columns:
-            value = summary.get(c)
-            cells += [figure_text(c, value) if value is not None else "-",
+            value = spreads.get(c)
+            cells += [spread_text(c, value) if value is not None else "-",
                       figure_text(c, theirs[c]) if c in theirs else "-",
-                      difference(value, theirs[c]) if c in theirs and value is not None else "-"]
-        notes = setting_notes(run.config, _step_config(step, run), run.history, run.end,
-                              os.path.exists(os.path.join(run.dir, runs.INTERRUPTED)))
-        cells += [run.device, ", ".join(notes) or "the report's"]
+                      verdict_text(value, theirs[c]) if c in theirs and value is not None else "-"]
+        first = several[0]
+        notes = setting_notes(first.config, _step_config(step, first), first.history, first.end,
+                              os.path.exists(os.path.join(first.dir, runs.INTERRUPTED)))
+        if len(several) > 1:
+            notes.append(f"seeds {', '.join(str(r.config.seed) for r in several)}")
+        cells += [first.device, ", ".join(notes) or "the report's"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _epochs(s: Spread) -> str:
+    """The epochs column: the count, or the range over several seeds that stopped at different ones."""
+    return f"{s.low:g}" if s.low == s.high else f"{s.low:g}-{s.high:g}"
+
+
+def tables(steps: Sequence[str], by_step: Mapping[str, Sequence[Run]],
+           status: dict[str, str]) -> str:
+    """main.py's end-of-command tables, one per report: each step's runs (one, or several seeds)."""
+    found = {s: runs.mean_run(list(rs)) for s, rs in by_step.items() if rs}
+    seeds = {s: rs for s, rs in by_step.items() if len(rs) > 1}
+    text = []
+    for report in [*REPORTS, None]:
+        mine = [s for s in steps if report_of(s) is report]
+        if mine:
+            columns = report.columns if report else DEFAULT_COLUMNS
+            text.append(f"{f'report {report.id}' if report else 'other experiments'}:\n"
+                        + results_table(mine, found, columns, status, seeds))
+    return "\n\n".join(text)
 
 
 def _step_config(step: str, run: Run) -> Config:
@@ -77,8 +106,12 @@ def _step_config(step: str, run: Run) -> Config:
     return run.experiment().config
 
 
-def results_markdown(report: Report, found: dict[str, Run], files: list[str], out: str) -> str:
-    """runs/results/<id>.md: the table, what its columns mean, and links to the figures."""
+def results_markdown(report: Report, found: dict[str, Run], files: list[str], out: str,
+                     seeds: Mapping[str, Sequence[Run]] | None = None) -> str:
+    """runs/results/<id>.md: the table, what its columns mean, and links to the figures.
+
+    seeds: the steps run with several seeds, and their runs (results_table).
+    """
     not_run = [s for s in report.steps if s not in found]
     hardware = f" The report's minutes are on a {report.hardware}." if report.hardware else ""
     notes = [f"- {s}: {r.note}" for s in report.steps
@@ -90,13 +123,15 @@ def results_markdown(report: Report, found: dict[str, Run], files: list[str], ou
         f"{len(found)} of {len(report.steps)} steps have a run"
         + (f"; not run: {', '.join(not_run)}." if not_run else "."),
         "",
-        results_table(report.steps, found, report.columns),
+        results_table(report.steps, found, report.columns, seeds=seeds),
         "",
         "Each figure is the run's beside the report's, on the report's own metric; *diff* is run minus "
         "report (for a range, the distance to its nearer end). Test figures are of the weights the "
         "step keeps (the last epoch's, or the best validation epoch's). A run whose *setting* is "
         f"not the report's (other data, fewer images or epochs) is not comparable.{hardware}",
         "",
+        *([f"A step run with several seeds ({', '.join(seeds)}) shows each figure as mean ± std "
+           f"(n runs) and, after its diff, a verdict: {VERDICT_RULE}", ""] if seeds else []),
         *(["## Notes on the report's figures", "", *notes, ""] if notes else []),
         "## Figures",
         "",
@@ -139,30 +174,35 @@ def regenerate(out: str, data_dir: str | None = None, only: Sequence[str] = (),
         return files
 
     others = sorted(d for d in os.listdir(out) if d not in STEPS and not runs.SET_ASIDE.fullmatch(d)
-                    and os.path.isfile(os.path.join(out, d, "metrics.csv")))
+                    and any(os.path.isfile(os.path.join(p, runs.METRICS))
+                            for p in runs.step_dirs(out, d)))
     reports = [r for r in REPORTS if not only or r.id in only]
     for report in reports:
-        found = {s: r for s in report.steps if (r := attempt_read(os.path.join(out, s), problems))}
+        step_runs = _read_steps(out, report.steps, problems)
+        found = {s: runs.mean_run(runs.compared(rs)) for s, rs in step_runs.items()}
         files: list[str] = []
-        for run in found.values():
-            files += attempt(lambda: _curves(run))
+        for rs in step_runs.values():
+            files += attempt(lambda: _curves(rs))
         for figure in figures.of(report.id):
             if any(o.key in unread for o in figure.options):
                 continue  # its option could not be read: said once, the other figures are drawn
             ctx = dataclasses.replace(base, report=figure.report, name=figure.name)
             if not figure.steps:
                 files += attempt(lambda: figure.draw(found, ctx))
-            for step in (s for s in figure.steps if s in found):
-                files += attempt(lambda: figure.draw(found[step], ctx))
+            for run in (r for s in figure.steps for r in step_runs.get(s, [])):
+                files += attempt(lambda: figure.draw(run, ctx))
         path = os.path.join(results_dir(out), f"{report.id}.md")
-        attempt(lambda: _write(path, results_markdown(report, found, files, out)))
+        seeds = {s: runs.compared(rs) for s, rs in step_runs.items() if len(runs.compared(rs)) > 1}
+        attempt(lambda: _write(path, results_markdown(report, found, files, out, seeds)))
         found_all.update(found)
     if others and not only:
-        found = {s: r for s in others if (r := attempt_read(os.path.join(out, s), problems))}
-        for run in found.values():
-            attempt(lambda: _curves(run))
+        step_runs = _read_steps(out, others, problems)
+        for rs in step_runs.values():
+            attempt(lambda: _curves(rs))
+        found = {s: runs.mean_run(runs.compared(rs)) for s, rs in step_runs.items()}
+        seeds = {s: runs.compared(rs) for s, rs in step_runs.items() if len(runs.compared(rs)) > 1}
         path = os.path.join(results_dir(out), "other.md")
-        table = results_table(others, found, DEFAULT_COLUMNS)
+        table = results_table(others, found, DEFAULT_COLUMNS, seeds=seeds)
         attempt(lambda: _write(path, f"# Runs outside the reports\n\n{table}\n"))
         found_all.update(found)
     return {"written": written, "problems": problems, "runs": sorted(found_all),
@@ -191,9 +231,33 @@ def attempt_read(run_dir: str, problems: list[str]) -> Run | None:
         return None
 
 
-def _curves(run: Run) -> list[str]:
-    path = os.path.join(run.dir, "loss_accuracy.png")
-    plotting.plot_loss_accuracy(run.history, run.step, path, best_epoch=run.best_epoch)
+def _read_steps(out: str, steps: Sequence[str], problems: list[str]) -> dict[str, list[Run]]:
+    """Every run of each step (runs.step_dirs), a damaged one recorded as a problem; steps with none left out."""
+    found = {s: [r for d in runs.step_dirs(out, s) if (r := attempt_read(d, problems))]
+             for s in steps}
+    return {s: rs for s, rs in found.items() if rs}
+
+
+def _curves(step_runs: list[Run]) -> list[str]:
+    """Each run's loss_accuracy.png, and for several seeds their mean with its band (seed_curves)."""
+    written = []
+    for run in step_runs:
+        path = os.path.join(run.dir, "loss_accuracy.png")
+        plotting.plot_loss_accuracy(run.history, run.step, path, best_epoch=run.best_epoch)
+        written.append(path)
+    return written + seed_curves(runs.compared(step_runs))
+
+
+def seed_curves(several: Sequence[Run]) -> list[str]:
+    """<out>/<step>/seeds_loss_accuracy.png: the seeds' mean per epoch with their min-max band."""
+    if len(several) < 2:
+        return []
+    mean, low, high = mean_history([r.history for r in several])
+    if not mean:
+        return []
+    path = os.path.join(os.path.dirname(several[0].dir), runs.SEEDS_CURVES)
+    plotting.plot_loss_accuracy(mean, f"{several[0].step}, mean of {len(several)} seeds", path,
+                                low=low, high=high)
     return [path]
 
 

@@ -1,11 +1,15 @@
 """A run's figures under the names config.Reported gives them, and the comparison with the report.
 
 One summary serves the end-of-run line, main.py's tables and results.py's tables, so the three
-always agree.
+always agree. A step run with several seeds is aggregated here too: each figure's Spread (mean, std,
+n, min, max) and its verdict against the report's figure (within, above or below).
 """
 from __future__ import annotations
 
-from typing import Any
+import math
+import statistics
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 from config import FIGURES, Config, Reported, fields_with, reported_figures
 from early_stopping import MONITORS
@@ -138,3 +142,91 @@ def evaluation_line(step: str, row: dict[str, float]) -> str:
              for split, name in (("train_eval", "train"), ("val", "val"), ("test", "test"))
              if f"{split}_loss" in row]
     return f"{step} epoch {row['epoch']:>7.2f}  evaluation in eval mode: " + "  ".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Several seeds of a step: each figure's spread, and the verdict against the report's
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Spread:
+    """One figure over a step's runs (one per seed)."""
+
+    mean: float
+    std: float  # the sample standard deviation (n - 1); 0 for one run
+    n: int
+    low: float  # the smallest run's value
+    high: float  # the largest's
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """Where the runs say the figure lies: mean +- 2 std, widened to min-max where that is wider."""
+        return min(self.mean - 2 * self.std, self.low), max(self.mean + 2 * self.std, self.high)
+
+
+def spread(values: Sequence[float]) -> Spread:
+    """The mean, sample standard deviation, count, minimum and maximum of a figure's values."""
+    assert values, "a spread needs at least one value"
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return Spread(statistics.fmean(values), std, len(values), min(values), max(values))
+
+
+def aggregate(summaries: Sequence[dict[str, Any]]) -> dict[str, Spread]:
+    """Each figure the runs' summaries (summarize) all have, as its Spread over them."""
+    def number(s: dict[str, Any], k: str) -> bool:
+        return isinstance(s.get(k), (int, float)) and math.isfinite(s[k])
+
+    return {k: spread([float(s[k]) for s in summaries]) for k in summaries[0]
+            if all(number(s, k) for s in summaries)}
+
+
+WITHIN, ABOVE, BELOW = "within", "above", "below"  # the runs against the report's figure
+VERDICT_RULE = ("*within* when the report's figure (any point of its range) lies inside the runs' "
+                "mean ± 2 std, widened to their min-max where that is wider; *above* or *below* "
+                "when the runs lie wholly above or below it.")
+
+
+def verdict(s: Spread, reported: Any) -> str | None:
+    """Whether the report's figure lies within the runs' spread, or the runs lie above or below it.
+
+    The rule: the report's value (or any point of its range, such as 60-65%) inside mean +- 2 std,
+    widened to the runs' min-max (Spread.interval). With one run there is no spread: None.
+    """
+    if s.n < 2:
+        return None
+    low, high = reported if isinstance(reported, (tuple, list)) else (reported, reported)
+    lo, hi = s.interval
+    return ABOVE if lo > high else BELOW if hi < low else WITHIN
+
+
+def spread_text(name: str, s: Spread) -> str:
+    """A figure over several runs as tables print it: 73.10 ± 0.80% (n=3); one run as figure_text."""
+    if s.n == 1:
+        return figure_text(name, s.mean)
+    if name.endswith("epoch") or name == "epochs":
+        return f"{s.mean:.1f} ± {s.std:.1f} (n={s.n})"
+    mean, unit = figure_text(name, float(s.mean)), FIGURES.get(name, ("", ""))[1]
+    return f"{mean.removesuffix(unit)} ± {figure_text(name, float(s.std))} (n={s.n})"
+
+
+def verdict_text(s: Spread, reported: Any) -> str:
+    """The diff cell of several runs: mean minus report, and the verdict: "+0.52, within"."""
+    word = verdict(s, reported)
+    diff = difference(s.mean, reported)
+    return f"{diff}, {word}" if word and diff != "in range" else (word or diff)
+
+
+def mean_history(histories: Sequence[list[dict[str, float]]]) -> tuple[list[dict[str, float]], ...]:
+    """Several runs' metrics averaged row by row: (mean, min, max) histories.
+
+    Over the rows (epochs, evaluations) every run has, and the columns each of those rows has.
+    """
+    by_epoch = [{r["epoch"]: r for r in h} for h in histories]
+    mean, low, high = [], [], []
+    for e in [e for e in by_epoch[0] if all(e in b for b in by_epoch[1:])]:
+        same = [b[e] for b in by_epoch]
+        keys = [k for k in same[0] if k != "epoch" and all(k in r for r in same)]
+        mean.append({"epoch": e, **{k: statistics.fmean(r[k] for r in same) for k in keys}})
+        low.append({"epoch": e, **{k: min(r[k] for r in same) for k in keys}})
+        high.append({"epoch": e, **{k: max(r[k] for r in same) for k in keys}})
+    return mean, low, high

@@ -18,10 +18,14 @@ def overlay(found: dict[str, Run], ctx: Context, *, metric: str, steps: tuple[st
             title: str) -> list[str]:
     """One metric per epoch for several of the report's steps in one axes: a sweep, drawn even empty.
 
-    A report figure once metric, steps and title are bound (functools.partial in the table).
+    A report figure once metric, steps and title are bound (functools.partial in the table). A step
+    run with several seeds is drawn as their mean, and the title says so.
     """
     path = ctx.path()
     curves = {s: found[s].history for s in steps if s in found}
+    several = sorted({found[s].mean_of for s in steps if s in found and found[s].mean_of > 1})
+    if several:  # steps run with several seeds are drawn as their mean (runs.mean_run)
+        title += f" (means of {'/'.join(map(str, several))} seeds)"
     label = FIGURE_NAMES.get(metric, (metric, ""))
     plotting.plot_overlay(curves, metric, f"{label[0]} ({label[1] or 'value'})", title, path,
                           steps_of(ctx.report))
