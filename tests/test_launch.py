@@ -1,0 +1,73 @@
+"""--jobs N as a user runs it, in real processes: runs at the same time, each with its log.txt, a
+failure that does not stop the others, and Ctrl-C that stops every run with its checkpoint kept."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import main
+import runs
+from helpers import ROOT, cli, read_metrics
+
+TINY = ["--dataset", "synthetic", "--subset", "128", "--batch-size", "64", "--device", "cpu"]
+BROKEN = textwrap.dedent("""\
+    from data import TO_NORMALIZED_TENSOR
+    reported = None
+    train_transform = test_transform = TO_NORMALIZED_TENSOR
+
+    def model(cfg):
+        raise RuntimeError("this network does not build")
+""")
+
+
+def test_jobs_run_side_by_side_and_a_failure_does_not_stop_the_others(tmp_path):
+    broken = tmp_path / "Broken.py"
+    broken.write_text(BROKEN)
+    out = tmp_path / "runs"
+    result = cli("001-A", str(broken), "--jobs", "2", "--epochs", "1", *TINY, "--out", str(out))
+    assert result.returncode == 2, result.stderr  # the experiment's fault, as when run alone
+    assert "\x1b" not in result.stdout  # not a terminal: no control codes, one line per change
+    assert "running 2, waiting 0" in result.stdout  # both at once
+    assert "done 1, failed 1, running 0, waiting 0" in result.stdout
+    # The failure table names the run and its last line.
+    table = result.stdout[result.stdout.index("1 run(s) failed"):]
+    row = next(line for line in table.splitlines() if line.startswith("| Broken |"))
+    assert "| 2 |" in row and "model(cfg) failed (line 6): RuntimeError: this network does not " \
+                               "build" in row and str(out / "Broken" / runs.LOG) in row
+    # Each run's own output is in its folder's log.txt, beginning with the command that made it.
+    log = (out / "001-A" / runs.LOG).read_text().splitlines()
+    assert log[0].startswith(f"$ {sys.executable} {os.path.join(ROOT, 'main.py')} ")
+    assert "--set epochs=1" in log[0] and any(" epoch   1/1 " in line for line in log)
+    assert (out / "001-A" / "summary.json").is_file() and len(read_metrics(out / "001-A")) == 1
+    assert "001-A" in result.stdout[result.stdout.index("report 001:"):]
+
+
+def test_ctrl_c_stops_every_job_each_keeping_its_checkpoint(tmp_path, capsys):
+    out = tmp_path / "runs"
+    command = ["001-A", "001-A-drop0.2", "001-A-drop0.5", *TINY, "--out", str(out)]
+    parent = subprocess.Popen([sys.executable, os.path.join(ROOT, "main.py"), *command, "--jobs",
+                               "2", "--epochs", "1000"], cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not all(
+            (out / s / "checkpoint.pt").exists() for s in ("001-A", "001-A-drop0.2")):
+        time.sleep(0.1)
+    parent.send_signal(signal.SIGINT)  # as Ctrl-C at the terminal: the children are not sent it
+    stdout, _ = parent.communicate(timeout=120)
+    assert parent.returncode == 130, stdout
+    epochs = {}
+    for step in ("001-A", "001-A-drop0.2"):
+        assert "interrupted during epoch" in (out / step / runs.INTERRUPTED).read_text()
+        epochs[step] = len(read_metrics(out / step))
+        assert epochs[step] >= 1 and (out / step / "checkpoint.pt").is_file()
+        assert f"stopped {step}: {step}: interrupted during epoch" in stdout
+    assert not (out / "001-A-drop0.5").exists()  # waiting: never started
+    assert "| 001-A-drop0.5 | - | not started |" in stdout
+
+    # The same command with --resume finishes what was stopped and starts what was not.
+    assert main.main([*command, "--resume", "--epochs", str(max(epochs.values()) + 1)]) == 0
+    assert "resuming after epoch" in capsys.readouterr().out
+    for step in ("001-A", "001-A-drop0.2", "001-A-drop0.5"):
+        assert runs.run_state(str(out / step), max(epochs.values()) + 1) == runs.FINISHED
