@@ -149,8 +149,10 @@ def run(tasks: Sequence[Task], executor: Any, wait: bool = True,
         jobs = [executor.submit(RunTask(command(t), os.getcwd(), t.log)) for t in tasks]
     array = jobs[0].job_id.split("_")[0]
     out = tasks[0].cfg.out
-    progress.event(f"submitted {len(jobs)} run(s) as Slurm job array {array} (submitit's files: "
-                   f"{os.path.join(out, 'slurm', array)}_*/); each run's output is in its log.txt")
+    what = f"job array {array}" if len(jobs) > 1 else f"job {array}"
+    progress.event(f"submitted {len(jobs)} run(s) as Slurm {what} (submitit's files: "
+                   f"{os.path.join(out, 'slurm', array)}{'_*' * (len(jobs) > 1)}/); each run's "
+                   f"output is in its log.txt")
     if not wait:
         progress.event(f"follow them with: squeue -j {array}\nwhen they have ended: python "
                        f"results.py --out {out}\n(the same command with --resume submits again only "

@@ -37,7 +37,7 @@ def test_a_job_array_of_two_seeds_runs_and_is_aggregated(tmp_path, monkeypatch):
     result = cli("001-A", "--seeds", "0", "1", "--executor", "slurm", "--slurm", "gpus=0",
                  "cpus=1", "time=10", *TINY, "--out", str(out))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "submitted 2 run(s) as Slurm job array" in result.stdout
+    assert "submitted 2 run(s) as Slurm job array " in result.stdout
     assert "done 2, failed 0, running 0, waiting 0" in result.stdout
     for seed in (0, 1):
         folder = out / "001-A" / f"seed-{seed}"
