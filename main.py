@@ -244,6 +244,7 @@ def _check_data(cfgs: list[Config]) -> None:
 
 def _executor(args: argparse.Namespace, cfgs: list[Config]) -> Callable[[list[launch.Task]], Any]:
     """What runs the tasks: here one after the other, a local pool (--jobs) or Slurm; checked now."""
+    from launch import local
     if args.executor == "slurm":
         try:
             from launch import slurm
@@ -252,10 +253,10 @@ def _executor(args: argparse.Namespace, cfgs: list[Config]) -> Callable[[list[la
                 raise
             raise UserError("--executor slurm needs submitit, which is not installed: "
                             "pip install submitit (it is in requirements.txt)") from None
+        local.check_gpus(None, [c.device for c in cfgs])
         submit = slurm.prepare(args.slurm, cfgs[0].out)
         return lambda tasks: slurm.run(tasks, submit, wait=not args.no_wait)
     if args.jobs:
-        from launch import local
         local.check_gpus(args.gpus, [c.device for c in cfgs])
         return lambda tasks: local.run(tasks, args.jobs, args.gpus)
     return launch.run_here

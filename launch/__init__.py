@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 import sys
 import traceback
 from dataclasses import dataclass, field
@@ -90,6 +91,15 @@ def command(task: Task) -> list[str]:
         if value != getattr(task.exp.config, f.name):
             line += ["--set", f"{f.name}={value}"]
     return line
+
+
+def child_signals(ignore_usr2: bool = False) -> None:
+    """In a child before it runs main.py: SIGINT as the default, so that its Ctrl-C handling works
+    even when this process was started with SIGINT ignored (nohup, `cmd &` in a script), as the
+    child would inherit that; SIGUSR2 ignored under Slurm (only the task's own process acts on it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    if ignore_usr2:
+        signal.signal(signal.SIGUSR2, signal.SIG_IGN)
 
 
 @dataclass

@@ -14,13 +14,14 @@ import os
 import shlex
 import signal
 import subprocess
+import threading
 import time
 from typing import Any, Sequence
 
 import runs
 from devices import resolve_device
 from errors import UserError, on_sigint
-from launch import NOT_STARTED, OK, STOPPED, Outcome, Task, command, last_line
+from launch import NOT_STARTED, OK, STOPPED, Outcome, Task, child_signals, command, last_line
 from launch.progress import Progress, latest
 
 POLL_S = 0.5  # how often the children are looked at
@@ -41,11 +42,12 @@ def visible_gpus() -> list[str]:
 
 
 def check_gpus(gpus: Sequence[int] | None, devices: Sequence[str]) -> None:
-    """Refuse --gpus that are not there, and a --device cuda:N (--gpus chooses GPUs with --jobs)."""
+    """Refuse --gpus that are not there, and a --device cuda:N (each run is given its GPU)."""
     pinned = sorted({d for d in devices if d.startswith("cuda:")})
     if pinned:
-        raise UserError(f"--device {pinned[0]} with --jobs: each run sees the GPU it is placed on as "
-                        f"cuda; choose GPUs with --gpus {pinned[0].split(':')[1]} instead")
+        raise UserError(f"--device {pinned[0]} with --jobs or Slurm: each run sees the GPU it is "
+                        f"given as cuda; choose GPUs with --gpus {pinned[0].split(':')[1]} (Slurm: "
+                        f"--slurm gpus=N) instead")
     if gpus is None:
         return
     visible = visible_gpus()
@@ -85,7 +87,7 @@ def start(task: Task, gpu: str | None, threads: int, progress: Progress) -> subp
         log.flush()
         # A session of its own: Ctrl-C at the terminal reaches this process, which passes it on once.
         process = subprocess.Popen(line, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                   start_new_session=True)
+                                   start_new_session=True, preexec_fn=child_signals)
     where = f"GPU {gpu}" if gpu is not None else f"{threads} CPU thread{'s' * (threads > 1)}"
     progress.event(f"started {task.name} ({where}; {'resumed' if task.cfg.resume else 'new'}), "
                    f"log: {task.log}")
@@ -100,8 +102,8 @@ def run(tasks: Sequence[Task], jobs: int, gpus: Sequence[int] | None,
     threads = max(1, cores() // len(places))
     waiting, running = collections.deque(tasks), {}
     outcome = Outcome()
-    previous = signal.getsignal(signal.SIGTERM)
-    signal.signal(signal.SIGTERM, _as_ctrl_c)  # a scheduler's stop is handled as Ctrl-C is
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _as_ctrl_c) if main_thread else None  # as Ctrl-C is
     try:
         while waiting or running:
             for slot in [s for s in range(len(places)) if s not in running][:len(waiting)]:
@@ -119,7 +121,8 @@ def run(tasks: Sequence[Task], jobs: int, gpus: Sequence[int] | None,
         outcome.status.update({t.name: NOT_STARTED for t in waiting})
         outcome.code = 130
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
     return outcome
 
 

@@ -8,6 +8,7 @@ imports it only for --executor slurm, and says what to install when it is missin
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shlex
@@ -21,7 +22,7 @@ import submitit
 
 import runs
 from errors import UserError, first_line
-from launch import NOT_STARTED, OK, ROOT, Outcome, Task, command, last_line
+from launch import NOT_STARTED, OK, ROOT, Outcome, Task, child_signals, command, last_line
 from launch.progress import Progress, latest
 
 
@@ -112,8 +113,7 @@ class RunTask(submitit.helpers.Checkpointable):
             # submitit handler calls checkpoint(), should act on it.
             self.process = subprocess.Popen(
                 self.line, cwd=self.cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=lambda: signal.signal(signal.SIGUSR2, signal.SIG_IGN))
+                start_new_session=True, preexec_fn=functools.partial(child_signals, True))
             while self.process.poll() is None:  # not wait(): checkpoint() may run in between
                 time.sleep(1)
         return self.process.returncode
@@ -155,8 +155,8 @@ def run(tasks: Sequence[Task], executor: Any, wait: bool = True,
                    f"output is in its log.txt")
     if not wait:
         progress.event(f"follow them with: squeue -j {array}\nwhen they have ended: python "
-                       f"results.py --out {out}\n(the same command with --resume submits again only "
-                       f"what did not finish)")
+                       f"results.py --out {out}\n(then, the same command with --resume submits "
+                       f"again only what did not finish)")
         return Outcome()
     return _wait(list(zip(tasks, jobs)), array, progress)
 
@@ -175,16 +175,17 @@ def _wait(pending: list[tuple[Task, Any]], array: str, progress: Progress) -> Ou
                     _ended(task, job, outcome, progress)
                 elif lost:
                     gone.add(job.job_id)  # gone once: its result file may still be on its way
-            running = {t.name: latest(t.log) for t, j in pending if (states or {}).get(j.job_id) ==
-                       "RUNNING"}
+            running = {t.name: latest(t.log) for t, j in pending
+                       if (states or {}).get(j.job_id) in ("RUNNING", "COMPLETING")}
             progress.live(running, f"done {sum(s == OK for s in outcome.status.values())}, failed "
                           f"{len(outcome.failures)}, running {len(running)}, waiting "
                           f"{len(pending) - len(running)}")
             time.sleep(POLL_S)
     except KeyboardInterrupt:
-        progress.event(f"interrupted: the runs go on in Slurm job array {array} (squeue -j {array} "
-                       f"shows them, scancel {array} stops them, each keeping its last checkpoint); "
-                       f"python results.py reads what they leave")
+        progress.event(f"interrupted: the runs go on in Slurm (squeue -j {array} shows them, "
+                       f"scancel {array} stops them, each keeping its last checkpoint); python "
+                       f"results.py reads what they leave, and once they have ended the same "
+                       f"command with --resume submits again only what did not finish")
         outcome.status.update({t.name: NOT_STARTED for t, _ in pending})
         outcome.code = 130
     return outcome

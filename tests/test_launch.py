@@ -1,5 +1,7 @@
 """--jobs N as a user runs it, in real processes: runs at the same time, each with its log.txt, a
 failure that does not stop the others, and Ctrl-C that stops every run with its checkpoint kept."""
+import dataclasses
+import json
 import os
 import signal
 import subprocess
@@ -7,9 +9,14 @@ import sys
 import textwrap
 import time
 
+import pytest
+import torch
+
 import main
 import runs
+from experiments import load_experiment, resolve_path
 from helpers import ROOT, cli, read_metrics
+from launch import Task, local
 
 TINY = ["--dataset", "synthetic", "--subset", "128", "--batch-size", "64", "--device", "cpu"]
 BROKEN = textwrap.dedent("""\
@@ -41,6 +48,11 @@ def test_jobs_run_side_by_side_and_a_failure_does_not_stop_the_others(tmp_path):
     assert log[0].startswith(f"$ {sys.executable} {os.path.join(ROOT, 'main.py')} ")
     assert "--set epochs=1" in log[0] and any(" epoch   1/1 " in line for line in log)
     assert (out / "001-A" / "summary.json").is_file() and len(read_metrics(out / "001-A")) == 1
+    # Each of the two took its share of the cores: 2 jobs on 2 cores, one thread each.
+    threads = max(1, local.cores() // 2)
+    assert f"started 001-A ({threads} CPU thread" in result.stdout
+    config = json.loads((out / "001-A" / "config.json").read_text())
+    assert config["environment"]["cpu_threads"] == threads
     assert "001-A" in result.stdout[result.stdout.index("report 001:"):]
 
 
@@ -71,3 +83,19 @@ def test_ctrl_c_stops_every_job_each_keeping_its_checkpoint(tmp_path, capsys):
     assert "resuming after epoch" in capsys.readouterr().out
     for step in ("001-A", "001-A-drop0.2", "001-A-drop0.5"):
         assert runs.run_state(str(out / step), max(epochs.values()) + 1) == runs.FINISHED
+
+
+@pytest.mark.parametrize("visible, gpus, expected", [
+    ("", None, ["0", "1", "0"]),  # every GPU in turn, several runs on one
+    ("4,6", None, ["4", "6", "4"]),  # as CUDA_VISIBLE_DEVICES names them to the children
+    ("4,6", [1], ["6", "6", "6"]),  # --gpus 1: the second visible one only
+])
+def test_runs_are_placed_on_the_gpus_in_turn(visible, gpus, expected, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    exp = load_experiment(resolve_path("001-A"))
+    tasks = [Task(exp, exp.config)] * 4
+    assert local.slots(tasks, 3, gpus) == expected
+    cpu = [Task(exp, dataclasses.replace(exp.config, device="cpu"))] * 4
+    assert local.slots(cpu, 3, gpus) == [None] * 3

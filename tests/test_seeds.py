@@ -195,7 +195,7 @@ def test_resume_takes_each_run_as_it_finds_it(tmp_path, monkeypatch, capsys):
     (["--seeds", "0", "1", "--seed", "2"], "--seeds and --seed both set the seed"),
     (["--gpus", "0"], "--gpus places the runs of --jobs N"),
     (["--jobs", "2", "--gpus", "0"], "--gpus 0: CUDA is not available here"),
-    (["--jobs", "2", "--device", "cuda:1"], "--device cuda:1 with --jobs"),
+    (["--jobs", "2", "--device", "cuda:1"], "--device cuda:1 with --jobs or Slurm"),
     (["--executor", "slurm", "--jobs", "2"], "--jobs with --executor slurm"),
     (["--slurm", "time=10"], "--slurm goes with --executor slurm"),
     (["--epochs", "1", "--set", "epochs=2"], "--epochs and --set epochs=... both set epochs"),
