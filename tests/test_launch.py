@@ -16,7 +16,7 @@ import main
 import runs
 from experiments import load_experiment, resolve_path
 from helpers import ROOT, cli, read_metrics
-from launch import Task, local
+from launch import Task, command, local
 
 TINY = ["--dataset", "synthetic", "--subset", "128", "--batch-size", "64", "--device", "cpu"]
 BROKEN = textwrap.dedent("""\
@@ -99,3 +99,21 @@ def test_runs_are_placed_on_the_gpus_in_turn(visible, gpus, expected, monkeypatc
     assert local.slots(tasks, 3, gpus) == expected
     cpu = [Task(exp, dataclasses.replace(exp.config, device="cpu"))] * 4
     assert local.slots(cpu, 3, gpus) == [None] * 3
+
+
+@pytest.mark.parametrize("seeded", [False, True])
+def test_a_child_resolves_the_very_same_config(seeded):
+    """Every Config field reaches the child process: it is given with --set where it differs."""
+    exp = load_experiment(resolve_path("001-A"))
+    cfg = dataclasses.replace(exp.config, dataset="synthetic", subset=300, lr=0.0123, seed=3,
+                              test_limit=5, val_size=100, compile=True, resume=True,
+                              pretrained=True, out="somewhere else", device="cpu",
+                              num_classes=10)  # as main.resolve_config derives it
+    line = command(Task(exp, cfg, seeded))
+    assert line[:3] == [sys.executable, os.path.join(ROOT, "main.py"), os.path.abspath(exp.path)]
+    args = main.build_parser().parse_args(line[3:])
+    assert args.seeds == ([3] if seeded else None)
+    child = main.resolve_config(exp, args, main.parse_settings(args.settings))
+    if seeded:  # main.py gives each of --seeds to its run
+        child = dataclasses.replace(child, seed=args.seeds[0])
+    assert child == cfg
