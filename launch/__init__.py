@@ -165,10 +165,11 @@ def run_here(tasks: list[Task]) -> Outcome:
 
 
 def step_status(tasks: Sequence[Task], outcome: Outcome) -> dict[str, str]:
-    """Each step's status for the tables: ok if any of its runs is, else the first other status."""
+    """Each step's status for the tables: ok if any of its runs is, else the first other status;
+    a step none of whose runs has one is left out (the tables say "not run", as they always did)."""
     status: dict[str, str] = {}
     for task in tasks:
-        mine = outcome.status.get(task.name, NOT_STARTED)
-        if task.cfg.step not in status or mine == OK:
+        mine = outcome.status.get(task.name)
+        if mine is not None and (task.cfg.step not in status or mine == OK):
             status[task.cfg.step] = mine
     return status
