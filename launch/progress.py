@@ -37,6 +37,7 @@ class Progress:
         self.tty = self.stream.isatty()
         self.drawn = 0  # live lines on the screen below the events (terminal only)
         self.shown: dict[str, str] = {}  # what was printed last for each live line (no terminal)
+        self.block: list[str] = []  # the live lines on the screen (terminal)
 
     def event(self, text: str) -> None:
         """A line that stays: a run started, finished or failed."""
@@ -54,7 +55,10 @@ class Progress:
             self.shown = {**self.shown, **lines}
             self.stream.flush()
             return
+        if self.drawn and list(lines.values()) == self.block:
+            return  # unchanged: no redraw, no flicker
         self._clear()
+        self.block = list(lines.values())
         width = max(20, shutil.get_terminal_size().columns - 1)  # a wrapped line would not be erased
         self.stream.write("".join(f"{line[:width]}\n" for line in lines.values()))
         self.stream.flush()
