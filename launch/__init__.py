@@ -6,6 +6,10 @@
     launch/local.py     --jobs N: a pool of processes over the CPU's cores or GPU slots
     launch/slurm.py     --executor slurm: one Slurm job array through submitit (imported only then)
     launch/progress.py  the live lines: one per running run, and the counts
+
+The package imports nothing of the kit's training at module level (torch, runs, train, config):
+the functions that plan and run import it. So a Slurm task's own process, which unpickles a
+launch.slurm.RunTask and only waits for its run's process, stays small for the hours it waits.
 """
 from __future__ import annotations
 
@@ -15,13 +19,11 @@ import signal
 import sys
 import traceback
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-import runs
-import train
-from config import DERIVED, Config
-from errors import Interrupted, TrainingError, UserError
-from experiments import Experiment
+if TYPE_CHECKING:
+    from config import Config
+    from experiments import Experiment
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAIN = os.path.join(ROOT, "main.py")
@@ -39,6 +41,7 @@ class Task:
     @property
     def dir(self) -> str:
         """The run's folder."""
+        import runs
         return runs.run_dir(self.cfg.out, self.cfg.step, self.cfg.seed if self.seeded else None)
 
     @property
@@ -49,6 +52,7 @@ class Task:
     @property
     def log(self) -> str:
         """Where its output goes when it runs in a process of its own."""
+        import runs
         return os.path.join(self.dir, runs.LOG)
 
 
@@ -59,6 +63,7 @@ def plan(exps: Sequence[Experiment], cfgs: Sequence[Config],
     With --resume each run is taken as it is found (runs.run_state): finished, it is skipped (not
     trained again, not moved aside); started, it is resumed from its checkpoint; new, it is started.
     """
+    import runs
     todo, finished = [], []
     for exp, cfg in zip(exps, cfgs):
         for seed in seeds if seeds is not None else [None]:
@@ -81,6 +86,7 @@ def command(task: Task) -> list[str]:
     Every Config field that differs from the experiment's own is given with --set, so that the
     child resolves the very same configuration, whatever fields Config has.
     """
+    from config import DERIVED, Config
     line = [sys.executable, MAIN, os.path.abspath(task.exp.path)]
     if task.seeded:
         line += ["--seeds", str(task.cfg.seed)]
@@ -144,6 +150,8 @@ def last_line(path: str) -> str:
 
 def run_here(tasks: list[Task]) -> Outcome:
     """The runs one after the other in this process, as a command without --jobs makes them."""
+    import train
+    from errors import Interrupted, TrainingError, UserError
     outcome = Outcome()
     for task in tasks:
         try:

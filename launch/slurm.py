@@ -20,7 +20,6 @@ from typing import Any, Callable, Sequence
 
 import submitit
 
-import runs
 from errors import UserError, first_line
 from launch import NOT_STARTED, OK, ROOT, Outcome, Task, child_signals, command, last_line
 from launch.progress import Progress, latest
@@ -135,6 +134,7 @@ class RunTask(submitit.helpers.Checkpointable):
 def run(tasks: Sequence[Task], executor: Any, wait: bool = True,
         progress: Progress | None = None) -> Outcome:
     """Submit every task as one job array; then wait for them, showing progress, unless not `wait`."""
+    import runs
     progress = progress or Progress()
     if not tasks:
         return Outcome()

@@ -8,7 +8,7 @@ import pytest
 import main
 import results
 import runs
-from helpers import cli, read_metrics, table_rows
+from helpers import read_metrics, table_rows
 
 
 def _slurm_answers() -> str:
@@ -32,20 +32,22 @@ TINY = ["--dataset", "synthetic", "--subset", "128", "--batch-size", "64", "--de
         "--epochs", "1"]
 
 
-def test_a_job_array_of_two_seeds_runs_and_is_aggregated(tmp_path, monkeypatch):
+def test_a_job_array_of_two_seeds_runs_and_is_aggregated(tmp_path, monkeypatch, capsys):
     out = tmp_path / "runs"
-    result = cli("001-A", "--seeds", "0", "1", "--executor", "slurm", "--slurm", "gpus=0",
-                 "cpus=1", "time=10", *TINY, "--out", str(out))
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "submitted 2 run(s) as Slurm job array " in result.stdout
-    assert "done 2, failed 0, running 0, waiting 0" in result.stdout
+    # This process submits and waits, as `python main.py ...` would; the runs are Slurm's.
+    code = main.main(["001-A", "--seeds", "0", "1", "--executor", "slurm", "--slurm", "gpus=0",
+                      "cpus=1", "time=10", *TINY, "--out", str(out)])
+    stdout = capsys.readouterr().out
+    assert code == 0, stdout
+    assert "submitted 2 run(s) as Slurm job array " in stdout
+    assert "done 2, failed 0, running 0, waiting 0" in stdout
     for seed in (0, 1):
         folder = out / "001-A" / f"seed-{seed}"
         assert runs.run_state(str(folder), 1) == runs.FINISHED
         assert len(read_metrics(folder)) == 1
         log = (folder / runs.LOG).read_text()
         assert "(Slurm job " in log.splitlines()[0] and " epoch   1/1 " in log
-    row = table_rows(result.stdout)["001-A"]
+    row = table_rows(stdout)["001-A"]
     assert row[3].endswith("(n=2)") and row[-1].endswith("seeds 0, 1")
     # The results command reads the cluster's runs as it reads local ones.
     monkeypatch.setattr(results.figures, "of", lambda report: ())  # its figures are tested elsewhere
