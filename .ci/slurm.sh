@@ -15,9 +15,9 @@ if [ "${1:-start}" = stop ]; then
     exit 0
 fi
 
-if ! command -v sbatch >/dev/null || ! command -v munged >/dev/null; then
+if ! command -v sbatch >/dev/null || ! command -v munged >/dev/null || ! command -v pgrep >/dev/null; then
     apt-get update -q
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q slurm-wlm munge >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q slurm-wlm munge procps >/dev/null
 fi
 
 # munge authenticates slurmctld, slurmd and the commands to each other: one shared key.
