@@ -17,7 +17,7 @@ def _slurm_answers() -> str:
         return "sbatch is not on PATH: .ci/slurm.sh installs and starts a single-node Slurm"
     try:
         states = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True,
-                                timeout=30).stdout.split()
+                                timeout=5).stdout.split()
     except (OSError, subprocess.TimeoutExpired) as e:
         return f"sinfo does not answer ({e})"
     if not any(s.startswith(("idle", "mixed", "allocated")) for s in states):
