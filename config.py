@@ -69,6 +69,10 @@ class Config:
     snapshots: bool = False
 
 
+# Fields no option sets: the step is the experiment's name, the classes follow the dataset.
+DERIVED = ("step", "num_classes")
+
+
 def fields_with(key: str) -> tuple[str, ...]:
     """The Config fields whose metadata sets `key` (e.g. "setting", "resume")."""
     return tuple(f.name for f in dataclasses.fields(Config) if f.metadata.get(key))

@@ -5,16 +5,18 @@ into batches.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import os
 import pickle
+import sys
 import tarfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -22,6 +24,11 @@ from torchvision.transforms import v2
 from tqdm import tqdm
 
 from errors import UserError
+
+try:
+    import fcntl  # POSIX: the download lock; elsewhere there is none
+except ImportError:  # pragma: no cover (Windows)
+    fcntl = None
 
 HALF = (0.5, 0.5, 0.5)  # the report normalizes every channel with mean 0.5 and std 0.5
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -176,14 +183,41 @@ def _fetch_archive(spec: CifarSpec, root: str) -> None:
         tar.extractall(root, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
 
 
+@contextlib.contextmanager
+def _fetch_lock(spec: CifarSpec, root: str) -> Iterator[None]:
+    """Hold <root>/.<archive>.lock while the archive is downloaded and extracted: of several
+    processes that need it at once (--jobs, a Slurm array), one fetches it and the others wait."""
+    try:
+        os.makedirs(root, exist_ok=True)
+        lock = open(os.path.join(root, f".{spec.archive}.lock"), "a")
+    except OSError:  # a folder that cannot be written: the download says so, in its own words
+        yield
+        return
+    with lock:
+        if fcntl is not None:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                print(f"waiting for another process to fetch {spec.title} into {root}/",
+                      file=sys.stderr, flush=True)
+                fcntl.flock(lock, fcntl.LOCK_EX)
+        yield  # closing the file releases the lock
+
+
 def load_cifar(spec: CifarSpec, root: str, download: bool = True) -> Dataset:
     """Read an official CIFAR folder under root, fetching the archive first if it is missing."""
     folder = os.path.join(root, spec.folder)
     needed = (*spec.train_files, *spec.test_files, spec.meta_file)
-    if not all(os.path.isfile(os.path.join(folder, name)) for name in needed):
+
+    def there() -> bool:
+        return all(os.path.isfile(os.path.join(folder, name)) for name in needed)
+
+    if not there():
         if not download:
             raise UserError(f"{spec.title} is not in {folder}")
-        _fetch_archive(spec, root)
+        with _fetch_lock(spec, root):
+            if not there():  # another process may have fetched it while this one waited
+                _fetch_archive(spec, root)
 
     def read(files: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor]:
         parts = [_read_batch(os.path.join(folder, name), spec) for name in files]

@@ -4,29 +4,24 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-import os
 import re
 import sys
-import traceback
 import typing
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 
 import data
 import devices
+import launch
 import optimizers
 import results
 import runs
-import train
-from config import Config, check_config
-from errors import Interrupted, OneLineParser, TrainingError, UserError
+from config import DERIVED, Config, check_config
+from errors import OneLineParser, UserError
 from experiments import REPORTS, Experiment, expand, listing, load_experiment, report_of, resolve_path
-from summary import DEFAULT_COLUMNS
 
 DEFAULTS = Config()
-# Fields --set may not change: the step is the experiment's name, the classes follow the dataset.
-DERIVED = ("step", "num_classes")
 
 
 def _at_least(kind: type, low: float, strict: bool = False) -> Any:
@@ -53,6 +48,12 @@ def _device(text: str) -> str:
     if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", text):
         raise argparse.ArgumentTypeError(f"{text!r} is not one of auto, cpu, cuda, cuda:N, mps")
     return text
+
+
+def _gpus(text: str) -> list[int]:
+    if not re.fullmatch(r"\d+(,\d+)*", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of GPU numbers such as 0 or 0,1")
+    return [int(g) for g in text.split(",")]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,12 +93,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
                    help="set any other config.Config field, e.g. --set momentum=0.9 --set "
                         "val_split=random --set val_size=1000 --set early_stopping=patience")
-    p.add_argument("--resume", action="store_true",
-                   help="continue each step from its checkpoint in OUT/<step>/")
+    p.add_argument("--resume", action="store_true", default=None,
+                   help="take each run as it is found in OUT/<step>/: finished, it is skipped; "
+                        "stopped, it continues from its checkpoint; not started, it starts")
     p.add_argument("--summary", action="store_true",
                    help="print each step's architecture and trainable parameters, then exit (no data)")
     p.add_argument("--no-pretrained", action="store_true",
                    help="train networks that start from ImageNet weights from scratch instead")
+    p.add_argument("--seeds", type=int, nargs="+", metavar="S",
+                   help="train each step once per seed, each run in OUT/<step>/seed-<S>/; the tables "
+                        "give each figure as mean ± std (n) and a verdict against the report "
+                        "(default: one run, seeded by --seed, in OUT/<step>/)")
+    p.add_argument("--jobs", type=_positive(int), metavar="N",
+                   help="run up to N runs at the same time, each in a process of its own with its "
+                        "output in its folder's log.txt, sharing the CPU's cores or the GPUs "
+                        "(default: one after the other in this process)")
+    p.add_argument("--gpus", type=_gpus, metavar="LIST",
+                   help="with --jobs: the CUDA devices to place the runs on, e.g. 0,1; several runs "
+                        "may share one (default: every visible GPU)")
+    p.add_argument("--executor", choices=("local", "slurm"), default="local",
+                   help="local: this machine; slurm: one Slurm job array through submitit, "
+                        "waiting and showing progress (default: local)")
+    p.add_argument("--slurm", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="with --executor slurm: partition, time (minutes or H:MM:SS), gpus, cpus, "
+                        "mem (GB), account, qos, constraint, exclude, parallel (most runs at once) "
+                        "or another of submitit's slurm_ parameters (defaults: time 240, gpus 1, "
+                        "cpus 4, the cluster's default partition)")
+    p.add_argument("--no-wait", action="store_true",
+                   help="with --executor slurm: submit, print the job id and how to collect the "
+                        "results later, and return")
     return p
 
 
@@ -136,6 +160,10 @@ def resolve_config(exp: Experiment, args: argparse.Namespace,
     """The experiment's config with the options the user gave on top."""
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config)
              if getattr(args, f.name, None) is not None}
+    both = [k for k in given if k in (settings or {})]
+    if both:
+        raise UserError(f"--{both[0].replace('_', '-')} and --set {both[0]}=... both set {both[0]}; "
+                        f"give it once")
     cfg = dataclasses.replace(exp.config, **given, **(settings or {}))
     if args.no_pretrained:
         cfg = dataclasses.replace(cfg, pretrained=False)
@@ -155,18 +183,83 @@ def summary(exp: Experiment, cfg: Config) -> None:
     print(f"trainable parameters: {optimizers.trainable_parameters(model):,}")
 
 
-def _tables(steps: list[str], status: dict[str, str], out: str) -> str:
-    """The results table of the steps just run, one per report (results.results_table)."""
-    found = {s: r for s in steps if status.get(s) == "ok"
-             and (r := results.attempt_read(os.path.join(out, s), [])) is not None}
-    text = []
-    for report in [*REPORTS, None]:
-        mine = [s for s in steps if report_of(s) is report]
-        if mine:
-            columns = report.columns if report else DEFAULT_COLUMNS
-            text.append(f"{f'report {report.id}' if report else 'other experiments'}:\n"
-                        + results.results_table(mine, found, columns, status))
-    return "\n\n".join(text)
+def _tables(cfgs: list[Config], tasks: list[launch.Task], outcome: launch.Outcome) -> str:
+    """The results tables of the runs just made or found finished (results.tables); for a step with
+    several seeds, also their mean curves with the min-max band (results.seed_curves)."""
+    by_step: dict[str, list[runs.Run]] = {}
+    for t in tasks:
+        if outcome.status.get(t.name) == launch.OK and (r := results.attempt_read(t.dir, [])):
+            by_step.setdefault(t.cfg.step, []).append(r)
+    for several in by_step.values():
+        several.sort(key=lambda r: r.config.seed)  # the finished ones were found first
+        results.seed_curves(several)
+    return results.tables(list(dict.fromkeys(c.step for c in cfgs)), by_step,
+                          launch.step_status(tasks, outcome))
+
+
+def _check(args: argparse.Namespace) -> tuple[list[Experiment], list[Config]]:
+    """Every step's experiment and config, and the options checked: all before anything is trained."""
+    settings = parse_settings(args.settings)
+    _check_options(args, settings)
+    exps = [load_experiment(resolve_path(n)) for n in expand(args.experiments)]
+    cfgs = [resolve_config(e, args, settings) for e in exps]
+    for cfg in cfgs:
+        check_config(cfg)
+    for device in {c.device for c in cfgs}:
+        devices.resolve_device(device)
+    return exps, cfgs
+
+
+def _check_options(args: argparse.Namespace, settings: dict[str, Any]) -> None:
+    """Refuse options that contradict each other (seeds, jobs, GPUs, the executor)."""
+    if args.seeds is not None and (args.seed is not None or "seed" in settings):
+        raise UserError("--seeds and --seed both set the seed: give one (--seeds 0 1 2 trains each "
+                        "step once per seed, --seed S once)")
+    twice = [s for i, s in enumerate(args.seeds or []) if s in args.seeds[:i]]
+    if twice:
+        raise UserError(f"--seeds: seed {twice[0]} is given twice")
+    if args.gpus is not None and not args.jobs:
+        raise UserError("--gpus places the runs of --jobs N: add --jobs")
+    if args.executor == "slurm" and args.jobs:
+        raise UserError("--jobs with --executor slurm: Slurm runs as many at once as the cluster "
+                        "allows (--slurm parallel=N caps it)")
+    if args.executor != "slurm" and (args.slurm or args.no_wait):
+        raise UserError(f"{'--slurm' if args.slurm else '--no-wait'} goes with --executor slurm")
+    names = expand(args.experiments)
+    again = [n for i, n in enumerate(names) if n in names[:i]]
+    if again and (args.jobs or args.executor == "slurm"):
+        raise UserError(f"{again[0]} is named twice: two runs at once would write the same folder")
+
+
+def _check_data(cfgs: list[Config]) -> None:
+    """Refuse, before any training, an --out that cannot be written, missing data, a split too large."""
+    for out in dict.fromkeys(c.out for c in cfgs):
+        runs.check_writable(out)
+    for key in dict.fromkeys((c.dataset, c.data_dir, c.subset, c.seed, c.num_classes) for c in cfgs):
+        data.load_dataset(*key)  # a missing dataset stops here, once
+    for cfg in cfgs:  # the split fits the data: known only now, from the subset
+        data.split_indices(data.sizes(cfg.dataset, cfg.subset)[0], cfg.val_split,
+                           cfg.val_size, cfg.seed)
+
+
+def _executor(args: argparse.Namespace, cfgs: list[Config]) -> Callable[[list[launch.Task]], Any]:
+    """What runs the tasks: here one after the other, a local pool (--jobs) or Slurm; checked now."""
+    from launch import local
+    if args.executor == "slurm":
+        try:
+            from launch import slurm
+        except ImportError as e:
+            if e.name != "submitit":
+                raise
+            raise UserError("--executor slurm needs submitit, which is not installed: "
+                            "pip install submitit (it is in requirements.txt)") from None
+        local.check_gpus(None, [c.device for c in cfgs])
+        submit = slurm.prepare(args.slurm, cfgs[0].out)
+        return lambda tasks: slurm.run(tasks, submit, wait=not args.no_wait)
+    if args.jobs:
+        local.check_gpus(args.gpus, [c.device for c in cfgs])
+        return lambda tasks: local.run(tasks, args.jobs, args.gpus)
+    return launch.run_here
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -179,28 +272,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: name a step, a report id or all (python main.py --list shows them; see "
               "python main.py --help)", file=sys.stderr)
         return 2
-    names = expand(args.experiments)
     try:
         # Check every step before training any: a typo in the last should not wait for the first.
-        settings = parse_settings(args.settings)
-        exps = [load_experiment(resolve_path(n)) for n in names]
-        cfgs = [resolve_config(e, args, settings) for e in exps]
-        for cfg in cfgs:
-            check_config(cfg)
-        for device in {c.device for c in cfgs}:
-            devices.resolve_device(device)
+        exps, cfgs = _check(args)
         if args.summary:
             for exp, cfg in zip(exps, cfgs):
                 summary(exp, cfg)
             return 0
-        for out in dict.fromkeys(c.out for c in cfgs):
-            runs.check_writable(out)
-        for key in dict.fromkeys((c.dataset, c.data_dir, c.subset, c.seed, c.num_classes)
-                                 for c in cfgs):
-            data.load_dataset(*key)  # a missing dataset stops here, once
-        for cfg in cfgs:  # the split fits the data: known only now, from the subset
-            data.split_indices(data.sizes(cfg.dataset, cfg.subset)[0], cfg.val_split,
-                               cfg.val_size, cfg.seed)
+        _check_data(cfgs)
+        execute = _executor(args, cfgs)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -208,30 +288,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted before training started", file=sys.stderr)
         return 130
 
-    status: dict[str, str] = {}
-    code = 0
-    for exp, cfg in zip(exps, cfgs):
-        try:
-            train.run(exp, cfg)
-            status[cfg.step] = "ok"
-        except (Interrupted, KeyboardInterrupt) as e:  # Ctrl-C stops this step and the rest
-            print(e if isinstance(e, Interrupted) else f"{cfg.step}: interrupted while it was being "
-                  f"set up; nothing was trained", file=sys.stderr)
-            status[cfg.step] = "stopped (Ctrl-C)"
-            code = 130
-            break
-        except (UserError, TrainingError) as e:
-            print(f"error: {e}", file=sys.stderr)
-            status[cfg.step] = "failed"
-            code = max(code, 2 if isinstance(e, UserError) else 1)
-        except Exception:  # a bug: show where, and go on with the other steps
-            traceback.print_exc()
-            status[cfg.step] = "failed"
-            code = max(code, 1)
-    if len(cfgs) > 1:
-        print("\n" + _tables([c.step for c in cfgs], status, cfgs[0].out))
-    _pages([c for c in cfgs if status.get(c.step) == "ok"])
-    return code
+    if execute is not launch.run_here:
+        data.load_dataset.cache_clear()  # each run loads the data in its own process
+    tasks, finished = launch.plan(exps, cfgs, args.seeds)
+    for task in finished:
+        print(f"{task.name}: finished already in {task.dir}; not trained again (--resume)")
+    outcome = execute(tasks)
+    outcome.status.update({t.name: launch.OK for t in finished})
+    if outcome.failures and execute is not launch.run_here:
+        print(f"\n{len(outcome.failures)} run(s) failed:\n{launch.failure_table(outcome.failures)}")
+    if len(tasks) + len(finished) > 1 and not args.no_wait:
+        print("\n" + _tables(cfgs, finished + tasks, outcome))
+    if not args.no_wait:
+        _pages([t.cfg for t in tasks if outcome.status.get(t.name) == launch.OK])
+    return outcome.code
 
 
 def _pages(trained: list[Config]) -> None:

@@ -125,11 +125,14 @@ def epoch_axes(ax: plt.Axes, ylabel: str, title: str | None = None) -> None:
 
 
 def plot_loss_accuracy(history: list[dict[str, float]], step: str, path: str,
-                       best_epoch: float | None = None, *, footnote: str = "") -> None:
+                       best_epoch: float | None = None, low: list[dict[str, float]] | None = None,
+                       high: list[dict[str, float]] | None = None, *, footnote: str = "") -> None:
     """The step's loss and accuracy per epoch, train, validation (if any) and test, saved as a PNG.
 
     best_epoch, if given, is drawn as a dotted vertical line: the weights early stopping kept.
-    One legend for both panels, beside them: inside, it covered the curves.
+    low and high, rows as history's: the band around each curve (several seeds: history is their
+    mean, low and high their minimum and maximum). One legend for both panels, beside them:
+    inside, it covered the curves.
     """
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
     for ax, key, label in ((ax_loss, "loss", "cross-entropy loss (per image)"),
@@ -141,6 +144,11 @@ def plot_loss_accuracy(history: list[dict[str, float]], step: str, path: str,
             if f"{split}_{key}" in history[-1]:
                 ax.plot([r["epoch"] for r in rows], [r[f"{split}_{key}"] for r in rows],
                         label=SPLIT_LABELS.get(split, split), **style)
+                if low is not None and high is not None:
+                    k = f"{split}_{key}"
+                    ax.fill_between([r["epoch"] for r in rows], [r[k] for r in low if k in r],
+                                    [r[k] for r in high if k in r], color=style["color"], alpha=0.2,
+                                    linewidth=0, label="band: min-max" if split == "train" else None)
         if best_epoch is not None:  # 0 too: the evaluation before training (report 004)
             ax.axvline(best_epoch, label=f"best epoch ({best_epoch:g})", **BEST_STYLE)
         epoch_axes(ax, label)

@@ -29,11 +29,12 @@ import runs
 from config import FIGURES as FIGURE_NAMES
 from config import Config, reported_figures
 from errors import OneLineParser, UserError
-from experiments import REPORTS, STEPS, Report
+from experiments import REPORTS, STEPS, Report, report_of
 from figures import notes as figure_notes
 from figures.context import results_dir
 from runs import Run
-from summary import DEFAULT_COLUMNS, difference, figure_text
+from summary import (DEFAULT_COLUMNS, VERDICT_RULE, Spread, aggregate, figure_text, mean_history,
+                     spread_text, verdict_text)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -41,10 +42,13 @@ from summary import DEFAULT_COLUMNS, difference, figure_text
 # ---------------------------------------------------------------------------------------------
 
 def results_table(steps: Sequence[str], found: dict[str, Run], columns: Sequence[str],
-                  status: dict[str, str] | None = None) -> str:
+                  status: dict[str, str] | None = None,
+                  seeds: Mapping[str, Sequence[Run]] | None = None) -> str:
     """A Markdown table: each step's figures on the report's columns beside the report's, and the difference.
 
     status names what happened to a step with no run (failed, stopped); default "not run".
+    seeds: a step's runs when it has several (--seeds): each figure is their mean ± std (n) and
+    the difference is the mean's, with the verdict (summary.verdict).
     """
     head = ["step", "parameters", "epochs"]
     for c in columns:
@@ -61,28 +65,56 @@ def results_table(steps: Sequence[str], found: dict[str, Run], columns: Sequence
                 cells += ["-", figure_text(c, theirs[c]) if c in theirs else "-", "-"]
             lines.append("| " + " | ".join(cells + ["-", "-"]) + " |")
             continue
-        summary = run.summary
+        several = list((seeds or {}).get(step, [run]))
+        spreads = aggregate([r.summary for r in several])
         params = run.info.get("parameters")
-        cells = [step, f"{params:,}" if params is not None else "-", str(summary["epochs"])
-                 + (" (stopped early)" if run.end and run.end.get("stopped_early") else "")]
+        early = any(r.end and r.end.get("stopped_early") for r in several)
+        cells = [step, f"{params:,}" if params is not None else "-",
+                 _epochs(spreads["epochs"]) + (" (stopped early)" if early else "")]
         if rep is not None and rep.parameters is not None and rep.parameters != params:
             cells[1] += f" (report: {rep.parameters:,})"
         for c in columns:
-            value = summary.get(c)
-            cells += [figure_text(c, value) if value is not None else "-",
+            value = spreads.get(c)
+            cells += [spread_text(c, value) if value is not None else "-",
                       figure_text(c, theirs[c]) if c in theirs else "-",
-                      difference(value, theirs[c]) if c in theirs and value is not None else "-"]
-        cells += [run.device, ", ".join(figure_notes.setting(run)) or "the report's"]
+                      verdict_text(value, theirs[c]) if c in theirs and value is not None else "-"]
+        first = several[0]
+        notes = figure_notes.setting(first)
+        if len(several) > 1:
+            notes.append(f"seeds {', '.join(str(r.config.seed) for r in several)}")
+        cells += [first.device, ", ".join(notes) or "the report's"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
+def _epochs(s: Spread) -> str:
+    """The epochs column: the count, or the range over several seeds that stopped at different ones."""
+    return f"{s.low:g}" if s.low == s.high else f"{s.low:g}-{s.high:g}"
+
+
+def tables(steps: Sequence[str], by_step: Mapping[str, Sequence[Run]],
+           status: dict[str, str]) -> str:
+    """main.py's end-of-command tables, one per report: each step's runs (one, or several seeds)."""
+    found = {s: runs.mean_run(list(rs)) for s, rs in by_step.items() if rs}
+    seeds = {s: rs for s, rs in by_step.items() if len(rs) > 1}
+    text = []
+    for report in [*REPORTS, None]:
+        mine = [s for s in steps if report_of(s) is report]
+        if mine:
+            columns = report.columns if report else DEFAULT_COLUMNS
+            text.append(f"{f'report {report.id}' if report else 'other experiments'}:\n"
+                        + results_table(mine, found, columns, status, seeds))
+    return "\n\n".join(text)
+
+
 def results_markdown(report: Report, found: dict[str, Run], files: list[str], out: str,
-                     said: Sequence[str] = (), not_drawn: Sequence[str] = ()) -> str:
+                     seeds: Mapping[str, Sequence[Run]] | None = None, said: Sequence[str] = (),
+                     not_drawn: Sequence[str] = ()) -> str:
     """runs/results/<id>.md: the table, what its columns mean, and the figures as images.
 
-    said: the lines the figures add under the table (Context.note); not_drawn: the report
-    figures left out for want of a run.
+    seeds: the steps run with several seeds, and their runs (results_table); said: the lines the
+    figures add under the table (Context.note); not_drawn: the report figures left out for want
+    of a run.
     """
     not_run = [s for s in report.steps if s not in found]
     hardware = f" The report's minutes are on a {report.hardware}." if report.hardware else ""
@@ -95,7 +127,7 @@ def results_markdown(report: Report, found: dict[str, Run], files: list[str], ou
         f"{len(found)} of {len(report.steps)} steps have a run"
         + (f"; not run: {', '.join(not_run)}." if not_run else "."),
         "",
-        results_table(report.steps, found, report.columns),
+        results_table(report.steps, found, report.columns, seeds=seeds),
         "",
         *[f"{line[0].upper()}{line[1:]}." for line in (report.loss_note, *said) if line],
         *([""] if report.loss_note or said else []),
@@ -104,6 +136,8 @@ def results_markdown(report: Report, found: dict[str, Run], files: list[str], ou
         "step keeps (the last epoch's, or the best validation epoch's). A run whose *setting* is "
         f"not the report's (other data, fewer images or epochs) is not comparable.{hardware}",
         "",
+        *([f"A step run with several seeds ({', '.join(seeds)}) shows each figure as mean ± std "
+           f"(n runs) and, after its diff, a verdict: {VERDICT_RULE}", ""] if seeds else []),
         *(["## Notes on the report's figures", "", *notes, ""] if notes else []),
         "## Figures",
         "",
@@ -148,29 +182,35 @@ def regenerate(out: str, data_dir: str | None = None, only: Sequence[str] = (),
         return files
 
     others = sorted(d for d in os.listdir(out) if d not in STEPS and not runs.SET_ASIDE.fullmatch(d)
-                    and os.path.isfile(os.path.join(out, d, "metrics.csv")))
+                    and any(os.path.isfile(os.path.join(p, runs.METRICS))
+                            for p in runs.step_dirs(out, d)))
     reports = [r for r in REPORTS if not only or r.id in only]
     drawn: dict[str, pages.Drawn] = {}
     for report in reports:
-        found = {s: r for s in report.steps if (r := attempt_read(os.path.join(out, s), problems))}
+        by_step = _read_steps(out, report.steps, problems)
+        found = {s: runs.mean_run(runs.compared(rs)) for s, rs in by_step.items()}
         files: list[str] = []
-        for run in found.values():
-            files += attempt(lambda: _curves(run) + _confusion(run))
+        for rs in by_step.values():
+            files += attempt(lambda: _curves(rs))
         said = dataclasses.replace(base, notes=[])  # the lines its figures add under its table
-        report_files, not_drawn = _draw_figures(report, found, said, unread, attempt, problems)
+        report_files, not_drawn = _draw_figures(report, found, by_step, said, unread, attempt,
+                                                problems)
         removed += [p for name in not_drawn for p in _remove(os.path.join(results_dir(out), name))]
         files += [f for _, mine in report_files for f in mine]
         drawn[report.id] = report_files
         path = os.path.join(results_dir(out), f"{report.id}.md")
-        attempt(lambda: _write(path, results_markdown(report, found, files, out, said.notes,
+        seeds = {s: runs.compared(rs) for s, rs in by_step.items() if len(runs.compared(rs)) > 1}
+        attempt(lambda: _write(path, results_markdown(report, found, files, out, seeds, said.notes,
                                                       not_drawn)))
         found_all.update(found)
     if others and not only:
-        found = {s: r for s in others if (r := attempt_read(os.path.join(out, s), problems))}
-        for run in found.values():
-            attempt(lambda: _curves(run) + _confusion(run))
+        by_step = _read_steps(out, others, problems)
+        for rs in by_step.values():
+            attempt(lambda: _curves(rs))
+        found = {s: runs.mean_run(runs.compared(rs)) for s, rs in by_step.items()}
+        seeds = {s: runs.compared(rs) for s, rs in by_step.items() if len(runs.compared(rs)) > 1}
         path = os.path.join(results_dir(out), "other.md")
-        table = results_table(others, found, DEFAULT_COLUMNS)
+        table = results_table(others, found, DEFAULT_COLUMNS, seeds=seeds)
         attempt(lambda: _write(path, f"# Runs outside the reports\n\n{table}\n"))
         found_all.update(found)
     unread_runs: list[str] = []  # each said once already, when its report was drawn
@@ -180,11 +220,13 @@ def regenerate(out: str, data_dir: str | None = None, only: Sequence[str] = (),
             "not_run": [s for r in reports for s in r.steps if s not in found_all]}
 
 
-def _draw_figures(report: Report, found: dict[str, Run], said: figures.Context, unread: set[str],
+def _draw_figures(report: Report, found: dict[str, Run], step_runs: Mapping[str, list[Run]],
+                  said: figures.Context, unread: set[str],
                   attempt: Callable[[Callable[[], list[str]]], list[str]],
                   problems: list[str]) -> tuple[pages.Drawn, list[str]]:
     """A report's rows of figures.FIGURES drawn in its order: each figure with the files it wrote,
-    and the report figures not drawn for want of a run (their file names)."""
+    and the report figures not drawn for want of a run (their file names). A report figure is
+    drawn from `found` (a step with several seeds: their mean run), a step figure for every run."""
     drawn: pages.Drawn = []
     not_drawn: list[str] = []
     for figure in figures.of(report.id):
@@ -197,8 +239,8 @@ def _draw_figures(report: Report, found: dict[str, Run], said: figures.Context, 
             mine = attempt(lambda: figure.draw(found, ctx))
             if not mine and len(problems) == known:  # no run of its steps: nothing to show
                 not_drawn.append(os.path.basename(ctx.path()))
-        for step in (s for s in figure.steps if s in found):
-            mine += attempt(lambda: figure.draw(found[step], ctx))
+        for run in (r for s in figure.steps for r in step_runs.get(s, [])):
+            mine += attempt(lambda: figure.draw(run, ctx))
         drawn.append((figure, mine))
     return drawn, not_drawn
 
@@ -226,9 +268,9 @@ def attempt_read(run_dir: str, problems: list[str]) -> Run | None:
 
 
 def step_runs(out: str, step: str, problems: list[str]) -> list[Run]:
-    """Every run of a step under out: today its one folder, out/<step>/ (none: not run)."""
-    run = attempt_read(os.path.join(out, step), problems)
-    return [run] if run is not None else []
+    """Every run of a step under out, compared with the report (runs.compared): its seeds', else its
+    one run (none: not run)."""
+    return runs.compared([r for d in runs.step_dirs(out, step) if (r := attempt_read(d, problems))])
 
 
 def write_pages(out: str, drawn: Mapping[str, pages.Drawn | None],
@@ -254,18 +296,45 @@ def _confusion(run: Run) -> list[str]:
                                figure_notes.of_run(run))
 
 
-def _curves(run: Run) -> list[str]:
-    path = os.path.join(run.dir, "loss_accuracy.png")
-    plotting.plot_loss_accuracy(run.history, run.step, path, best_epoch=run.best_epoch,
-                                footnote=figure_notes.of_run(run, loss=True))
-    return [path]
-
-
 def _remove(path: str) -> list[str]:
     """Remove an earlier rebuild's file of a figure that is not drawn now: it would pass for current."""
     if not os.path.exists(path):
         return []
     os.remove(path)
+    return [path]
+
+
+def _read_steps(out: str, steps: Sequence[str], problems: list[str]) -> dict[str, list[Run]]:
+    """Every run of each step (runs.step_dirs), a damaged one recorded as a problem; steps with none left out."""
+    found = {s: [r for d in runs.step_dirs(out, s) if (r := attempt_read(d, problems))]
+             for s in steps}
+    return {s: rs for s, rs in found.items() if rs}
+
+
+def _curves(step_runs: list[Run]) -> list[str]:
+    """Each run's loss_accuracy.png, and for several seeds their mean with its band (seed_curves)."""
+    written = []
+    for run in step_runs:
+        path = os.path.join(run.dir, "loss_accuracy.png")
+        plotting.plot_loss_accuracy(run.history, run.step, path, best_epoch=run.best_epoch,
+                                    footnote=figure_notes.of_run(run, loss=True))
+        written.append(path)
+        written += _confusion(run)
+    return written + seed_curves(runs.compared(step_runs))
+
+
+def seed_curves(several: Sequence[Run]) -> list[str]:
+    """<out>/<step>/seeds_loss_accuracy.png: the seeds' mean per epoch with their min-max band."""
+    if len(several) < 2:
+        return []
+    mean, low, high = mean_history([r.history for r in several])
+    if not mean:
+        return []
+    path = os.path.join(os.path.dirname(several[0].dir), runs.SEEDS_CURVES)
+    plotting.plot_loss_accuracy(mean, f"{several[0].step}, mean of {len(several)} seeds", path,
+                                low=low, high=high,
+                                footnote=figure_notes.footnote({several[0].step: several[0]},
+                                                               loss=True))
     return [path]
 
 

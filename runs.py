@@ -1,5 +1,8 @@
 """A run's folder <out>/<step>/: RunFolder writes every file in it, Run and read_run read it back.
 
+A step run with several seeds (--seeds) has a folder per seed inside its own, <out>/<step>/seed-<s>/;
+read_step reads every run of a step back, and run_state says how far a run got (--resume).
+
 What must survive a crash or a Ctrl-C is written here: atomic writes, moving an earlier run aside,
 the INTERRUPTED marker, the free-space check, snapshots. What a checkpoint holds and how a run is
 resumed from it is resume.py's; the run's figures against the report's are summary.py's.
@@ -28,7 +31,7 @@ from devices import environment
 from errors import UserError, ctrl_c_deferred, first_line
 from experiments import STEPS, Experiment, load_experiment, resolve_path
 from optimizers import trainable_parameters
-from summary import best_epoch, epoch_rows, per_class_accuracy, setting_notes, summarize
+from summary import best_epoch, epoch_rows, mean_history, per_class_accuracy, setting_notes, summarize
 
 # metrics.csv's columns in order; the validation ones only when the run has a validation split.
 # train_eval_*: the training set evaluated in eval mode, in runs with extra evaluations (eval_every).
@@ -46,6 +49,12 @@ CONFUSION = "confusion.csv"  # the kept weights on the test set: images of each 
 CONFUSION_FIGURE = "confusion.png"  # confusion.csv drawn (CIFAR-100: its 20 most confused pairs)
 INTERRUPTED = "INTERRUPTED.txt"  # in a run's folder while its last run was stopped by Ctrl-C
 SET_ASIDE = re.compile(r".+-\d{8}-\d{6}(-\d+)?")  # an earlier run's folder, moved by set_aside
+LOG = "log.txt"  # a run's own output when it ran in a process of its own (--jobs, Slurm)
+SEED_DIR = re.compile(r"seed-(\d+)")  # <out>/<step>/seed-<s>/: the run of one of several seeds
+# In a step's folder, what belongs to its seeds rather than to its plain run: seed-<s>/, a seed
+# folder set aside (seed-<s>-<date>-<time>/), the seeds' mean curves. Never moved with the plain run.
+SEEDS_PREFIX = "seed"
+SEEDS_CURVES = "seeds_loss_accuracy.png"  # the mean over a step's seeds, with their min-max band
 
 
 # ---------------------------------------------------------------------------------------------
@@ -126,8 +135,16 @@ def check_writable(out: str) -> None:
                         f"can write to with --out") from None
 
 
+def run_dir(out: str, step: str, seed: int | None = None) -> str:
+    """A run's folder: <out>/<step>/, or <out>/<step>/seed-<seed>/ for one of several seeds."""
+    return os.path.join(out, step) if seed is None else os.path.join(out, step, f"seed-{seed}")
+
+
 def set_aside(run_dir: str) -> str | None:
-    """Move an earlier run's folder to <run_dir>-<its time>, so that starting again loses nothing."""
+    """Move an earlier run's folder to <run_dir>-<its time>, so that starting again loses nothing.
+
+    The seeds' folders inside a step's folder stay where they are: only the plain run moves.
+    """
     done = [os.path.join(run_dir, f) for f in ("metrics.csv", "checkpoint.pt")]
     done = [f for f in done if os.path.exists(f)]
     if not done:
@@ -136,7 +153,14 @@ def set_aside(run_dir: str) -> str | None:
     target, n = f"{run_dir}-{stamp}", 1
     while os.path.exists(target):
         target, n = f"{run_dir}-{stamp}-{n}", n + 1
-    os.rename(run_dir, target)
+    names = os.listdir(run_dir)
+    if not any(name.startswith(SEEDS_PREFIX) for name in names):
+        os.rename(run_dir, target)  # one atomic rename, as always without seeds
+        return target
+    os.makedirs(target)
+    for name in names:
+        if not name.startswith(SEEDS_PREFIX):
+            os.rename(os.path.join(run_dir, name), os.path.join(target, name))
     return target
 
 
@@ -193,13 +217,14 @@ def prune_snapshots(run_dir: str, best: int) -> list[int]:
 # ---------------------------------------------------------------------------------------------
 
 class RunFolder:
-    """<out>/<step>/ and every file a run writes there, in the spirit of timm's CheckpointSaver.
+    """<out>/<step>/ (with a seed: <out>/<step>/seed-<seed>/) and every file a run writes there, in
+    the spirit of timm's CheckpointSaver.
 
     `checkpointed` is the epoch checkpoint.pt holds: the stopping messages say what is kept by it.
     """
 
-    def __init__(self, out: str, step: str) -> None:
-        self.dir, self.step, self.checkpointed = os.path.join(out, step), step, 0
+    def __init__(self, out: str, step: str, seed: int | None = None) -> None:
+        self.dir, self.step, self.checkpointed = run_dir(out, step, seed), step, 0
         self.keeps_best = False  # with a validation split: best.pt holds the best epoch's weights
         self.step_config = Config()  # the step's own (the report's setting): its curves say how it differs
         self.checkpoint, self.best = os.path.join(self.dir, CHECKPOINT), os.path.join(self.dir, BEST)
@@ -351,6 +376,12 @@ class Run:
     config: Config
     info: dict[str, Any]  # config.json as written: parameters, reported, environment
     end: dict[str, Any] | None = None  # summary.json, written when the run ended: best epoch, kept weights
+    mean_of: int = 1  # above 1: the mean of this many seeds' runs, epoch by epoch (mean_run)
+
+    @property
+    def seeded(self) -> bool:
+        """Whether it is one of several seeds' runs (--seeds), in <out>/<step>/seed-<seed>/."""
+        return SEED_DIR.fullmatch(os.path.basename(self.dir)) is not None
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -411,6 +442,59 @@ def read_run(run_dir: str) -> Run | None:
         with open(os.path.join(run_dir, SUMMARY)) as f:
             end = json.load(f)
     return Run(cfg.step or os.path.basename(run_dir), run_dir, history, cfg, info, end)
+
+
+def step_dirs(out: str, step: str) -> list[str]:
+    """The folders that may hold a run of the step: <out>/<step>/, then its seeds' in seed order."""
+    folder = os.path.join(out, step)
+    seeds = sorted((int(m.group(1)), name) for name in (os.listdir(folder) if os.path.isdir(folder)
+                                                        else []) if (m := SEED_DIR.fullmatch(name)))
+    return [folder] + [os.path.join(folder, name) for _, name in seeds]
+
+
+def read_step(out: str, step: str) -> list[Run]:
+    """Every run of a step under out: its plain run first (if any), then its seeds' in seed order."""
+    return [run for d in step_dirs(out, step) if (run := read_run(d)) is not None]
+
+
+def compared(step_runs: list[Run]) -> list[Run]:
+    """The runs a step is compared with the report on: its seeds' when it has any, else its plain run.
+
+    A plain run beside seed runs is left out: it may be of another setting, or repeat one of the seeds.
+    """
+    seeded = [r for r in step_runs if r.seeded]
+    return seeded or step_runs[:1]
+
+
+def mean_run(step_runs: list[Run]) -> Run:
+    """One run, or the mean of several seeds' runs epoch by epoch, as report figures draw a step.
+
+    Over the epochs every seed reached; its folder, configuration and weights are the first seed's.
+    """
+    if len(step_runs) == 1:
+        return step_runs[0]
+    first = step_runs[0]
+    history = mean_history([r.history for r in step_runs])[0]
+    return Run(first.step, first.dir, history, first.config, first.info, None, len(step_runs))
+
+
+FINISHED, STARTED, NEW = "finished", "started", "new"  # run_state's answers
+
+
+def run_state(folder: str, epochs: int) -> str:
+    """How far the run in folder got, for --resume: FINISHED, STARTED (it has a checkpoint) or NEW.
+
+    Finished: summary.json, no INTERRUPTED.txt, and `epochs` trained or early stopping ended it (a
+    larger --epochs continues a finished run, as --resume always did).
+    """
+    end = None
+    if not os.path.exists(os.path.join(folder, INTERRUPTED)):
+        with contextlib.suppress(OSError, ValueError):
+            with open(os.path.join(folder, SUMMARY)) as f:
+                end = json.load(f)
+    if isinstance(end, dict) and (end.get("stopped_early") or end.get("epochs", 0) >= epochs):
+        return FINISHED
+    return STARTED if os.path.isfile(os.path.join(folder, CHECKPOINT)) else NEW
 
 
 def reported_for(step: str, run: Run | None) -> Reported | None:

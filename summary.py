@@ -1,10 +1,12 @@
 """A run's figures under the names config.Reported gives them, and the comparison with the report.
 
 One summary serves the end-of-run line, main.py's tables and results.py's tables, so the three
-always agree.
+always agree. A step run with several seeds is aggregated here too: each figure's Spread (mean, std,
+n, min, max) and its verdict against the report's figure (within, above or below).
 """
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
@@ -149,6 +151,94 @@ def evaluation_line(step: str, row: dict[str, float]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
+# Several seeds of a step: each figure's spread, and the verdict against the report's
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Spread:
+    """One figure over a step's runs (one per seed)."""
+
+    mean: float
+    std: float  # the sample standard deviation (n - 1); 0 for one run
+    n: int
+    low: float  # the smallest run's value
+    high: float  # the largest's
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """Where the runs say the figure lies: mean +- 2 std, widened to min-max where that is wider."""
+        return min(self.mean - 2 * self.std, self.low), max(self.mean + 2 * self.std, self.high)
+
+
+def spread(values: Sequence[float]) -> Spread:
+    """The mean, sample standard deviation, count, minimum and maximum of a figure's values."""
+    assert values, "a spread needs at least one value"
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return Spread(statistics.fmean(values), std, len(values), min(values), max(values))
+
+
+def aggregate(summaries: Sequence[dict[str, Any]]) -> dict[str, Spread]:
+    """Each figure the runs' summaries (summarize) all have, as its Spread over them."""
+    def number(s: dict[str, Any], k: str) -> bool:
+        return isinstance(s.get(k), (int, float)) and math.isfinite(s[k])
+
+    return {k: spread([float(s[k]) for s in summaries]) for k in summaries[0]
+            if all(number(s, k) for s in summaries)}
+
+
+WITHIN, ABOVE, BELOW = "within", "above", "below"  # the runs against the report's figure
+VERDICT_RULE = ("*within* when the report's figure (any point of its range) lies inside the runs' "
+                "mean ± 2 std, widened to their min-max where that is wider; *above* or *below* "
+                "when the runs lie wholly above or below it.")
+
+
+def verdict(s: Spread, reported: Any) -> str | None:
+    """Whether the report's figure lies within the runs' spread, or the runs lie above or below it.
+
+    The rule: the report's value (or any point of its range, such as 60-65%) inside mean +- 2 std,
+    widened to the runs' min-max (Spread.interval). With one run there is no spread: None.
+    """
+    if s.n < 2:
+        return None
+    low, high = reported if isinstance(reported, (tuple, list)) else (reported, reported)
+    lo, hi = s.interval
+    return ABOVE if lo > high else BELOW if hi < low else WITHIN
+
+
+def spread_text(name: str, s: Spread) -> str:
+    """A figure over several runs as tables print it: 73.10 ± 0.80% (n=3); one run as figure_text."""
+    if s.n == 1:
+        return figure_text(name, s.mean)
+    if name.endswith("epoch") or name == "epochs":
+        return f"{s.mean:.1f} ± {s.std:.1f} (n={s.n})"
+    mean, unit = figure_text(name, float(s.mean)), FIGURES.get(name, ("", ""))[1]
+    return f"{mean.removesuffix(unit)} ± {figure_text(name, float(s.std))} (n={s.n})"
+
+
+def verdict_text(s: Spread, reported: Any) -> str:
+    """The diff cell of several runs: mean minus report, and the verdict: "+0.52, within"."""
+    word = verdict(s, reported)
+    diff = difference(s.mean, reported)
+    return f"{diff}, {word}" if word and diff != "in range" else (word or diff)
+
+
+def mean_history(histories: Sequence[list[dict[str, float]]]) -> tuple[list[dict[str, float]], ...]:
+    """Several runs' metrics averaged row by row: (mean, min, max) histories.
+
+    Over the rows (epochs, evaluations) every run has, and the columns each of those rows has.
+    """
+    by_epoch = [{r["epoch"]: r for r in h} for h in histories]
+    mean, low, high = [], [], []
+    for e in [e for e in by_epoch[0] if all(e in b for b in by_epoch[1:])]:
+        same = [b[e] for b in by_epoch]
+        keys = [k for k in same[0] if k != "epoch" and all(k in r for r in same)]
+        mean.append({"epoch": e, **{k: statistics.fmean(r[k] for r in same) for k in keys}})
+        low.append({"epoch": e, **{k: min(r[k] for r in same) for k in keys}})
+        high.append({"epoch": e, **{k: max(r[k] for r in same) for k in keys}})
+    return mean, low, high
+
+
+# ---------------------------------------------------------------------------------------------
 # A step's runs against the report: the value (mean ± std of several seeds), the verdict
 # ---------------------------------------------------------------------------------------------
 
@@ -216,26 +306,26 @@ def step_result(runs: Sequence[Run], reported: Reported | None,
                 columns: Sequence[str]) -> dict[str, FigureResult]:
     """A step's runs (one per seed; none if not run) against the report, on each of `columns`.
 
-    One run: "matches" within TOLERANCE of the report's figure (of its range), else "above" or
-    "below". Several: the mean ± std, "within" when the report is within max(2 std, TOLERANCE) of
-    the mean. Minutes are "not compared" (the report's hardware is not ours), and so is a figure
-    the report or the runs lack.
+    Several runs: mean ± std, and the verdict of verdict() (the report's figure within the runs'
+    spread, or the runs above or below it). One run: "matches" within TOLERANCE of the report's
+    figure (of its range), else "above" or "below". Minutes are "not compared" (the report's
+    hardware is not ours), and so is a figure the report or the runs lack.
     """
     theirs = reported_figures(reported)
     out = {}
     for name in columns:
         values = [v for r in runs if (v := r.summary.get(name)) is not None]
         rep = theirs.get(name)
-        mean = statistics.fmean(values) if values else None
-        std = statistics.stdev(values) if len(values) > 1 else None
-        diff = distance(mean, rep) if mean is not None and rep is not None else None
+        s = spread(values) if values else None
+        diff = distance(s.mean, rep) if s is not None and rep is not None else None
         if diff is None or name == "minutes":
-            verdict = "not compared"
-        elif abs(diff) <= max(_tolerance(name, rep), 2 * (std or 0)):
-            verdict = "within" if std is not None else "matches"
+            word = "not compared"
+        elif s.n > 1:
+            word = verdict(s, rep)
         else:
-            verdict = "above" if diff > 0 else "below"
-        out[name] = FigureResult(name, rep, mean, std, len(values), diff, verdict)
+            word = "matches" if abs(diff) <= _tolerance(name, rep) else ABOVE if diff > 0 else BELOW
+        out[name] = FigureResult(name, rep, s.mean if s else None, s.std if s and s.n > 1 else None,
+                                 len(values), diff, word)
     return out
 
 

@@ -116,11 +116,14 @@ def evaluate(model: nn.Module, loader: Iterable, device: torch.device) -> dict[s
 # One run, top to bottom
 # ---------------------------------------------------------------------------------------------
 
-def run(exp: Experiment, cfg: Config) -> dict[str, Any]:
-    """Train one experiment under cfg; returns its figures (summarize), device and folder."""
+def run(exp: Experiment, cfg: Config, seeded: bool = False) -> dict[str, Any]:
+    """Train one experiment under cfg; returns its figures (summarize), device and folder.
+
+    seeded: the run is one of several seeds (--seeds) and has its own folder, <out>/<step>/seed-<seed>/.
+    """
     check_config(cfg)
     device = resolve_device(cfg.device)
-    folder = runs.RunFolder(cfg.out, cfg.step)
+    folder = runs.RunFolder(cfg.out, cfg.step, cfg.seed if seeded else None)
     ckpt = resume.load_checkpoint(folder.checkpoint, cfg) if cfg.resume else None  # before the data
     torch.manual_seed(cfg.seed)
     if device.type == "cuda":
@@ -141,7 +144,8 @@ def run(exp: Experiment, cfg: Config) -> dict[str, Any]:
     folder.start(exp, cfg, model, device, history, resumed=ckpt is not None,
                  keeps_best=loaders.val is not None)
     split = f", {loaders.val_images} validation ({cfg.val_split})" if loaders.val is not None else ""
-    print(f"{cfg.step}: {trainable_parameters(model):,} parameters on {device}, {loaders.train_images} "
+    name = f"{cfg.step} (seed {cfg.seed})" if seeded else cfg.step
+    print(f"{name}: {trainable_parameters(model):,} parameters on {device}, {loaders.train_images} "
           f"training{split} and {loaders.test_images} test images of {cfg.dataset}; {cfg.optimizer} "
           f"lr {cfg.lr:g}; train data {loaders.train.description}"
           + (f"; resuming after epoch {len(epoch_rows(history))}" if history else ""))

@@ -20,12 +20,16 @@ def overlay(found: dict[str, Run], ctx: Context, *, metric: str, steps: tuple[st
     """One metric per epoch for several of the report's steps in one axes: a sweep.
 
     A report figure once metric, steps and title are bound (functools.partial in the table). The
-    steps with a run are drawn and the others named under it; with none, nothing is drawn.
+    steps with a run are drawn and the others named under it; with none, nothing is drawn. A step
+    run with several seeds is drawn as their mean, and the title says so.
     """
     curves = {s: found[s].history for s in steps if s in found}
     if not curves:
         return []
     path = ctx.path()
+    several = sorted({found[s].mean_of for s in steps if s in found and found[s].mean_of > 1})
+    if several:  # steps run with several seeds are drawn as their mean (runs.mean_run)
+        title += f" (means of {'/'.join(map(str, several))} seeds)"
     label = FIGURE_NAMES.get(metric, (metric, ""))
     plotting.plot_overlay(curves, metric, f"{label[0]} ({label[1] or 'value'})", title, path,
                           steps_of(ctx.report),

@@ -12,6 +12,9 @@ import os
 import pickle
 import re
 import shlex
+import subprocess
+import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -437,7 +440,49 @@ def test_download_failing_midway_leaves_no_part_file(tmp_path, monkeypatch):
     root = tmp_path / "data"
     with pytest.raises(UserError, match="--dataset synthetic"):
         data.load_cifar(spec, str(root))
-    assert sorted(os.listdir(root)) == []
+    assert sorted(os.listdir(root)) == [f".{spec.archive}.lock"]  # the download lock, empty
+
+
+# The lock's test: a process that loads CIFAR-100 from the served archive once the test says go,
+# counting its downloads, each slow enough that the other process asks for the data meanwhile.
+FETCH_TWICE = """
+import os, sys, time, urllib.request
+sys.path.insert(0, sys.argv[1])
+import dataclasses, data
+url, md5, root, go, count = sys.argv[2:]
+real = urllib.request.urlopen
+def counted(*args, **kwargs):
+    with open(count, "a") as f:
+        f.write(f"{os.getpid()}\\n")
+    time.sleep(1.5)
+    return real(*args, **kwargs)
+urllib.request.urlopen = counted
+spec = dataclasses.replace(data.CIFAR100, url=url, md5=md5)
+open(f"{go}.{os.getpid()}", "w").close()  # ready
+while not os.path.exists(go):
+    time.sleep(0.01)
+ds = data.load_cifar(spec, root)
+print(len(ds.train_labels), int(ds.train_labels.sum()))
+"""
+
+
+def test_two_processes_needing_cifar_at_once_download_it_once(tmp_path, served):
+    spec, archive = served
+    root, go, count = tmp_path / "data", tmp_path / "go", tmp_path / "downloads"
+    args = [sys.executable, "-c", FETCH_TWICE, str(Path(__file__).parent.parent), spec.url,
+            spec.md5, str(root), str(go), str(count)]
+    both = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    deadline = time.monotonic() + 120
+    while len(list(tmp_path.glob("go.*"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    go.touch()  # both are past their imports: they ask for the data at the same moment
+    results = [p.communicate(timeout=120) for p in both]
+    assert [p.returncode for p in both] == [0, 0], results
+    assert len(count.read_text().splitlines()) == 1  # one download; the other process waited
+    assert results[0][0] == results[1][0] == "20 " + results[0][0].split()[1] + "\n"
+    assert any("waiting for another process to fetch CIFAR-100" in err for _, err in results)
+    assert (root / spec.archive).read_bytes() == Path(archive).read_bytes()
 
 
 # ---------------------------------------------------------------------------------------------

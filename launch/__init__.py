@@ -1,0 +1,183 @@
+"""Many runs of one command: each (step, seed) a Task, planned once, then run by an executor.
+
+    launch/__init__.py  Task, plan (with --resume: what is finished, started or new), the command
+                        line that makes one run alone, the outcome and its failure table, and
+                        run_here: the runs one after the other in this process (no --jobs)
+    launch/local.py     --jobs N: a pool of processes over the CPU's cores or GPU slots
+    launch/slurm.py     --executor slurm: one Slurm job array through submitit (imported only then)
+    launch/progress.py  the live lines: one per running run, and the counts
+
+The package imports nothing of the kit's training at module level (torch, runs, train, config):
+the functions that plan and run import it. So a Slurm task's own process, which unpickles a
+launch.slurm.RunTask and only waits for its run's process, stays small for the hours it waits.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import sys
+import traceback
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:
+    from config import Config
+    from experiments import Experiment
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MAIN = os.path.join(ROOT, "main.py")
+OK, FAILED, STOPPED, NOT_STARTED = "ok", "failed", "stopped (Ctrl-C)", "not started"
+
+
+@dataclass(frozen=True)
+class Task:
+    """One run of a command: a step under its resolved config, as a plain run or one of --seeds."""
+
+    exp: Experiment
+    cfg: Config  # cfg.seed is the run's; cfg.resume: continue from its checkpoint
+    seeded: bool = False  # one of --seeds: its folder is <out>/<step>/seed-<seed>/
+
+    @property
+    def dir(self) -> str:
+        """The run's folder."""
+        import runs
+        return runs.run_dir(self.cfg.out, self.cfg.step, self.cfg.seed if self.seeded else None)
+
+    @property
+    def name(self) -> str:
+        """How the console names it: 001-A, or 001-A seed 2."""
+        return f"{self.cfg.step} seed {self.cfg.seed}" if self.seeded else self.cfg.step
+
+    @property
+    def log(self) -> str:
+        """Where its output goes when it runs in a process of its own."""
+        import runs
+        return os.path.join(self.dir, runs.LOG)
+
+
+def plan(exps: Sequence[Experiment], cfgs: Sequence[Config],
+         seeds: Sequence[int] | None) -> tuple[list[Task], list[Task]]:
+    """Each step once per seed (or once): the runs to make, and with --resume those already finished.
+
+    With --resume each run is taken as it is found (runs.run_state): finished, it is skipped (not
+    trained again, not moved aside); started, it is resumed from its checkpoint; new, it is started.
+    """
+    import runs
+    todo, finished = [], []
+    for exp, cfg in zip(exps, cfgs):
+        for seed in seeds if seeds is not None else [None]:
+            task = Task(exp, cfg if seed is None else dataclasses.replace(cfg, seed=seed),
+                        seed is not None)
+            if cfg.resume:
+                state = runs.run_state(task.dir, cfg.epochs)
+                if state == runs.FINISHED:
+                    finished.append(task)
+                    continue
+                task = dataclasses.replace(task, cfg=dataclasses.replace(
+                    task.cfg, resume=state == runs.STARTED))
+            todo.append(task)
+    return todo, finished
+
+
+def command(task: Task) -> list[str]:
+    """The main.py command line that makes this one run in a process of its own.
+
+    Every Config field that differs from the experiment's own is given with --set, so that the
+    child resolves the very same configuration, whatever fields Config has.
+    """
+    from config import DERIVED, Config
+    line = [sys.executable, MAIN, os.path.abspath(task.exp.path)]
+    if task.seeded:
+        line += ["--seeds", str(task.cfg.seed)]
+    for f in dataclasses.fields(Config):
+        value = getattr(task.cfg, f.name)
+        if f.name in DERIVED or (task.seeded and f.name == "seed"):
+            continue
+        if value != getattr(task.exp.config, f.name):
+            line += ["--set", f"{f.name}={value}"]
+    return line
+
+
+def child_signals(ignore_usr2: bool = False) -> None:
+    """In a child before it runs main.py: SIGINT as the default, so that its Ctrl-C handling works
+    even when this process was started with SIGINT ignored (nohup, `cmd &` in a script), as the
+    child would inherit that; SIGUSR2 ignored under Slurm (only the task's own process acts on it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    if ignore_usr2:
+        signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+
+
+@dataclass
+class Outcome:
+    """How each task of a command ended, by Task.name; what failed, and the command's exit code."""
+
+    status: dict[str, str] = field(default_factory=dict)  # OK, FAILED, STOPPED or NOT_STARTED
+    failures: list[tuple[Task, int, str]] = field(default_factory=list)  # task, exit code, last line
+    code: int = 0
+
+    def failed(self, task: Task, code: int, last: str) -> None:
+        """Record a run that ended with a non-zero exit code."""
+        self.status[task.name] = FAILED
+        self.failures.append((task, code, last))
+        self.code = max(self.code, code if code in (1, 2) else 1)
+
+
+def failure_table(failures: Sequence[tuple[Task, int, str]]) -> str:
+    """The runs that failed, each with its exit code, the last line it wrote and its log."""
+    lines = ["| run | exit code | last line | log |", "|---|---|---|---|"]
+    lines += [f"| {t.name} | {code} | {last.replace('|', '/')} | {t.log} |"
+              for t, code, last in failures]
+    return "\n".join(lines)
+
+
+def tail_lines(path: str) -> list[str]:
+    """The non-empty lines at the end of a text file (its last 8 KB), [] if it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, os.path.getsize(path) - 8192))
+            tail = f.read().decode("utf-8", "replace")
+    except OSError:
+        return []
+    return [line.strip() for line in tail.replace("\r", "\n").splitlines() if line.strip()]
+
+
+def last_line(path: str) -> str:
+    """The last non-empty line of a text file, or "" if there is none."""
+    lines = tail_lines(path)
+    return lines[-1] if lines else ""
+
+
+def run_here(tasks: list[Task]) -> Outcome:
+    """The runs one after the other in this process, as a command without --jobs makes them."""
+    import train
+    from errors import Interrupted, TrainingError, UserError
+    outcome = Outcome()
+    for task in tasks:
+        try:
+            train.run(task.exp, task.cfg, task.seeded)
+            outcome.status[task.name] = OK
+        except (Interrupted, KeyboardInterrupt) as e:  # Ctrl-C stops this run and the rest
+            print(e if isinstance(e, Interrupted) else f"{task.name}: interrupted while it was being "
+                  f"set up; nothing was trained", file=sys.stderr)
+            outcome.status[task.name] = STOPPED
+            outcome.code = 130
+            break
+        except (UserError, TrainingError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            outcome.failed(task, 2 if isinstance(e, UserError) else 1, str(e))
+        except Exception as e:  # a bug: show where, and go on with the other runs
+            traceback.print_exc()
+            outcome.failed(task, 1, f"{type(e).__name__}: {e}")
+    return outcome
+
+
+def step_status(tasks: Sequence[Task], outcome: Outcome) -> dict[str, str]:
+    """Each step's status for the tables: ok if any of its runs is, else the first other status;
+    a step none of whose runs has one is left out (the tables say "not run", as they always did)."""
+    status: dict[str, str] = {}
+    for task in tasks:
+        mine = outcome.status.get(task.name)
+        if mine is not None and (task.cfg.step not in status or mine == OK):
+            status[task.cfg.step] = mine
+    return status

@@ -1,0 +1,221 @@
+"""Several seeds of a step (--seeds): their folders, the spread and the verdict against the report,
+one seed shown as a plain run is, and --resume on a whole command."""
+import math
+import os
+import textwrap
+import time
+
+import pytest
+import torch
+
+import main
+import results
+import runs
+import summary
+from helpers import read_metrics, table_rows
+
+TINY = ["--dataset", "synthetic", "--subset", "128", "--batch-size", "64", "--device", "cpu"]
+
+
+# ---- the verdict, on hand-written values ------------------------------------------------------
+
+def test_spread_is_the_mean_the_sample_std_and_the_extremes():
+    s = summary.spread([70.0, 72.0, 74.0])
+    assert (s.mean, s.std, s.n, s.low, s.high) == (72.0, 2.0, 3, 70.0, 74.0)
+    assert s.interval == (68.0, 76.0)  # mean ± 2 std
+    assert summary.spread([5.0]).std == 0.0
+
+
+@pytest.mark.parametrize("reported, word", [
+    (73.6, "within"), (68.0, "within"), (76.0, "within"),  # inside mean ± 2 std, ends included
+    (76.5, "below"), (67.9, "above"),  # the runs lie wholly below / above the report's figure
+    ((60, 65), "above"), ((75, 80), "within"), ((76.5, 80), "below"),  # a range: any point of it
+])
+def test_verdict_against_a_figure_or_a_range(reported, word):
+    assert summary.verdict(summary.spread([70.0, 72.0, 74.0]), reported) == word
+
+
+def test_verdict_widens_to_the_runs_own_extremes():
+    # Ten runs, one far off: mean 1, std sqrt(10) = 3.16, so mean + 2 std = 7.32 < 10, the largest.
+    s = summary.spread([0.0] * 9 + [10.0])
+    assert math.isclose(s.std, math.sqrt(10)) and s.interval == (s.mean - 2 * s.std, 10.0)
+    assert summary.verdict(s, 9.0) == "within"  # one of our own runs reached it
+    assert summary.verdict(s, 10.5) == "below"
+
+
+def test_one_run_has_no_verdict_and_reads_as_a_plain_figure():
+    s = summary.spread([72.25])
+    assert summary.verdict(s, 70.0) is None
+    assert summary.spread_text("test_accuracy", s) == summary.figure_text("test_accuracy", 72.25)
+    assert summary.verdict_text(s, 70.0) == summary.difference(72.25, 70.0) == "+2.25"
+
+
+def test_spread_and_verdict_text():
+    s = summary.spread([70.0, 72.0, 74.0])
+    assert summary.spread_text("val_accuracy", s) == "72.00 ± 2.00% (n=3)"
+    assert summary.spread_text("best_epoch", summary.spread([3, 4, 5])) == "4.0 ± 1.0 (n=3)"
+    assert summary.verdict_text(s, 73.6) == "-1.60, within"
+    assert summary.verdict_text(s, (60, 65)) == "+7.00, above"
+
+
+def test_mean_history_over_the_epochs_every_run_reached():
+    a = [{"epoch": 1, "loss": 1.0, "acc": 10.0}, {"epoch": 2, "loss": 0.5, "acc": 30.0}]
+    b = [{"epoch": 1, "loss": 3.0, "acc": 20.0}]  # stopped after one epoch
+    mean, low, high = summary.mean_history([a, b])
+    assert mean == [{"epoch": 1, "loss": 2.0, "acc": 15.0}]
+    assert low == [{"epoch": 1, "loss": 1.0, "acc": 10.0}]
+    assert high == [{"epoch": 1, "loss": 3.0, "acc": 20.0}]
+
+
+# ---- --seeds end to end -----------------------------------------------------------------------
+
+TINY_STEP = textwrap.dedent("""\
+    \"\"\"A narrow CNN outside the reports, whose report states a final training loss of 1.0.\"\"\"
+    from config import Reported
+    from data import TO_NORMALIZED_TENSOR
+    from models import SimpleCNN
+
+    reported = Reported(train_loss=1.0)
+    train_transform = test_transform = TO_NORMALIZED_TENSOR
+
+    def model(cfg):
+        return SimpleCNN(widths=(8, 8, 8, 16), fc_units=32, num_classes=cfg.num_classes)
+""")
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    """An experiment file outside the reports' table, quick to train."""
+    path = tmp_path / "Tiny.py"
+    path.write_text(TINY_STEP)
+    return str(path)
+
+
+def test_seeds_have_their_own_folders_and_the_table_aggregates_them(tiny, tmp_path, capsys,
+                                                                    monkeypatch):
+    out = tmp_path / "runs"
+    assert main.main([tiny, "--seeds", "0", "1", "--epochs", "1", *TINY, "--out", str(out)]) == 0
+    step = out / "Tiny"
+    assert not (step / "metrics.csv").exists()  # no plain run: each seed in its own folder
+    assert (step / runs.SEEDS_CURVES).is_file()
+    losses = []
+    for seed in (0, 1):
+        config = runs.read_run(str(step / f"seed-{seed}")).config
+        assert config.seed == seed
+        losses.append(float(read_metrics(step / f"seed-{seed}")[-1]["train_loss"]))
+    assert losses[0] != losses[1]  # the seed changed the run
+    mean, std = (losses[0] + losses[1]) / 2, abs(losses[0] - losses[1]) / math.sqrt(2)
+    row = table_rows(capsys.readouterr().out)["Tiny"]
+    assert row[9] == f"{mean:.4f} ± {std:.4f} (n=2)"  # train loss, the report's own figure
+    assert row[10] == "1.0000" and row[11] == f"{mean - 1:+.2f}, above"
+    assert row[-1].endswith("seeds 0, 1")
+
+    # results.py reads them back as one step outside the table: neither seed is a step of its own.
+    monkeypatch.setattr(results.figures, "of", lambda report: ())  # the reports' (empty) figures
+    regenerated = results.regenerate(str(out))
+    assert regenerated["problems"] == [] and regenerated["runs"] == ["Tiny"]
+    rows = table_rows((out / "results" / "other.md").read_text())
+    assert list(rows) == ["Tiny"] and rows["Tiny"][9] == row[9]
+
+
+def test_one_seed_reads_as_a_plain_run_does(tiny, tmp_path):
+    rows = []
+    for out, seeds in ((tmp_path / "plain", []), (tmp_path / "seeded", ["--seeds", "0"])):
+        assert main.main([tiny, *seeds, "--epochs", "1", *TINY, "--out", str(out)]) == 0
+        several = runs.compared(runs.read_step(str(out), "Tiny"))
+        assert len(several) == 1 and several[0].seeded == bool(seeds)
+        table = results.results_table(["Tiny"], {"Tiny": runs.mean_run(several)},
+                                      summary.DEFAULT_COLUMNS)
+        rows.append(table_rows(table)["Tiny"])
+    assert (tmp_path / "seeded" / "Tiny" / "seed-0" / "summary.json").is_file()
+    assert rows[0] == rows[1] and "±" not in " ".join(rows[0])
+
+
+def test_a_plain_run_set_aside_leaves_the_seeds_where_they_are(tmp_path):
+    step = tmp_path / "CNN2"
+    for folder in (step, step / "seed-0", step / "seed-1-20250101-120000"):
+        folder.mkdir(parents=True)
+        (folder / "metrics.csv").write_text("epoch\n1\n")
+    (step / runs.SEEDS_CURVES).write_bytes(b"png")
+    moved = runs.set_aside(str(step))
+    assert runs.SET_ASIDE.fullmatch(os.path.basename(moved))
+    assert sorted(os.listdir(moved)) == ["metrics.csv"]
+    assert sorted(os.listdir(step)) == sorted([runs.SEEDS_CURVES, "seed-0", "seed-1-20250101-120000"])
+    # A step's folders: the plain run, then each seed's; a set-aside seed folder is not one.
+    assert runs.step_dirs(str(tmp_path), "CNN2") == [str(step), str(step / "seed-0")]
+
+
+# ---- --resume on a whole command ---------------------------------------------------------------
+
+def test_resume_takes_each_run_as_it_finds_it(tmp_path, monkeypatch, capsys):
+    """Ctrl-C in the second of three steps, then the same command with --resume: the first is not
+    trained again, the second continues from its checkpoint, the third starts."""
+    steps = []
+    for name in ("First", "Second", "Third"):
+        (tmp_path / f"{name}.py").write_text(TINY_STEP)
+        steps.append(str(tmp_path / f"{name}.py"))
+    out = tmp_path / "runs"
+    command = [*steps, "--epochs", "2", *TINY, "--out", str(out)]
+    real_step, calls = torch.optim.Adam.step, []
+
+    def ctrl_c_in_the_second_step(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2 * 2 + 2 + 1:  # 2 batches an epoch: Second's first batch of epoch 2
+            raise KeyboardInterrupt
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", ctrl_c_in_the_second_step)
+    assert main.main(command) == 130
+    monkeypatch.setattr(torch.optim.Adam, "step", real_step)
+    first, second, third = (out / s for s in ("First", "Second", "Third"))
+    assert (second / runs.INTERRUPTED).exists() and not third.exists()
+    assert [runs.run_state(str(d), 2) for d in (first, second, third)] == ["finished", "started", "new"]
+    before = {f: os.stat(first / f).st_mtime_ns for f in os.listdir(first)}
+    time.sleep(0.01)
+    capsys.readouterr()
+
+    assert main.main([*command, "--resume"]) == 0
+    out_text = capsys.readouterr().out
+    assert f"First: finished already in {first}; not trained again" in out_text
+    assert {f: os.stat(first / f).st_mtime_ns for f in os.listdir(first)} == before
+    assert "Second: " in out_text and "resuming after epoch 1" in out_text
+    assert not (second / runs.INTERRUPTED).exists() and len(read_metrics(second)) == 2
+    assert len(read_metrics(third)) == 2
+    assert [runs.run_state(str(d), 2) for d in (first, second, third)] == ["finished"] * 3
+    assert not [d for d in os.listdir(out) if runs.SET_ASIDE.fullmatch(d)]  # nothing moved aside
+    assert list(table_rows(out_text)) == ["First", "Second", "Third"]  # all three in the table
+    # A larger --epochs continues a finished run, as --resume always did.
+    assert runs.run_state(str(first), 3) == "started"
+
+
+# ---- options that contradict each other ---------------------------------------------------------
+
+@pytest.mark.parametrize("args, message", [
+    (["--seeds", "0", "0"], "--seeds: seed 0 is given twice"),
+    (["--seeds", "0", "1", "--seed", "2"], "--seeds and --seed both set the seed"),
+    (["--gpus", "0"], "--gpus places the runs of --jobs N"),
+    (["--jobs", "2", "--gpus", "0"], "--gpus 0: CUDA is not available here"),
+    (["--jobs", "2", "--device", "cuda:1"], "--device cuda:1 with --jobs or Slurm"),
+    (["--executor", "slurm", "--jobs", "2"], "--jobs with --executor slurm"),
+    (["--slurm", "time=10"], "--slurm goes with --executor slurm"),
+    (["--epochs", "1", "--set", "epochs=2"], "--epochs and --set epochs=... both set epochs"),
+    (["001-A", "--jobs", "2"], "001-A is named twice"),
+])
+def test_contradictory_options_are_refused_in_one_line(args, message, tmp_path, capsys,
+                                                       monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    if "--device" in args:
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+        monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert main.main(["001-A", *args, *TINY[:4], "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and message in err[0], err
+    assert os.listdir(tmp_path) == []  # refused before anything was written
+
+
+def test_slurm_without_submitit_says_what_to_install(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "submitit", None)  # as if not installed
+    monkeypatch.delitem(__import__("sys").modules, "launch.slurm", raising=False)
+    assert main.main(["001-A", "--executor", "slurm", *TINY, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pip install submitit" in err[0], err
