@@ -3,12 +3,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import os
-import re
 import sys
 import traceback
-import typing
 from typing import Any, Sequence
 
 import torch
@@ -19,40 +16,26 @@ import optimizers
 import results
 import runs
 import train
-from config import Config, check_config
+from config import DERIVED, Config, check_config, check_value, parse_value
 from errors import Interrupted, OneLineParser, TrainingError, UserError
-from experiments import REPORTS, Experiment, expand, listing, load_experiment, report_of, resolve_path
+from experiments import (REPORTS, Experiment, build_model, check_model_fits, expand, listing,
+                         load_experiment, report_of, resolve_path)
 from summary import DEFAULT_COLUMNS
 
 DEFAULTS = Config()
-# Fields --set may not change: the step is the experiment's name, the classes follow the dataset.
-DERIVED = ("step", "num_classes")
 
 
-def _at_least(kind: type, low: float, strict: bool = False) -> Any:
+def _option(key: str) -> Any:
+    """argparse's type for the option of Config field `key`: parsed and checked as --set KEY= is."""
     def parse(text: str) -> Any:
         try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"{text} is not a finite number")
-        if value < low or (strict and value == low):
-            raise argparse.ArgumentTypeError(
-                f"{text} must be {'greater than' if strict else 'at least'} {low}")
+            value = parse_value(key, text)
+            check_value(key, value)
+        except UserError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
         return value
-    parse.__name__ = kind.__name__
+    parse.__name__ = key
     return parse
-
-
-def _positive(kind: type) -> Any:
-    return _at_least(kind, 0, strict=True)
-
-
-def _device(text: str) -> str:
-    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not one of auto, cpu, cuda, cuda:N, mps")
-    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,26 +48,28 @@ def build_parser() -> argparse.ArgumentParser:
                         f"ids ({', '.join(r.id for r in REPORTS)}) for all of a report's steps in "
                         "order, or 'all' for every step of every report; --list shows them")
     p.add_argument("--list", action="store_true", help="list every report with its steps, then exit")
-    p.add_argument("--epochs", type=_positive(int), help="the most epochs to train (default: the "
+    p.add_argument("--epochs", type=_option("epochs"), help="the most epochs to train (default: the "
                    "step's; early stopping may end sooner)")
-    p.add_argument("--batch-size", type=_positive(int), help="images per batch (default: the step's)")
+    p.add_argument("--batch-size", type=_option("batch_size"),
+                   help="images per batch (default: the step's)")
     p.add_argument("--optimizer", choices=tuple(optimizers.OPTIMIZERS),
                    help=f"the optimizer (default: the step's, {DEFAULTS.optimizer} for report 000)")
-    p.add_argument("--lr", type=_positive(float), help=f"learning rate (default: the step's, "
+    p.add_argument("--lr", type=_option("lr"), help=f"learning rate (default: the step's, "
                    f"{DEFAULTS.lr:g} for report 000)")
-    p.add_argument("--device", type=_device, help="auto (cuda, then mps, then cpu), cpu, cuda, "
-                   "cuda:N or mps (default: auto)")
-    p.add_argument("--data-dir", help=f"where the datasets are, or are downloaded to "
-                   f"(default: {DEFAULTS.data_dir}/)")
+    p.add_argument("--device", type=_option("device"), help="auto (cuda, then mps, then cpu), cpu, "
+                   "cuda, cuda:N or mps (default: auto)")
+    p.add_argument("--data-dir", type=_option("data_dir"), help=f"where the datasets are, or are "
+                   f"downloaded to (default: {DEFAULTS.data_dir}/)")
     p.add_argument("--dataset", choices=data.DATASETS,
                    help="cifar100, cifar10, or synthetic: generated, learnable, with the step's own "
                         "number of classes, needs no download (default: the step's)")
-    p.add_argument("--subset", type=_positive(int), metavar="N",
+    p.add_argument("--subset", type=_option("subset"), metavar="N",
                    help="train on the first N training images and test on the first N/5, for quick "
                         "runs; a validation split keeps its share (default: all)")
-    p.add_argument("--out", help=f"runs are written to OUT/<step>/ (default: {DEFAULTS.out}/)")
-    p.add_argument("--seed", type=int, help=f"random seed (default: {DEFAULTS.seed})")
-    p.add_argument("--workers", type=_at_least(int, 0),
+    p.add_argument("--out", type=_option("out"),
+                   help=f"runs are written to OUT/<step>/ (default: {DEFAULTS.out}/)")
+    p.add_argument("--seed", type=_option("seed"), help=f"random seed (default: {DEFAULTS.seed})")
+    p.add_argument("--workers", type=_option("workers"),
                    help="DataLoader workers, used only for transforms with no "
                    f"batched form (default: {DEFAULTS.workers})")
     p.add_argument("--compile", action="store_true", default=None,
@@ -92,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
                    help="set any other config.Config field, e.g. --set momentum=0.9 --set "
                         "val_split=random --set val_size=1000 --set early_stopping=patience")
-    p.add_argument("--resume", action="store_true",
+    p.add_argument("--resume", action="store_true", default=None,
                    help="continue each step from its checkpoint in OUT/<step>/")
     p.add_argument("--summary", action="store_true",
                    help="print each step's architecture and trainable parameters, then exit (no data)")
@@ -101,44 +86,61 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def parse_settings(pairs: Sequence[str]) -> dict[str, Any]:
-    """--set KEY=VALUE pairs as typed Config values; an unknown key or a bad value is a UserError."""
-    hints = typing.get_type_hints(Config)
+def parse_settings(pairs: Sequence[str],
+                   options: dict[str, tuple[str, Any]] | None = None) -> dict[str, Any]:
+    """--set KEY=VALUE pairs as typed, checked Config values (config.check_value).
+
+    An unknown key, a bad value, a key given twice, or one an option (given_options) sets too, is
+    a UserError.
+    """
     keys = [f.name for f in dataclasses.fields(Config) if f.name not in DERIVED]
     out: dict[str, Any] = {}
+    texts: dict[str, str] = {}
     for pair in pairs:
         key, sep, text = pair.partition("=")
         key = key.strip().replace("-", "_")
         if not sep or key not in keys:
             raise UserError(f"--set {pair}: {'expected KEY=VALUE' if not sep else f'no setting {key!r}'}"
                             f"; the keys are {', '.join(keys)}")
-        kind = hints[key]
+        if key in texts:
+            raise UserError(f"--set {texts[key]} and --set {pair} both set {key}; give it once")
+        if key in (options or {}):
+            raise UserError(f"{_shown(*options[key])} and --set {pair} both set {key}; give it once")
+        texts[key] = pair
         try:
-            if text.lower() == "none" and type(None) in typing.get_args(kind):
-                value = None
-            elif kind is bool:
-                value = {"true": True, "1": True, "yes": True, "false": False, "0": False,
-                         "no": False}[text.lower()]
-            else:
-                base = next((k for k in typing.get_args(kind) if k is not type(None)), kind)
-                value = base(text)
-                if base is float and not math.isfinite(value):
-                    raise ValueError
-        except (KeyError, ValueError):
-            name = getattr(kind, "__name__", str(kind))
-            raise UserError(f"--set {pair}: {text!r} is not a valid {name} for {key}") from None
-        out[key] = value
+            out[key] = parse_value(key, text)
+            check_value(key, out[key])
+        except UserError as e:
+            raise UserError(f"--set {pair}: {e}") from None
     return out
+
+
+def given_options(args: argparse.Namespace) -> dict[str, tuple[str, Any]]:
+    """The Config fields the command line's options set: the option as typed, and its value."""
+    given = {f.name: (f"--{f.name.replace('_', '-')}", getattr(args, f.name))
+             for f in dataclasses.fields(Config) if getattr(args, f.name, None) is not None}
+    if getattr(args, "no_pretrained", False):
+        given["pretrained"] = ("--no-pretrained", False)
+    return given
+
+
+def _shown(flag: str, value: Any) -> str:
+    return flag if isinstance(value, bool) else f"{flag} {value}"
+
+
+def overrides(args: argparse.Namespace, settings: dict[str, Any]) -> dict[str, Any]:
+    """Everything the command line sets; a field set both by its option and by --set is a UserError."""
+    given = given_options(args)
+    for key in given.keys() & settings.keys():
+        raise UserError(f"{_shown(*given[key])} and --set {key}={settings[key]} both set {key}; "
+                        f"give it once")
+    return {**{k: v for k, (_, v) in given.items()}, **settings}
 
 
 def resolve_config(exp: Experiment, args: argparse.Namespace,
                    settings: dict[str, Any] | None = None) -> Config:
     """The experiment's config with the options the user gave on top."""
-    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config)
-             if getattr(args, f.name, None) is not None}
-    cfg = dataclasses.replace(exp.config, **given, **(settings or {}))
-    if args.no_pretrained:
-        cfg = dataclasses.replace(cfg, pretrained=False)
+    cfg = dataclasses.replace(exp.config, **overrides(args, settings or {}))
     # Synthetic data stands in for the step's own dataset, with as many classes.
     source = exp.config.dataset if cfg.dataset == "synthetic" else cfg.dataset
     return dataclasses.replace(cfg, num_classes=data.NUM_CLASSES.get(source, exp.config.num_classes))
@@ -146,13 +148,32 @@ def resolve_config(exp: Experiment, args: argparse.Namespace,
 
 def summary(exp: Experiment, cfg: Config) -> None:
     """Print the step's architecture, its input and output shapes and its trainable parameters."""
-    model = exp.model(dataclasses.replace(cfg, pretrained=False)).eval()  # the count needs no weights
+    cfg = dataclasses.replace(cfg, pretrained=False)  # the count needs no weights
+    model = build_model(exp, cfg).eval()
+    check_model_fits(model, exp, cfg, cfg.num_classes, torch.device("cpu"))
     x = torch.zeros(1, 3, cfg.image_size, cfg.image_size)
     with torch.no_grad():
         y = model(x)
     print(f"== {cfg.step} ({exp.path})\n{model}")
     print(f"input: {tuple(x.shape)} -> output: {tuple(y.shape)}")
     print(f"trainable parameters: {optimizers.trainable_parameters(model):,}")
+
+
+def once(exps: list[Experiment]) -> list[Experiment]:
+    """Each step once, in the order first named (saying so); two files that are one step are refused."""
+    first: dict[str, Experiment] = {}
+    times: dict[str, int] = {}
+    for exp in exps:
+        step = exp.config.step
+        if step in first and os.path.realpath(first[step].path) != os.path.realpath(exp.path):
+            raise UserError(f"{first[step].path} and {exp.path} are both step {step}, and would write "
+                            f"the same run folder; give them in separate commands with another --out")
+        first.setdefault(step, exp)
+        times[step] = times.get(step, 0) + 1
+    for step, n in times.items():
+        if n > 1:
+            print(f"{step} is named {n} times in the command; it runs once")
+    return list(first.values())
 
 
 def _tables(steps: list[str], status: dict[str, str], out: str) -> str:
@@ -182,8 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = expand(args.experiments)
     try:
         # Check every step before training any: a typo in the last should not wait for the first.
-        settings = parse_settings(args.settings)
-        exps = [load_experiment(resolve_path(n)) for n in names]
+        settings = parse_settings(args.settings, given_options(args))
+        exps = once([load_experiment(resolve_path(n)) for n in names])
         cfgs = [resolve_config(e, args, settings) for e in exps]
         for cfg in cfgs:
             check_config(cfg)
