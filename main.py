@@ -222,6 +222,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for cfg in cfgs:  # the split fits the data: known only now, from the subset
             data.split_indices(data.sizes(cfg.dataset, cfg.subset)[0], cfg.val_split,
                                cfg.val_size, cfg.seed)
+        for cfg in (c for c in cfgs if c.resume):  # a run that cannot be resumed, before any trains
+            runs.RunFolder(cfg.out, cfg.step).resumable(cfg)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -59,6 +59,19 @@ def load_checkpoint(path: str, cfg: Config) -> dict[str, Any]:
     return ckpt
 
 
+def nothing_left(ckpt: dict[str, Any], cfg: Config) -> str | None:
+    """Why --resume has nothing to train in a run that ended: it stopped early, or has cfg.epochs."""
+    epochs, stopper = ckpt["epoch"], ckpt.get("early_stopping") or {}
+    if stopper.get("stopped"):
+        return (f"already stopped early at epoch {epochs} (its best was epoch "
+                f"{stopper['best_epoch']}); nothing was changed: run without --resume to train it "
+                f"again (the old run is moved aside)")
+    if epochs >= cfg.epochs:
+        return (f"already has {epochs} epoch{'s' if epochs != 1 else ''} (--epochs {cfg.epochs}); "
+                f"nothing was changed: give a larger --epochs to train on")
+    return None
+
+
 def rng_state(loaders: list[Any]) -> dict[str, Any]:
     """Every random state a run draws from: torch's, each loader's (train, then validation) and CUDA's."""
     state = {"torch": torch.get_rng_state(), "data": loaders[0].generator.get_state(),

@@ -108,7 +108,12 @@ def run(exp: Experiment, cfg: Config) -> dict[str, Any]:
     check_config(cfg)
     device = resolve_device(cfg.device)
     folder = runs.RunFolder(cfg.out, cfg.step)
-    ckpt = resume.load_checkpoint(folder.checkpoint, cfg) if cfg.resume else None  # before the data
+    ckpt = folder.resumable(cfg) if cfg.resume else None  # before the data
+    if ckpt is not None and folder.ended and (done := resume.nothing_left(ckpt, cfg)):
+        print(f"{cfg.step}: --resume: {done}")  # not even config.json: no setting applied
+        run = runs.read_run(folder.dir)
+        return {**(run.summary if run else {}), "step": cfg.step, "device": str(device),
+                "run_dir": folder.dir}
     torch.manual_seed(cfg.seed)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
