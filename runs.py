@@ -217,6 +217,7 @@ class RunFolder:
     def __init__(self, out: str, step: str) -> None:
         self.dir, self.step, self.checkpointed = os.path.join(out, step), step, 0
         self.keeps_best = False  # with a validation split: best.pt holds the best epoch's weights
+        self.held: dict[str, Any] | None = None  # a best evaluation within the epoch (hold_best)
         self.checkpoint, self.best = os.path.join(self.dir, CHECKPOINT), os.path.join(self.dir, BEST)
 
     @property
@@ -269,11 +270,21 @@ class RunFolder:
             raise UserError(f"{cfg.step}: cannot write the run's folder {self.dir} "
                             f"({e.strerror or e}); choose another --out") from None
 
+    def hold_best(self, epoch: float, model: nn.Module) -> None:
+        """A new best at an evaluation inside an epoch: its weights, written with the epoch's checkpoint.
+
+        Kept in memory until then, so that best.pt never runs ahead of checkpoint.pt: a run stopped
+        within the epoch evaluates it again when resumed.
+        """
+        self.held = {"epoch": epoch, "model": {k: v.detach().clone()
+                                                for k, v in model.state_dict().items()}}
+
     def save_epoch(self, cfg: Config, epoch: int, model: nn.Module, optimizer: Any,
                    history: list[dict[str, float]], loaders: list[Any], stopper: Any,
                    improved: bool) -> None:
-        """Everything an epoch leaves: metrics.csv, its figure, best.pt if it improved, its snapshot,
-        then checkpoint.pt; a full disk stops the run with the last checkpoint kept."""
+        """Everything an epoch leaves: metrics.csv, its figure, best.pt if it (or an evaluation within
+        it, hold_best) improved, its snapshot, then checkpoint.pt; a full disk stops the run with the
+        last checkpoint kept."""
         try:
             write_metrics(os.path.join(self.dir, METRICS), history)
             plotting.plot_loss_accuracy(history, cfg.step, os.path.join(self.dir, CURVES),
@@ -281,6 +292,9 @@ class RunFolder:
             with ctrl_c_deferred():  # the checkpoint and `checkpointed` always agree
                 if improved:
                     save_atomic(self.best, {"epoch": epoch, "model": model.state_dict()})
+                elif self.held is not None:
+                    save_atomic(self.best, self.held)
+                self.held = None
                 if cfg.snapshots:  # before checkpoint.pt: a resumed run never lacks one
                     save_snapshot(self.dir, epoch, model)
                 save_atomic(self.checkpoint, resume.checkpoint(cfg, epoch, model, optimizer, history,
