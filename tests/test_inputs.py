@@ -281,8 +281,8 @@ def test_ctrl_c_in_results_is_one_line_and_130(copied, monkeypatch, capsys):
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(results.plotting, "plot_loss_accuracy", interrupt)
-    assert results.main(["--out", str(copied)]) == 130
+    monkeypatch.setattr(results.runs, "read_run", interrupt)  # while the first run is read
+    assert results.main(["--out", str(copied), "--report", "001"]) == 130
     assert capsys.readouterr().err.strip().splitlines() == [
         "interrupted: the figures and tables written so far are kept; run results.py again to redo "
         "them all"]
@@ -306,7 +306,8 @@ def fake_run(out, step, checkpoint=b""):
         f.write(checkpoint)
 
 
-@pytest.mark.parametrize("content, says", [(b"", "is empty"), (b"garbage" * 100, "is damaged")])
+@pytest.mark.parametrize("content, says", [(b"", "is empty"), (b"garbage" * 100, "is damaged")],
+                         ids=["empty", "garbage"])
 def test_a_damaged_checkpoint_is_said_once_without_the_mmap_hint(content, says, tmp_path, capsys):
     out = tmp_path / "runs"
     fake_run(out, "004-ResNet18", content)  # two figures read its checkpoint
