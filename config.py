@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Union
 
@@ -136,13 +138,111 @@ def reported_figures(reported: Reported | None) -> dict[str, Any]:
 CHOICES = {"optimizer": tuple(OPTIMIZERS), "val_split": data.SPLITS, "val_transform": ("test", "train"),
            "early_stopping": RULES, "monitor": tuple(MONITORS), "keep": ("last", "best"),
            "dataset": data.DATASETS}
+DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")  # what --device may name
+DEVICES = "auto, cpu, cuda, cuda:N, mps"
+
+
+@dataclass(frozen=True)
+class Range:
+    """The numbers a field may hold, from low to high (None: no bound); above, below: not the bound."""
+
+    low: float | None = None
+    high: float | None = None
+    above: bool = False  # low itself is refused (lr: above 0)
+    below: bool = False  # high itself is refused (momentum: below 1)
+
+    def __contains__(self, value: float) -> bool:
+        # Written so that NaN is in no range.
+        return ((self.low is None or value > self.low or (value == self.low and not self.above))
+                and (self.high is None or value < self.high or (value == self.high and not self.below)))
+
+    def __str__(self) -> str:
+        ends = [f"{word} {bound}" for word, bound in (("above" if self.above else "at least", self.low),
+                                                      ("below" if self.below else "at most", self.high))
+                if bound is not None]
+        return " and ".join(ends)
+
+
+# What each number may hold, refused before anything runs, whether it comes from an option, --set
+# or an experiment file. A new number field adds its line here (tests/test_inputs.py checks).
+RANGES = {
+    "subset": Range(1),  # and at most the dataset's training images (data.sizes)
+    "image_size": Range(1, 1024),
+    "epochs": Range(1),
+    "batch_size": Range(1),
+    "lr": Range(0, above=True),
+    "momentum": Range(0, 1, below=True),  # 1 or more: the steps never shrink, the weights blow up
+    "weight_decay": Range(0),
+    "lr_decay": Range(0, 1, above=True),  # 0 stops learning after epoch 1; above 1 the lr grows
+    "val_size": Range(0),  # random and last: from 1 to the training images less one (check_config)
+    "patience": Range(1),
+    "min_delta": Range(0),
+    "test_limit": Range(1),
+    "eval_every": Range(0, 1, above=True),
+    "seed": Range(0, 2**32 - 1),  # what numpy and most seeding code take
+    "workers": Range(0, 64),
+}
+HINTS = typing.get_type_hints(Config)
+# Fields no one sets: the step is the experiment's name, the classes follow the dataset.
+DERIVED = ("step", "num_classes")
+
+
+def field_type(key: str) -> tuple[type, bool]:
+    """A Config field's type (bool, int, float or str) and whether it may be None."""
+    hint = HINTS[key]
+    args = typing.get_args(hint)
+    return (next(a for a in args if a is not type(None)), True) if args else (hint, False)
+
+
+def parse_value(key: str, text: str) -> Any:
+    """The text of an option or a --set value as the typed value of Config field `key`."""
+    kind, optional = field_type(key)
+    if optional and text.strip().lower() == "none":
+        return None
+    if kind is bool:
+        value = {"true": True, "1": True, "yes": True, "false": False, "0": False,
+                 "no": False}.get(text.strip().lower())
+        if value is None:
+            raise UserError(f"{key} takes true or false, not {text!r}")
+        return value
+    try:
+        return kind(text)
+    except ValueError:
+        what = {int: "a whole number", float: "a number"}.get(kind, kind.__name__)
+        raise UserError(f"{key} takes {what}{' or none' if optional else ''}, not {text!r}") from None
+
+
+def check_value(key: str, value: Any) -> None:
+    """Refuse a value Config field `key` cannot hold, in a sentence naming what it can."""
+    kind, optional = field_type(key)
+    if value is None and optional:
+        return
+    if isinstance(value, bool) != (kind is bool) or not isinstance(value, (int, float) if kind is float
+                                                                  else kind):
+        raise UserError(f"{key} must be {'a number' if kind is float else kind.__name__}"
+                        f"{' or None' if optional else ''}, not {type(value).__name__} {value!r}")
+    if kind is float and not math.isfinite(value):
+        raise UserError(f"{key} {value} must be a finite number {RANGES.get(key, '')}".rstrip())
+    if key in RANGES and value not in RANGES[key]:
+        raise UserError(f"{key} {value} must be {RANGES[key]}{' (or none)' if optional else ''}")
+    if key in CHOICES and value not in CHOICES[key]:
+        raise UserError(f"{key} {value!r} is not one of {', '.join(CHOICES[key])}")
+    if key == "device" and not DEVICE.fullmatch(value):
+        raise UserError(f"device {value!r} is not one of {DEVICES}")
+    if kind is str and not value:
+        raise UserError(f"{key} must not be empty")
 
 
 def check_config(cfg: Config) -> None:
     """Refuse settings that cannot run, in one sentence naming what is valid."""
-    for key, valid in CHOICES.items():
-        if getattr(cfg, key) not in valid:
-            raise UserError(f"{cfg.step}: {key} {getattr(cfg, key)!r} is not one of {', '.join(valid)}")
+    for f in dataclasses.fields(Config):
+        if f.name not in DERIVED:
+            try:
+                check_value(f.name, getattr(cfg, f.name))
+            except UserError as e:
+                raise UserError(f"{cfg.step}: {e}") from None
+    if cfg.subset is not None:
+        data.sizes(cfg.dataset, cfg.subset)
     if cfg.val_split == "batch5" and cfg.dataset == "cifar100":
         raise UserError(f"{cfg.step}: val_split batch5 is CIFAR-10's fifth training file; cifar100 has "
                         f"one training file (use random or last)")
@@ -155,13 +255,3 @@ def check_config(cfg: Config) -> None:
         if needs:
             raise UserError(f"{cfg.step}: {' and '.join(needs)} needs a validation split; set "
                             f"val_split (one of {', '.join(data.SPLITS[1:])}) and val_size")
-    for key in ("lr", "momentum", "weight_decay", "lr_decay", "min_delta"):
-        value = getattr(cfg, key)
-        if not math.isfinite(value) or value < 0 or (key == "lr" and not value):
-            raise UserError(f"{cfg.step}: {key} {value} must be a finite number, "
-                            f"{'above' if key == 'lr' else 'at least'} 0")
-    if cfg.patience < 1:
-        raise UserError(f"{cfg.step}: patience {cfg.patience} must be at least 1")
-    if not 0 < cfg.eval_every <= 1:
-        raise UserError(f"{cfg.step}: eval_every {cfg.eval_every} must be a fraction of an epoch, "
-                        f"above 0 and at most 1")

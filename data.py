@@ -152,7 +152,11 @@ def _fetch_archive(spec: CifarSpec, root: str) -> None:
     """Download (unless already there), verify and extract the official archive into root."""
     archive = os.path.join(root, spec.archive)
     if not os.path.exists(archive):
-        os.makedirs(root, exist_ok=True)
+        try:
+            os.makedirs(root, exist_ok=True)
+        except OSError as e:  # a part of the path is a file, or no permission
+            raise UserError(f"--data-dir {root}: cannot create the folder ({e.strerror or e}); "
+                            f"choose another --data-dir") from None
         part = archive + ".part"
         try:
             # A short timeout: offline, fail at once rather than hang on a dead connection.
@@ -207,6 +211,10 @@ def _fetch_lock(spec: CifarSpec, root: str) -> Iterator[None]:
 def load_cifar(spec: CifarSpec, root: str, download: bool = True) -> Dataset:
     """Read an official CIFAR folder under root, fetching the archive first if it is missing."""
     folder = os.path.join(root, spec.folder)
+    for path in (root, folder):
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise UserError(f"{path} is a file, not a folder: --data-dir names the folder that holds "
+                            f"{spec.folder}/ (default: data)")
     needed = (*spec.train_files, *spec.test_files, spec.meta_file)
 
     def there() -> bool:

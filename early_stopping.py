@@ -34,7 +34,8 @@ class EarlyStopping:
     patience: int = 5
     min_delta: float = 0.0
     best: float | None = None  # the best value so far (for baseline: the first one, until beaten)
-    best_epoch: int = 0  # the epoch whose weights are kept; 0: the starting weights
+    # The epoch (or the evaluation within one: 1.5) whose weights are kept; 0: the starting weights.
+    best_epoch: float = 0
     counter: int = 0  # evaluations since the last improvement
     values: list[float] = field(default_factory=list)
     stopped: bool = False
@@ -47,9 +48,14 @@ class EarlyStopping:
         assert self.best is not None
         return value - self.best if MONITORS[self.monitor] == "max" else self.best - value
 
-    def update(self, epoch: int, value: float) -> bool:
-        """Take one evaluation's value; returns whether it is the new best (save its weights)."""
+    def update(self, epoch: float, value: float) -> bool:
+        """Take one evaluation's value; returns whether it is the new best (save its weights).
+
+        A rule that has stopped takes no more values (the loop may still finish the epoch).
+        """
         assert not math.isnan(value), "a NaN never reaches early stopping: the loop stops first"
+        if self.stopped:
+            return False
         self.values.append(value)
         if self.rule == "baseline":
             if self.best is None:  # the first evaluation: a baseline, not an improvement

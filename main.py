@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
+import os
 import re
 import sys
-import typing
 from typing import Any, Callable, Sequence
 
 import torch
@@ -17,37 +16,31 @@ import launch
 import optimizers
 import results
 import runs
-from config import DERIVED, Config, check_config
+from config import DERIVED, Config, check_config, check_value, parse_value
 from errors import OneLineParser, UserError
-from experiments import REPORTS, Experiment, expand, listing, load_experiment, report_of, resolve_path
+from experiments import (REPORTS, Experiment, build_model, check_model_fits, expand, listing,
+                         load_experiment, report_of, resolve_path)
 
 DEFAULTS = Config()
 
 
-def _at_least(kind: type, low: float, strict: bool = False) -> Any:
+def _option(key: str) -> Any:
+    """argparse's type for the option of Config field `key`: parsed and checked as --set KEY= is."""
     def parse(text: str) -> Any:
         try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"{text} is not a finite number")
-        if value < low or (strict and value == low):
-            raise argparse.ArgumentTypeError(
-                f"{text} must be {'greater than' if strict else 'at least'} {low}")
+            value = parse_value(key, text)
+            check_value(key, value)
+        except UserError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
         return value
-    parse.__name__ = kind.__name__
+    parse.__name__ = key
     return parse
 
 
-def _positive(kind: type) -> Any:
-    return _at_least(kind, 0, strict=True)
-
-
-def _device(text: str) -> str:
-    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not one of auto, cpu, cuda, cuda:N, mps")
-    return text
+def _jobs(text: str) -> int:
+    if not re.fullmatch(r"\d+", text.strip()) or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of runs, at least 1")
+    return int(text)
 
 
 def _gpus(text: str) -> list[int]:
@@ -66,26 +59,28 @@ def build_parser() -> argparse.ArgumentParser:
                         f"ids ({', '.join(r.id for r in REPORTS)}) for all of a report's steps in "
                         "order, or 'all' for every step of every report; --list shows them")
     p.add_argument("--list", action="store_true", help="list every report with its steps, then exit")
-    p.add_argument("--epochs", type=_positive(int), help="the most epochs to train (default: the "
+    p.add_argument("--epochs", type=_option("epochs"), help="the most epochs to train (default: the "
                    "step's; early stopping may end sooner)")
-    p.add_argument("--batch-size", type=_positive(int), help="images per batch (default: the step's)")
+    p.add_argument("--batch-size", type=_option("batch_size"),
+                   help="images per batch (default: the step's)")
     p.add_argument("--optimizer", choices=tuple(optimizers.OPTIMIZERS),
                    help=f"the optimizer (default: the step's, {DEFAULTS.optimizer} for report 000)")
-    p.add_argument("--lr", type=_positive(float), help=f"learning rate (default: the step's, "
+    p.add_argument("--lr", type=_option("lr"), help=f"learning rate (default: the step's, "
                    f"{DEFAULTS.lr:g} for report 000)")
-    p.add_argument("--device", type=_device, help="auto (cuda, then mps, then cpu), cpu, cuda, "
-                   "cuda:N or mps (default: auto)")
-    p.add_argument("--data-dir", help=f"where the datasets are, or are downloaded to "
-                   f"(default: {DEFAULTS.data_dir}/)")
+    p.add_argument("--device", type=_option("device"), help="auto (cuda, then mps, then cpu), cpu, "
+                   "cuda, cuda:N or mps (default: auto)")
+    p.add_argument("--data-dir", type=_option("data_dir"), help=f"where the datasets are, or are "
+                   f"downloaded to (default: {DEFAULTS.data_dir}/)")
     p.add_argument("--dataset", choices=data.DATASETS,
                    help="cifar100, cifar10, or synthetic: generated, learnable, with the step's own "
                         "number of classes, needs no download (default: the step's)")
-    p.add_argument("--subset", type=_positive(int), metavar="N",
+    p.add_argument("--subset", type=_option("subset"), metavar="N",
                    help="train on the first N training images and test on the first N/5, for quick "
                         "runs; a validation split keeps its share (default: all)")
-    p.add_argument("--out", help=f"runs are written to OUT/<step>/ (default: {DEFAULTS.out}/)")
-    p.add_argument("--seed", type=int, help=f"random seed (default: {DEFAULTS.seed})")
-    p.add_argument("--workers", type=_at_least(int, 0),
+    p.add_argument("--out", type=_option("out"),
+                   help=f"runs are written to OUT/<step>/ (default: {DEFAULTS.out}/)")
+    p.add_argument("--seed", type=_option("seed"), help=f"random seed (default: {DEFAULTS.seed})")
+    p.add_argument("--workers", type=_option("workers"),
                    help="DataLoader workers, used only for transforms with no "
                    f"batched form (default: {DEFAULTS.workers})")
     p.add_argument("--compile", action="store_true", default=None,
@@ -100,11 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print each step's architecture and trainable parameters, then exit (no data)")
     p.add_argument("--no-pretrained", action="store_true",
                    help="train networks that start from ImageNet weights from scratch instead")
-    p.add_argument("--seeds", type=int, nargs="+", metavar="S",
+    p.add_argument("--seeds", type=_option("seed"), nargs="+", metavar="S",
                    help="train each step once per seed, each run in OUT/<step>/seed-<S>/; the tables "
                         "give each figure as mean ± std (n) and a verdict against the report "
                         "(default: one run, seeded by --seed, in OUT/<step>/)")
-    p.add_argument("--jobs", type=_positive(int), metavar="N",
+    p.add_argument("--jobs", type=_jobs, metavar="N",
                    help="run up to N runs at the same time, each in a process of its own with its "
                         "output in its folder's log.txt, sharing the CPU's cores or the GPUs "
                         "(default: one after the other in this process)")
@@ -125,48 +120,61 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def parse_settings(pairs: Sequence[str]) -> dict[str, Any]:
-    """--set KEY=VALUE pairs as typed Config values; an unknown key or a bad value is a UserError."""
-    hints = typing.get_type_hints(Config)
+def parse_settings(pairs: Sequence[str],
+                   options: dict[str, tuple[str, Any]] | None = None) -> dict[str, Any]:
+    """--set KEY=VALUE pairs as typed, checked Config values (config.check_value).
+
+    An unknown key, a bad value, a key given twice, or one an option (given_options) sets too, is
+    a UserError.
+    """
     keys = [f.name for f in dataclasses.fields(Config) if f.name not in DERIVED]
     out: dict[str, Any] = {}
+    texts: dict[str, str] = {}
     for pair in pairs:
         key, sep, text = pair.partition("=")
         key = key.strip().replace("-", "_")
         if not sep or key not in keys:
             raise UserError(f"--set {pair}: {'expected KEY=VALUE' if not sep else f'no setting {key!r}'}"
                             f"; the keys are {', '.join(keys)}")
-        kind = hints[key]
+        if key in texts:
+            raise UserError(f"--set {texts[key]} and --set {pair} both set {key}; give it once")
+        if key in (options or {}):
+            raise UserError(f"{_shown(*options[key])} and --set {pair} both set {key}; give it once")
+        texts[key] = pair
         try:
-            if text.lower() == "none" and type(None) in typing.get_args(kind):
-                value = None
-            elif kind is bool:
-                value = {"true": True, "1": True, "yes": True, "false": False, "0": False,
-                         "no": False}[text.lower()]
-            else:
-                base = next((k for k in typing.get_args(kind) if k is not type(None)), kind)
-                value = base(text)
-                if base is float and not math.isfinite(value):
-                    raise ValueError
-        except (KeyError, ValueError):
-            name = getattr(kind, "__name__", str(kind))
-            raise UserError(f"--set {pair}: {text!r} is not a valid {name} for {key}") from None
-        out[key] = value
+            out[key] = parse_value(key, text)
+            check_value(key, out[key])
+        except UserError as e:
+            raise UserError(f"--set {pair}: {e}") from None
     return out
+
+
+def given_options(args: argparse.Namespace) -> dict[str, tuple[str, Any]]:
+    """The Config fields the command line's options set: the option as typed, and its value."""
+    given = {f.name: (f"--{f.name.replace('_', '-')}", getattr(args, f.name))
+             for f in dataclasses.fields(Config) if getattr(args, f.name, None) is not None}
+    if getattr(args, "no_pretrained", False):
+        given["pretrained"] = ("--no-pretrained", False)
+    return given
+
+
+def _shown(flag: str, value: Any) -> str:
+    return flag if isinstance(value, bool) else f"{flag} {value}"
+
+
+def overrides(args: argparse.Namespace, settings: dict[str, Any]) -> dict[str, Any]:
+    """Everything the command line sets; a field set both by its option and by --set is a UserError."""
+    given = given_options(args)
+    for key in given.keys() & settings.keys():
+        raise UserError(f"{_shown(*given[key])} and --set {key}={settings[key]} both set {key}; "
+                        f"give it once")
+    return {**{k: v for k, (_, v) in given.items()}, **settings}
 
 
 def resolve_config(exp: Experiment, args: argparse.Namespace,
                    settings: dict[str, Any] | None = None) -> Config:
     """The experiment's config with the options the user gave on top."""
-    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config)
-             if getattr(args, f.name, None) is not None}
-    both = [k for k in given if k in (settings or {})]
-    if both:
-        raise UserError(f"--{both[0].replace('_', '-')} and --set {both[0]}=... both set {both[0]}; "
-                        f"give it once")
-    cfg = dataclasses.replace(exp.config, **given, **(settings or {}))
-    if args.no_pretrained:
-        cfg = dataclasses.replace(cfg, pretrained=False)
+    cfg = dataclasses.replace(exp.config, **overrides(args, settings or {}))
     # Synthetic data stands in for the step's own dataset, with as many classes.
     source = exp.config.dataset if cfg.dataset == "synthetic" else cfg.dataset
     return dataclasses.replace(cfg, num_classes=data.NUM_CLASSES.get(source, exp.config.num_classes))
@@ -174,7 +182,9 @@ def resolve_config(exp: Experiment, args: argparse.Namespace,
 
 def summary(exp: Experiment, cfg: Config) -> None:
     """Print the step's architecture, its input and output shapes and its trainable parameters."""
-    model = exp.model(dataclasses.replace(cfg, pretrained=False)).eval()  # the count needs no weights
+    cfg = dataclasses.replace(cfg, pretrained=False)  # the count needs no weights
+    model = build_model(exp, cfg).eval()
+    check_model_fits(model, exp, cfg, cfg.num_classes, torch.device("cpu"))
     x = torch.zeros(1, 3, cfg.image_size, cfg.image_size)
     with torch.no_grad():
         y = model(x)
@@ -199,9 +209,9 @@ def _tables(cfgs: list[Config], tasks: list[launch.Task], outcome: launch.Outcom
 
 def _check(args: argparse.Namespace) -> tuple[list[Experiment], list[Config]]:
     """Every step's experiment and config, and the options checked: all before anything is trained."""
-    settings = parse_settings(args.settings)
+    settings = parse_settings(args.settings, given_options(args))
     _check_options(args, settings)
-    exps = [load_experiment(resolve_path(n)) for n in expand(args.experiments)]
+    exps = once([load_experiment(resolve_path(n)) for n in expand(args.experiments)])
     cfgs = [resolve_config(e, args, settings) for e in exps]
     for cfg in cfgs:
         check_config(cfg)
@@ -225,10 +235,6 @@ def _check_options(args: argparse.Namespace, settings: dict[str, Any]) -> None:
                         "allows (--slurm parallel=N caps it)")
     if args.executor != "slurm" and (args.slurm or args.no_wait):
         raise UserError(f"{'--slurm' if args.slurm else '--no-wait'} goes with --executor slurm")
-    names = expand(args.experiments)
-    again = [n for i, n in enumerate(names) if n in names[:i]]
-    if again and (args.jobs or args.executor == "slurm"):
-        raise UserError(f"{again[0]} is named twice: two runs at once would write the same folder")
 
 
 def _check_data(cfgs: list[Config]) -> None:
@@ -262,6 +268,23 @@ def _executor(args: argparse.Namespace, cfgs: list[Config]) -> Callable[[list[la
     return launch.run_here
 
 
+def once(exps: list[Experiment]) -> list[Experiment]:
+    """Each step once, in the order first named (saying so); two files that are one step are refused."""
+    first: dict[str, Experiment] = {}
+    times: dict[str, int] = {}
+    for exp in exps:
+        step = exp.config.step
+        if step in first and os.path.realpath(first[step].path) != os.path.realpath(exp.path):
+            raise UserError(f"{first[step].path} and {exp.path} are both step {step}, and would write "
+                            f"the same run folder; give them in separate commands with another --out")
+        first.setdefault(step, exp)
+        times[step] = times.get(step, 0) + 1
+    for step, n in times.items():
+        if n > 1:
+            print(f"{step} is named {n} times in the command; it runs once")
+    return list(first.values())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the steps named on the command line; returns the process exit code."""
     args = build_parser().parse_args(argv)
@@ -280,6 +303,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 summary(exp, cfg)
             return 0
         _check_data(cfgs)
+        tasks, finished = launch.plan(exps, cfgs, args.seeds)
+        for task in (t for t in tasks if t.cfg.resume):  # one that cannot be resumed, before any trains
+            runs.RunFolder(task.cfg.out, task.cfg.step, task.cfg.seed if task.seeded else None
+                           ).resumable(task.cfg)
         execute = _executor(args, cfgs)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -290,9 +317,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if execute is not launch.run_here:
         data.load_dataset.cache_clear()  # each run loads the data in its own process
-    tasks, finished = launch.plan(exps, cfgs, args.seeds)
     for task in finished:
-        print(f"{task.name}: finished already in {task.dir}; not trained again (--resume)")
+        print(f"{task.name}: --resume: {runs.finished_line(task.dir, task.cfg.epochs)}")
     outcome = execute(tasks)
     outcome.status.update({t.name: launch.OK for t in finished})
     if outcome.failures and execute is not launch.run_here:

@@ -20,6 +20,7 @@ import argparse
 import dataclasses
 import os
 import sys
+import tempfile
 from typing import Any, Callable, Mapping, Sequence
 
 import figures
@@ -161,10 +162,15 @@ def regenerate(out: str, data_dir: str | None = None, only: Sequence[str] = (),
     others.
     """
     values = figures.option_values(options or {})
+    if not out:
+        raise UserError("--out is empty; give the folder main.py wrote the runs to (default: runs)")
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise UserError(f"--out {out} is a file, not a folder of runs; point --out at the folder "
+                        f"main.py wrote the runs to (default: runs)")
     if not os.path.isdir(out):
         raise UserError(f"{out}/ does not exist; train a step first (python main.py 001-A "
                         f"--dataset synthetic), or point --out at the runs")
-    os.makedirs(results_dir(out), exist_ok=True)
+    _check_writable(results_dir(out))
     written: list[str] = []
     removed: list[str] = []
     problems: list[str] = []
@@ -177,6 +183,9 @@ def regenerate(out: str, data_dir: str | None = None, only: Sequence[str] = (),
             files = draw()
         except UserError as e:
             problems.append(str(e))
+            return []
+        except OSError as e:  # a file that cannot be written (or read): one line, the others go on
+            problems.append(_os_problem(e))
             return []
         written.extend(files)
         return files
@@ -215,8 +224,10 @@ def regenerate(out: str, data_dir: str | None = None, only: Sequence[str] = (),
         found_all.update(found)
     unread_runs: list[str] = []  # each said once already, when its report was drawn
     attempt(lambda: write_pages(out, drawn, unread_runs))
-    problems += [p for p in unread_runs if p not in problems]
-    return {"written": written, "removed": removed, "problems": problems, "runs": sorted(found_all),
+    problems += unread_runs
+    # A damaged file that several figures read is said once.
+    return {"written": written, "removed": removed, "problems": list(dict.fromkeys(problems)),
+            "runs": sorted(found_all),
             "not_run": [s for r in reports for s in r.steps if s not in found_all]}
 
 
@@ -243,6 +254,27 @@ def _draw_figures(report: Report, found: dict[str, Run], step_runs: Mapping[str,
             mine += attempt(lambda: figure.draw(run, ctx))
         drawn.append((figure, mine))
     return drawn, not_drawn
+
+
+def _check_writable(folder: str) -> None:
+    """Refuse, before drawing anything, a results folder that is a file or cannot be written."""
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise UserError(f"{folder} is a file, but results.py writes its tables and figures into a "
+                        f"folder of that name; move the file away")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise UserError(f"cannot write to {folder} ({e.strerror or e}); make it writable, or "
+                        f"copy the runs somewhere you can write and point --out there") from None
+
+
+def _os_problem(e: OSError) -> str:
+    """An OSError met while drawing, as one sentence naming the file."""
+    if isinstance(e, IsADirectoryError):
+        return f"{e.filename} is a folder, but a figure or table is written there; move it away"
+    return f"cannot write or read {e.filename or ''} ({e.strerror or e})".replace("  ", " ")
 
 
 def _read_options(values: dict[str, Any], problems: list[str]) -> tuple[dict[str, Any], set[str]]:
@@ -370,6 +402,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # outside any one figure: the tables' folder, say
+        print(f"error: {_os_problem(e)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: the figures and tables written so far are kept; run results.py again "
+              "to redo them all", file=sys.stderr)
+        return 130
     for path in result["written"]:
         print(f"wrote {path}")
     for path in result["removed"]:
@@ -382,4 +421,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # while the command line is read, or the last lines print
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)

@@ -59,6 +59,24 @@ def load_checkpoint(path: str, cfg: Config) -> dict[str, Any]:
     return ckpt
 
 
+def nothing_left(ckpt: dict[str, Any], cfg: Config) -> str | None:
+    """Why --resume has nothing to train in a run that ended: it stopped early, or has cfg.epochs."""
+    stopper = ckpt.get("early_stopping") or {}
+    return ended_line(ckpt["epoch"], bool(stopper.get("stopped")), stopper.get("best_epoch"),
+                      cfg.epochs)
+
+
+def ended_line(epochs: int, stopped: bool, best: float | None, asked: int) -> str | None:
+    """The sentence --resume says of a run with nothing left to train, or None if it has."""
+    if stopped:
+        return (f"already stopped early at epoch {epochs} (its best was epoch {best:g}); nothing was "
+                f"changed: run without --resume to train it again (the old run is moved aside)")
+    if epochs >= asked:
+        return (f"already has {epochs} epoch{'s' if epochs != 1 else ''} (--epochs {asked}); "
+                f"nothing was changed: give a larger --epochs to train on")
+    return None
+
+
 def rng_state(loaders: list[Any]) -> dict[str, Any]:
     """Every random state a run draws from: torch's, each loader's (train, then validation) and CUDA's."""
     state = {"torch": torch.get_rng_state(), "data": loaders[0].generator.get_state(),

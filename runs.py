@@ -18,6 +18,7 @@ import re
 import shutil
 import tempfile
 import time
+import zipfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,21 +86,35 @@ def save_atomic(path: str, state: dict[str, Any]) -> None:
             os.close(fd)
 
 
-def load_weights(model: nn.Module, path: str, step: str) -> dict[str, Any]:
-    """Load a weights file of the run (checkpoint.pt, best.pt, a snapshot) into model; returns it.
-
-    The one reader of saved weights: tensors and plain data only (weights_only), and one sentence
-    naming the file when it is missing, damaged or of another network.
-    """
+def read_weights(path: str, step: str) -> dict[str, Any]:
+    """A weights file of the run (checkpoint.pt, best.pt, a snapshot), refused in one sentence naming
+    it when it is missing, empty, damaged or not one; tensors and plain data only (weights_only)."""
     if not os.path.isfile(path):
         raise UserError(f"{step}: there is no {path}")
     if os.path.getsize(path) == 0:
         raise UserError(f"{path} is empty, not a weights file of {step}")
+    if not zipfile.is_zipfile(path):  # cut short, overwritten, or never written by torch.save
+        raise UserError(f"{path} is damaged: it is not the zip archive torch.save writes")
     try:
         # mmap: a checkpoint also holds the optimizer's state, which only --resume reads.
         state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as e:  # damaged inside, or a pickle that would run code
+        raise UserError(f"{path} is not a readable weights file of {step} ({first_line(e)})") from None
+    if not isinstance(state, dict) or "model" not in state or "epoch" not in state:
+        raise UserError(f"{path} is not a weights file written by this kit (it lacks epoch, model)")
+    return state
+
+
+def load_weights(model: nn.Module, path: str, step: str) -> dict[str, Any]:
+    """Load a weights file of the run (read_weights) into model; returns it.
+
+    The one reader of saved weights: one sentence naming the file when it is missing, damaged or
+    of another network.
+    """
+    state = read_weights(path, step)
+    try:
         model.load_state_dict(state["model"])
-    except Exception as e:  # truncated, empty, foreign, or another architecture
+    except Exception as e:  # another architecture
         raise UserError(f"{path} is not a readable weights file of {step} ({first_line(e)})") from None
     return state
 
@@ -164,16 +179,19 @@ def set_aside(run_dir: str) -> str | None:
     return target
 
 
-def check_free_space(run_dir: str, model: nn.Module, ckpt_path: str, snapshots: int = 0) -> None:
-    """Refuse, before training, a disk without room for the run's checkpoints (and `snapshots` epochs' weights)."""
+def check_free_space(run_dir: str, model: nn.Module, existing: int = 0, snapshots: int = 0) -> None:
+    """Refuse, before training, a disk without room for the run's checkpoints (and `snapshots` epochs' weights).
+
+    existing: the bytes of the checkpoint the run replaces (a resumed run's); the disk is the one
+    run_dir is (or will be) on.
+    """
     # A checkpoint holds the weights and Adam's two moments; while one is written the old one stays.
     trainable = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
     size = 3 * trainable + sum(b.numel() * b.element_size() for b in model.buffers())
-    existing = os.path.getsize(ckpt_path) if os.path.exists(ckpt_path) else 0
     # best.pt holds the weights only: one more copy of them.
     need = 2 * size + trainable - existing + (16 << 20)
     need += snapshots * (size - 2 * trainable)  # weights and buffers, until prune_snapshots
-    free = shutil.disk_usage(run_dir).free
+    free = shutil.disk_usage(run_dir if os.path.isdir(run_dir) else os.path.dirname(run_dir) or ".").free
     if free < need:
         raise UserError(f"{run_dir}: {free / 2**20:.0f} MB free on its disk, but this step's "
                         f"checkpoints need about {need / 2**20:.0f} MB (the old one stays while the "
@@ -227,20 +245,43 @@ class RunFolder:
         self.dir, self.step, self.checkpointed = run_dir(out, step, seed), step, 0
         self.keeps_best = False  # with a validation split: best.pt holds the best epoch's weights
         self.step_config = Config()  # the step's own (the report's setting): its curves say how it differs
+        self.held: dict[str, Any] | None = None  # a best evaluation within the epoch (hold_best)
         self.checkpoint, self.best = os.path.join(self.dir, CHECKPOINT), os.path.join(self.dir, BEST)
+
+    @property
+    def ended(self) -> bool:
+        """Whether the run in the folder ended (summary.json; a stopped or running one has none)."""
+        return os.path.isfile(os.path.join(self.dir, SUMMARY))
+
+    def resumable(self, cfg: Config) -> dict[str, Any]:
+        """The checkpoint --resume goes on from; refuses by name one, or a best.pt, it cannot."""
+        ckpt = resume.load_checkpoint(self.checkpoint, cfg)
+        if cfg.val_split != "none":  # finishing the run tests best.pt's weights
+            try:
+                read_weights(self.best, cfg.step)
+            except UserError as e:
+                raise UserError(f"--resume: {e} (best.pt holds the best epoch's weights, which the "
+                                f"run's end tests); run without --resume to start again (the old "
+                                f"run is moved aside)") from None
+        return ckpt
 
     def start(self, exp: Any, cfg: Config, model: nn.Module, device: torch.device,
               history: list[dict[str, float]], resumed: bool, keeps_best: bool) -> None:
-        """Set an earlier run aside (unless resumed), then write what this run is and how to repeat it."""
+        """Set an earlier run aside (unless resumed), then write what this run is and how to repeat it.
+
+        Everything that can be refused is checked before the earlier run is moved.
+        """
         self.checkpointed, self.keeps_best = len(epoch_rows(history)), keeps_best
         self.step_config = exp.config
-        if not resumed:
-            moved = set_aside(self.dir)
-            if moved:
-                print(f"{self.dir} held an earlier run: moved it to {moved}")
         try:
+            os.makedirs(os.path.dirname(self.dir) or ".", exist_ok=True)
+            existing = os.path.getsize(self.checkpoint) if resumed else 0  # set aside otherwise
+            check_free_space(self.dir, model, existing, cfg.epochs if cfg.snapshots else 0)
+            if not resumed:
+                moved = set_aside(self.dir)
+                if moved:
+                    print(f"{self.dir} held an earlier run: moved it to {moved}")
             os.makedirs(self.dir, exist_ok=True)
-            check_free_space(self.dir, model, self.checkpoint, cfg.epochs if cfg.snapshots else 0)
             for name in (INTERRUPTED, SUMMARY):
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(os.path.join(self.dir, name))
@@ -258,11 +299,21 @@ class RunFolder:
             raise UserError(f"{cfg.step}: cannot write the run's folder {self.dir} "
                             f"({e.strerror or e}); choose another --out") from None
 
+    def hold_best(self, epoch: float, model: nn.Module) -> None:
+        """A new best at an evaluation inside an epoch: its weights, written with the epoch's checkpoint.
+
+        Kept in memory until then, so that best.pt never runs ahead of checkpoint.pt: a run stopped
+        within the epoch evaluates it again when resumed.
+        """
+        self.held = {"epoch": epoch, "model": {k: v.detach().clone()
+                                                for k, v in model.state_dict().items()}}
+
     def save_epoch(self, cfg: Config, epoch: int, model: nn.Module, optimizer: Any,
                    history: list[dict[str, float]], loaders: list[Any], stopper: Any,
                    improved: bool) -> None:
-        """Everything an epoch leaves: metrics.csv, its figure, best.pt if it improved, its snapshot,
-        then checkpoint.pt; a full disk stops the run with the last checkpoint kept."""
+        """Everything an epoch leaves: metrics.csv, its figure, best.pt if it (or an evaluation within
+        it, hold_best) improved, its snapshot, then checkpoint.pt; a full disk stops the run with the
+        last checkpoint kept."""
         try:
             write_metrics(os.path.join(self.dir, METRICS), history)
             plotting.plot_loss_accuracy(history, cfg.step, os.path.join(self.dir, CURVES),
@@ -271,6 +322,9 @@ class RunFolder:
             with ctrl_c_deferred():  # the checkpoint and `checkpointed` always agree
                 if improved:
                     save_atomic(self.best, {"epoch": epoch, "model": model.state_dict()})
+                elif self.held is not None:
+                    save_atomic(self.best, self.held)
+                self.held = None
                 if cfg.snapshots:  # before checkpoint.pt: a resumed run never lacks one
                     save_snapshot(self.dir, epoch, model)
                 save_atomic(self.checkpoint, resume.checkpoint(cfg, epoch, model, optimizer, history,
@@ -495,6 +549,14 @@ def run_state(folder: str, epochs: int) -> str:
     if isinstance(end, dict) and (end.get("stopped_early") or end.get("epochs", 0) >= epochs):
         return FINISHED
     return STARTED if os.path.isfile(os.path.join(folder, CHECKPOINT)) else NEW
+
+
+def finished_line(folder: str, asked: int) -> str:
+    """What --resume says of a finished run (run_state): 'already has 3 epochs', or stopped early."""
+    with open(os.path.join(folder, SUMMARY)) as f:
+        end = json.load(f)
+    return resume.ended_line(end.get("epochs", 0), bool(end.get("stopped_early")),
+                             end.get("best_epoch"), asked) or "finished"
 
 
 def reported_for(step: str, run: Run | None) -> Reported | None:

@@ -30,13 +30,13 @@ def best_epoch(history: list[dict[str, float]], end: dict[str, Any] | None = Non
                monitor: str = "val_accuracy") -> float | None:
     """The epoch whose weights a run keeps as its best: the one reading every table and figure uses.
 
-    A run that ended recorded it (early stopping's choice, the epoch of best.pt); with evaluations
-    between epochs, or before the run ended, it is the best evaluation by `monitor` (the first of
-    equals). None without a validation split.
+    A run that ended recorded it (early stopping's choice over every evaluation, the epoch of
+    best.pt); before the run ended, it is the best evaluation by `monitor` (the first of equals).
+    None without a validation split.
     """
     if not history or monitor not in history[-1]:
         return None
-    if end and "best_epoch" in end and len(history) == len(epoch_rows(history)):
+    if end and "best_epoch" in end:
         return end["best_epoch"]
     pick = max if MONITORS[monitor] == "max" else min
     return pick(history, key=lambda r: r.get(monitor, float("nan")))["epoch"]
@@ -126,7 +126,7 @@ def compare_line(step: str, summary: dict[str, Any], reported: Reported | None, 
         line += " | report: " + ", ".join(compared)
         if "minutes" in figures and hardware:
             line += f" on a {hardware}"
-    if compared and notes:
+    if notes and reported is not None:  # a step of a report, even one that gives no figure for it
         line += f" (not the report's setting: {', '.join(notes)})"
     return line
 
@@ -142,9 +142,10 @@ def epoch_line(step: str, epochs: int, row: dict[str, float], improved: bool) ->
             + f"  {row['seconds']:6.1f}s")
 
 
-def evaluation_line(step: str, row: dict[str, float]) -> str:
-    """A row of extra evaluations (eval_every) as the console shows it."""
+def evaluation_line(step: str, row: dict[str, float], improved: bool = False) -> str:
+    """A row of extra evaluations (eval_every) as the console shows it; `*` marks a new best."""
     parts = [f"{name} loss {row[f'{split}_loss']:.4f} acc {row[f'{split}_accuracy']:5.2f}%"
+             + ("*" if improved and split == "val" else "")
              for split, name in (("train_eval", "train"), ("val", "val"), ("test", "test"))
              if f"{split}_loss" in row]
     return f"{step} epoch {row['epoch']:>5g}  evaluation in eval mode: " + "  ".join(parts)

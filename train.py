@@ -124,7 +124,12 @@ def run(exp: Experiment, cfg: Config, seeded: bool = False) -> dict[str, Any]:
     check_config(cfg)
     device = resolve_device(cfg.device)
     folder = runs.RunFolder(cfg.out, cfg.step, cfg.seed if seeded else None)
-    ckpt = resume.load_checkpoint(folder.checkpoint, cfg) if cfg.resume else None  # before the data
+    ckpt = folder.resumable(cfg) if cfg.resume else None  # before the data
+    if ckpt is not None and folder.ended and (done := resume.nothing_left(ckpt, cfg)):
+        print(f"{cfg.step}: --resume: {done}")  # not even config.json: no setting applied
+        run = runs.read_run(folder.dir)
+        return {**(run.summary if run else {}), "step": cfg.step, "device": str(device),
+                "run_dir": folder.dir}
     torch.manual_seed(cfg.seed)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
@@ -213,14 +218,11 @@ def fit(cfg: Config, model: nn.Module, step_model: nn.Module, optimizer: torch.o
 
     step_model computes (compiled with --compile); model holds the weights that are saved.
     """
-    n = len(loaders.train)
-    # The batches after which to evaluate within an epoch: 0.5 is the middle one; none by default.
-    pauses = sorted({round(k * cfg.eval_every * n) for k in range(1, math.ceil(1 / cfg.eval_every))}
-                    - {0, n})
+    pauses = _pauses(cfg.eval_every, len(loaders.train))
     epoch = folder.checkpointed
     with _faults(cfg, folder, device, lambda: max(epoch, folder.checkpointed + 1)):
         if cfg.eval_at_start and not history:
-            _record_evaluation(cfg, step_model, loaders, device, history, 0)
+            _record_evaluation(cfg, step_model, model, loaders, device, history, 0, stopper, folder)
         for epoch in range(folder.checkpointed + 1, cfg.epochs + 1):
             if stopper.stopped:
                 break
@@ -229,8 +231,8 @@ def fit(cfg: Config, model: nn.Module, step_model: nn.Module, optimizer: torch.o
                 group["lr"] = cfg.lr * cfg.lr_decay ** (epoch - 1)
             desc = f"{cfg.step} {epoch}/{cfg.epochs}"
             if pauses:
-                train = _train_with_evaluations(cfg, step_model, optimizer, loaders, device, history,
-                                                desc, epoch, pauses)
+                train = _train_with_evaluations(cfg, step_model, model, optimizer, loaders, device,
+                                                history, desc, epoch, pauses, stopper, folder)
             else:
                 train = train_one_epoch(step_model, loaders.train, optimizer, device, desc)
             _check_training(cfg, epoch, train, model, folder)
@@ -239,14 +241,24 @@ def fit(cfg: Config, model: nn.Module, step_model: nn.Module, optimizer: torch.o
                    "seconds": time.perf_counter() - start}
             _check_evaluations(cfg, epoch, row, folder)
             history.append(row)
+            # A rule that stopped within the epoch takes no more values: the epoch is finished only
+            # so that the checkpoint holds whole epochs.
             improved = loaders.val is not None and stopper.update(epoch, row[cfg.monitor])
             print(epoch_line(cfg.step, cfg.epochs, row, improved), flush=True)
             folder.save_epoch(cfg, epoch, model, optimizer, history, loaders.random, stopper,
                               improved)
             if stopper.stopped:
                 print(f"{cfg.step}: early stopping after epoch {epoch}: no improvement of "
-                      f"{cfg.monitor} for {stopper.counter} epochs; the best was epoch "
-                      f"{stopper.best_epoch}")
+                      f"{cfg.monitor} for {stopper.counter} "
+                      f"{'epochs' if len(history) == len(epoch_rows(history)) else 'evaluations'}; "
+                      f"the best was epoch {stopper.best_epoch}")
+
+
+def _pauses(eval_every: float, n: int) -> list[int]:
+    """The batches of an epoch of n after which to evaluate: 0.5 is the middle one; none for 1."""
+    if eval_every * n <= 0.5:  # at least two evaluations per batch: after every batch
+        return list(range(1, n))
+    return sorted({round(k * eval_every * n) for k in range(1, math.ceil(1 / eval_every))} - {0, n})
 
 
 def finish(exp: Experiment, cfg: Config, model: nn.Module, step_model: nn.Module, loaders: Loaders,
@@ -270,7 +282,8 @@ def finish(exp: Experiment, cfg: Config, model: nn.Module, step_model: nn.Module
             kept = test if full_test is None else evaluate(step_model, full_test, device)
     if full_test is not None:
         end["full_test_accuracy"] = kept["accuracy"]
-    folder.finish(cfg, end, history, end.get("best_epoch") or len(history),
+    # Snapshots are of whole epochs: a best within one keeps the epoch it ends.
+    folder.finish(cfg, end, history, math.ceil(end.get("best_epoch") or len(epoch_rows(history))),
                   kept["confusion"].cpu().tolist(), loaders.names)
     summary = summarize(history, end, cfg.keep, cfg.monitor)
     report = report_of(cfg.step)
@@ -297,24 +310,37 @@ def _evaluations(model: nn.Module, loaders: Loaders, device: torch.device,
     return row
 
 
-def _record_evaluation(cfg: Config, model: nn.Module, loaders: Loaders, device: torch.device,
-                       history: list[dict[str, float]], at: float) -> None:
-    """A row of extra evaluations (eval_every, eval_at_start) at a fraction of an epoch, printed."""
-    history.append({"epoch": at, **_evaluations(model, loaders, device, ("train_eval", "val", "test"))})
-    print(evaluation_line(cfg.step, history[-1]), flush=True)
+def _record_evaluation(cfg: Config, step_model: nn.Module, model: nn.Module, loaders: Loaders,
+                       device: torch.device, history: list[dict[str, float]], at: float,
+                       stopper: EarlyStopping, folder: runs.RunFolder) -> None:
+    """A row of extra evaluations (eval_every, eval_at_start) at a fraction of an epoch, printed.
+
+    Early stopping sees it as it sees an epoch's (the course starter checks every evaluation); a new
+    best is held for best.pt until the epoch's checkpoint is written (RunFolder.hold_best).
+    """
+    history.append({"epoch": at, **_evaluations(step_model, loaders, device,
+                                                ("train_eval", "val", "test"))})
+    _check_evaluations(cfg, at, history[-1], folder)
+    improved = loaders.val is not None and stopper.update(at, history[-1][cfg.monitor])
+    if improved:
+        folder.hold_best(at, model)
+    print(evaluation_line(cfg.step, history[-1], improved), flush=True)
 
 
-def _train_with_evaluations(cfg: Config, model: nn.Module, optimizer: torch.optim.Optimizer,
-                            loaders: Loaders, device: torch.device, history: list[dict[str, float]],
-                            desc: str, epoch: int, pauses: list[int]) -> dict[str, float | int]:
+def _train_with_evaluations(cfg: Config, step_model: nn.Module, model: nn.Module,
+                            optimizer: torch.optim.Optimizer, loaders: Loaders, device: torch.device,
+                            history: list[dict[str, float]], desc: str, epoch: int,
+                            pauses: list[int], stopper: EarlyStopping,
+                            folder: runs.RunFolder) -> dict[str, float | int]:
     """One epoch trained in parts, with an evaluation after each but the last (report 004's loop)."""
     n, tally, batches = len(loaders.train), Tally(device), iter(loaders.train)
     for stop in [*pauses, n]:
         part = itertools.islice(batches, stop - tally.batches)
-        train = train_one_epoch(model, part, optimizer, device, desc, tally, stop - tally.batches)
+        train = train_one_epoch(step_model, part, optimizer, device, desc, tally, stop - tally.batches)
         if stop < n:  # at the nominal fraction (0.5), not the batch share a small subset rounds to (12/25)
             fraction = round(stop / (n * cfg.eval_every)) * cfg.eval_every
-            _record_evaluation(cfg, model, loaders, device, history, round(epoch - 1 + fraction, 4))
+            _record_evaluation(cfg, step_model, model, loaders, device, history,
+                               round(epoch - 1 + fraction, 4), stopper, folder)
     return train
 
 
@@ -331,7 +357,7 @@ def _check_training(cfg: Config, epoch: int, train: dict[str, Any], model: nn.Mo
             f"loss of each batch was read); stopped, {folder.kept()}; try a lower --lr")
 
 
-def _check_evaluations(cfg: Config, epoch: int, row: dict[str, float], folder: runs.RunFolder) -> None:
+def _check_evaluations(cfg: Config, epoch: float, row: dict[str, float], folder: runs.RunFolder) -> None:
     """Stop at a non-finite evaluation: checkpoint.pt and best.pt never hold such an epoch."""
     bad = [f"{k.replace('_', ' ')} {row[k]}" for k in ("val_loss", "test_loss")
            if k in row and not math.isfinite(row[k])]

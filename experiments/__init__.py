@@ -161,9 +161,19 @@ class Experiment:
 
 def load_experiment(path: str) -> Experiment:
     """Import an experiment file by path and check that it declares what a run needs."""
+    if os.path.isdir(path):
+        report = next((r for r in REPORTS if os.path.samefile(r.folder, path)), None)
+        if report is not None:
+            raise UserError(f"{path} is the folder of report {report.id}: give {report.id} for all its "
+                            f"steps in order, or one of them ({', '.join(report.steps)})")
+        raise UserError(f"{path} is a folder, not an experiment file; give a step name, a report id, "
+                        f"all, or a .py file (python main.py --list shows the steps)")
     if not os.path.isfile(path):
         ids = ", ".join(r.id for r in REPORTS)
-        near = difflib.get_close_matches(step_name(path), STEPS, n=3)
+        lower = {s.lower(): s for s in STEPS}  # cnn2 is CNN2
+        name = step_name(path).lower()
+        near = [lower[name]] if name in lower else \
+            [lower[m] for m in difflib.get_close_matches(name, lower, n=3)]
         hint = f"did you mean {' or '.join(near)}? " if near else ""
         raise UserError(f"{path} does not exist ({hint}give a step name, a report id ({ids}), all, "
                         f"or an experiment file; python main.py --list shows the steps)")

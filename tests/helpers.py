@@ -1,6 +1,7 @@
 """What several test modules share: running main.py as a user would, small steps, reading runs back."""
 import csv
 import dataclasses
+import hashlib
 import os
 import subprocess
 import sys
@@ -106,3 +107,23 @@ def _read_back(fig):
         "legend_over_data": any(legend.get_window_extent(renderer).overlaps(frame)
                                 for legend in legends for frame in frames),
     }
+def error_line(err):
+    """The one line an in-process refusal printed on stderr (no traceback); returns it."""
+    assert "Traceback" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]
+
+
+def files(folder):
+    """Every file under folder with its hash and modification time, and each folder's entries:
+    equal before and after a command, the command changed nothing there."""
+    seen = {}
+    for here, dirs, names in os.walk(folder):
+        seen[os.path.relpath(here, folder)] = sorted(dirs + names)
+        for name in names:
+            path = os.path.join(here, name)
+            with open(path, "rb") as f:
+                seen[os.path.relpath(path, folder)] = (hashlib.sha256(f.read()).hexdigest(),
+                                                       os.stat(path).st_mtime_ns)
+    return seen

@@ -50,14 +50,14 @@ def test_experiment_that_raises_on_import(tmp_path):
 
 
 @pytest.mark.parametrize("args, expected", [
-    (["--epochs", "0"], "--epochs: 0 must be greater than 0"),
-    (["--batch-size", "-4"], "--batch-size: -4 must be greater than 0"),
-    (["--lr", "0"], "--lr: 0 must be greater than 0"),
-    (["--lr", "fast"], "--lr: 'fast' is not a number"),
-    (["--subset", "many"], "--subset: 'many' is not a number"),
+    (["--epochs", "0"], "--epochs: epochs 0 must be at least 1"),
+    (["--batch-size", "-4"], "--batch-size: batch_size -4 must be at least 1"),
+    (["--lr", "0"], "--lr: lr 0.0 must be above 0"),
+    (["--lr", "fast"], "--lr: lr takes a number, not 'fast'"),
+    (["--subset", "many"], "--subset: subset takes a whole number or none, not 'many'"),
     (["--dataset", "imagenet"], "choose from 'cifar100', 'cifar10', 'synthetic'"),
-    (["--device", "tpu"], "'tpu' is not one of auto, cpu, cuda, cuda:N, mps"),
-    (["--workers", "-1"], "--workers: -1 must be at least 0"),
+    (["--device", "tpu"], "device 'tpu' is not one of auto, cpu, cuda, cuda:N, mps"),
+    (["--workers", "-1"], "--workers: workers -1 must be at least 0"),
 ])
 def test_bad_option_values(args, expected, capsys):
     with pytest.raises(SystemExit) as exit:

@@ -282,9 +282,9 @@ def test_resume_under_another_split_or_optimizer_is_refused(tmp_path, change, wo
     (["--set", "val_split=none", "--set", "early_stopping=patience"],
      "early_stopping patience needs a validation split"),
     (["--set", "val_split=none", "--set", "keep=best"], "keep best needs a validation split"),
-    (["--set", "patience=abc"], "'abc' is not a valid int for patience"),
-    (["--set", "lr=nan"], "'nan' is not a valid float for lr"),
-    (["--set", "momentum=-1"], "momentum -1.0 must be a finite number, at least 0"),
+    (["--set", "patience=abc"], "patience takes a whole number, not 'abc'"),
+    (["--set", "lr=nan"], "lr nan must be a finite number above 0"),
+    (["--set", "momentum=-1"], "momentum -1.0 must be at least 0 and below 1"),
     (["--set", "patience=0"], "patience 0 must be at least 1"),
     (["--set", "lr"], "--set lr: expected KEY=VALUE"),
 ])

@@ -115,7 +115,7 @@ def test_summary_of_fractional_rows():
                {"epoch": 0.5, "val_loss": 0.5, "val_accuracy": 40.0, "test_accuracy": 38.0},
                {"epoch": 1, "train_loss": 1.0, "train_accuracy": 50.0, "val_loss": 0.7,
                 "val_accuracy": 30.0, "test_loss": 0.8, "test_accuracy": 31.0, "seconds": 60.0}]
-    s = summarize(history, {"best_epoch": 1})
+    s = summarize(history, {"best_epoch": 0.5})  # early stopping sees every evaluation
     assert (s["lowest_val_loss"], s["lowest_val_loss_epoch"]) == (0.5, 0.5)
     assert (s["best_val_accuracy"], s["best_epoch"]) == (40.0, 0.5)
     assert s["epochs"] == 1 and s["minutes"] == 1.0 and s["test_accuracy"] == 31.0
