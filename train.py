@@ -22,7 +22,8 @@ import data
 import resume
 import runs
 from config import Config, check_config
-from devices import autocast, prepare_model, resolve_device, to_device, uses_channels_last
+from devices import (autocast, nondeterministic_error, precision_text, prepare_model, resolve_device,
+                     resolve_precision, set_determinism, to_device, uses_channels_last)
 from early_stopping import EarlyStopping
 from errors import Interrupted, TrainingError, UserError, exit_at_once, on_sigint
 from experiments import Experiment, build_model, check_model_fits, report_of
@@ -49,8 +50,11 @@ class Tally:
 
 def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer,
                     device: torch.device, desc: str, tally: Tally | None = None,
-                    batches: int | None = None) -> dict[str, float | int]:
+                    batches: int | None = None, precision: str = "fp32") -> dict[str, float | int]:
     """Train on every batch of loader; returns mean loss, accuracy (%) and the first non-finite batch.
+
+    precision bf16 runs the forward pass and the loss under bf16 autocast; the weights, their
+    gradients, the optimizer's state and the sums stay float32.
 
     With a tally, its sums go on from the batches an earlier call of the same epoch trained (the
     part of an epoch before an evaluation) and the result covers them all; `batches` is then how
@@ -63,7 +67,7 @@ def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.O
                disable=None)
     for x, y in bar:
         x, y = to_device(x, y, device, channels_last)
-        with autocast(device):
+        with autocast(device, precision):
             logits = model(x)
             loss = nn.functional.cross_entropy(logits, y)
         optimizer.zero_grad(set_to_none=True)
@@ -83,15 +87,16 @@ def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.O
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, loader: Iterable, device: torch.device) -> dict[str, float]:
-    """Mean loss and accuracy (%) over a whole loader, in eval mode."""
+def evaluate(model: nn.Module, loader: Iterable, device: torch.device,
+             precision: str = "fp32") -> dict[str, float]:
+    """Mean loss and accuracy (%) over a whole loader, in eval mode; the loss in float32."""
     model.eval()
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), dtype=torch.long, device=device)
     seen, channels_last = 0, uses_channels_last(model)
     for x, y in loader:
         x, y = to_device(x, y, device, channels_last)
-        with autocast(device):
+        with autocast(device, precision):
             logits = model(x)
         loss_sum += nn.functional.cross_entropy(logits.float(), y, reduction="sum")
         correct += (logits.argmax(1) == y).sum()
@@ -107,15 +112,19 @@ def run(exp: Experiment, cfg: Config) -> dict[str, Any]:
     """Train one experiment under cfg; returns its figures (summarize), device and folder."""
     check_config(cfg)
     device = resolve_device(cfg.device)
+    cfg = dataclasses.replace(cfg, precision=resolve_precision(cfg.precision, device))  # as used
+    set_determinism(cfg.deterministic, device)  # before CUDA's first use: cuBLAS reads it then
     folder = runs.RunFolder(cfg.out, cfg.step)
     ckpt = resume.load_checkpoint(folder.checkpoint, cfg) if cfg.resume else None  # before the data
     torch.manual_seed(cfg.seed)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
 
     loaders = make_loaders(exp, cfg, device)
     model = prepare_model(build_model(exp, cfg), device)
-    check_model_fits(model, exp, cfg, loaders.classes, device)
+    try:
+        check_model_fits(model, exp, cfg, loaders.classes, device)
+    except RuntimeError as e:
+        _no_deterministic_kernel(cfg, device, e, "before training", "nothing was written")
+        raise
     optimizer = make_optimizer(model, cfg, device)
     # Compiled or not, `model` holds the weights: its state_dict has no compiler prefix.
     step_model = torch.compile(model) if cfg.compile else model
@@ -128,7 +137,9 @@ def run(exp: Experiment, cfg: Config) -> dict[str, Any]:
     folder.start(exp, cfg, model, device, history, resumed=ckpt is not None,
                  keeps_best=loaders.val is not None)
     split = f", {loaders.val_images} validation ({cfg.val_split})" if loaders.val is not None else ""
-    print(f"{cfg.step}: {trainable_parameters(model):,} parameters on {device}, {loaders.train_images} "
+    print(f"{cfg.step}: {trainable_parameters(model):,} parameters on {device} in "
+          f"{precision_text(cfg.precision, device)}{', deterministic' if cfg.deterministic else ''}, "
+          f"{loaders.train_images} "
           f"training{split} and {loaders.test_images} test images of {cfg.dataset}; {cfg.optimizer} "
           f"lr {cfg.lr:g}; train data {loaders.train.description}"
           + (f"; resuming after epoch {len(epoch_rows(history))}" if history else ""))
@@ -213,10 +224,12 @@ def fit(cfg: Config, model: nn.Module, step_model: nn.Module, optimizer: torch.o
                 train = _train_with_evaluations(cfg, step_model, optimizer, loaders, device, history,
                                                 desc, epoch, pauses)
             else:
-                train = train_one_epoch(step_model, loaders.train, optimizer, device, desc)
+                train = train_one_epoch(step_model, loaders.train, optimizer, device, desc,
+                                        precision=cfg.precision)
             _check_training(cfg, epoch, train, model, folder)
             row = {"epoch": epoch, "train_loss": train["loss"], "train_accuracy": train["accuracy"],
-                   **_evaluations(step_model, loaders, device, ("val", "test", "train_eval")),
+                   **_evaluations(step_model, loaders, device, ("val", "test", "train_eval"),
+                                  cfg.precision),
                    "seconds": time.perf_counter() - start}
             _check_evaluations(cfg, epoch, row, folder)
             history.append(row)
@@ -239,14 +252,14 @@ def finish(exp: Experiment, cfg: Config, model: nn.Module, step_model: nn.Module
     end: dict[str, Any] = {"epochs": len(epoch_rows(history)), "stopped_early": stopper.stopped}
     full_test = loaders.full_test() if loaders.full_test is not None else None
     if full_test is not None and (cfg.keep == "last" or loaders.val is None):  # the kept weights
-        end["full_test_accuracy"] = evaluate(step_model, full_test, device)["accuracy"]
+        end["full_test_accuracy"] = evaluate(step_model, full_test, device, cfg.precision)["accuracy"]
     if loaders.val is not None:
         best = runs.load_weights(model, folder.best, cfg.step)
-        test = evaluate(step_model, loaders.test, device)
+        test = evaluate(step_model, loaders.test, device, cfg.precision)
         end.update(best_epoch=best["epoch"], best_test_loss=test["loss"],
                    best_test_accuracy=test["accuracy"])
         if full_test is not None and cfg.keep == "best":
-            end["full_test_accuracy"] = evaluate(step_model, full_test, device)["accuracy"]
+            end["full_test_accuracy"] = evaluate(step_model, full_test, device, cfg.precision)["accuracy"]
     folder.finish(cfg, end, end.get("best_epoch") or len(history))
     summary = summarize(history, end, cfg.keep, cfg.monitor)
     report = report_of(cfg.step)
@@ -262,13 +275,13 @@ def finish(exp: Experiment, cfg: Config, model: nn.Module, step_model: nn.Module
 # ---------------------------------------------------------------------------------------------
 
 def _evaluations(model: nn.Module, loaders: Loaders, device: torch.device,
-                 splits: tuple[str, ...]) -> dict[str, float]:
+                 splits: tuple[str, ...], precision: str) -> dict[str, float]:
     """Loss and accuracy of each split that has a loader, as metrics.csv names them."""
     row = {}
     for split in splits:
         loader = getattr(loaders, split)
         if loader is not None:
-            result = evaluate(model, loader, device)
+            result = evaluate(model, loader, device, precision)
             row.update({f"{split}_loss": result["loss"], f"{split}_accuracy": result["accuracy"]})
     return row
 
@@ -276,7 +289,8 @@ def _evaluations(model: nn.Module, loaders: Loaders, device: torch.device,
 def _record_evaluation(cfg: Config, model: nn.Module, loaders: Loaders, device: torch.device,
                        history: list[dict[str, float]], at: float) -> None:
     """A row of extra evaluations (eval_every, eval_at_start) at a fraction of an epoch, printed."""
-    history.append({"epoch": at, **_evaluations(model, loaders, device, ("train_eval", "val", "test"))})
+    history.append({"epoch": at, **_evaluations(model, loaders, device, ("train_eval", "val", "test"),
+                                                cfg.precision)})
     print(evaluation_line(cfg.step, history[-1]), flush=True)
 
 
@@ -287,7 +301,8 @@ def _train_with_evaluations(cfg: Config, model: nn.Module, optimizer: torch.opti
     n, tally, batches = len(loaders.train), Tally(device), iter(loaders.train)
     for stop in [*pauses, n]:
         part = itertools.islice(batches, stop - tally.batches)
-        train = train_one_epoch(model, part, optimizer, device, desc, tally, stop - tally.batches)
+        train = train_one_epoch(model, part, optimizer, device, desc, tally, stop - tally.batches,
+                                cfg.precision)
         if stop < n:
             _record_evaluation(cfg, model, loaders, device, history, round(epoch - 1 + stop / n, 4))
     return train
@@ -317,7 +332,8 @@ def _check_evaluations(cfg: Config, epoch: int, row: dict[str, float], folder: r
 
 @contextlib.contextmanager
 def _faults(cfg: Config, folder: runs.RunFolder, device: torch.device, epoch: Any) -> Iterator[None]:
-    """Ctrl-C and running out of memory during the epochs, as one sentence; epoch() is the current one."""
+    """Ctrl-C, running out of memory and (--deterministic) an op without a deterministic kernel,
+    during the epochs, as one sentence; epoch() is the current one."""
     try:
         yield
     except KeyboardInterrupt:
@@ -338,6 +354,17 @@ def _faults(cfg: Config, folder: runs.RunFolder, device: torch.device, epoch: An
             f"{cfg.step}: {device.type.upper()} out of memory at batch size {cfg.batch_size} "
             f"(epoch {epoch()}); try --batch-size {max(1, cfg.batch_size // 2)}{gpu}; "
             f"{folder.kept()}") from None
+    except RuntimeError as e:
+        _no_deterministic_kernel(cfg, device, e, f"in epoch {epoch()}", folder.kept())
+        raise
+
+
+def _no_deterministic_kernel(cfg: Config, device: torch.device, e: RuntimeError, when: str,
+                             kept: str) -> None:
+    """--deterministic met an op without a deterministic kernel: say which, in one sentence."""
+    message = nondeterministic_error(e, cfg.step, device, when) if cfg.deterministic else None
+    if message is not None:
+        raise UserError(f"{message}; {kept}") from None
 
 
 def _all_finite(model: nn.Module) -> bool:
