@@ -83,7 +83,7 @@ def resolve_precision(name: str, device: torch.device) -> str:
     """The precision a run computes in, bf16 or fp32; auto: bf16 on CUDA, fp32 on CPU and MPS.
 
     A CPU with native bf16 (NATIVE_BF16) trains 1.5-2x faster in bf16 (BENCHMARKS.md), but auto
-    keeps the reports' float32 there too: README's "Precision" says why.
+    keeps the reports' float32 there too: README's "Precision and determinism" says why.
     """
     if name not in PRECISIONS:
         raise UserError(f"--precision {name}: not one of {', '.join(PRECISIONS)}")

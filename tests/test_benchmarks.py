@@ -7,7 +7,7 @@ import re
 import pytest
 import torch
 
-from benchmarks import speed
+from benchmarks import precision, speed
 from experiments import load_experiment, resolve_path
 from models import SimpleCNN
 
@@ -58,6 +58,15 @@ def test_benchmark_times_both_precisions_side_by_side_against_their_own_peaks(ca
             assert abs(own - share) < abs(other - share), (variant, out)
     for label in ("fp32/a", "bf16/a", "bf16/fp32"):
         assert re.search(rf"^train\s+{label}\s+{number}x\s+\(min", out, re.M), out
+
+
+def test_step_benchmark_prints_both_precisions_per_step(capsys):
+    assert precision.main(["--step", "001-A", "--reps", "1", "--batch-size", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "CPU flags: " in out
+    number = r"[\d,]+"
+    assert re.search(rf"^001-A\s+4\s+{number}\s+{number}\s+{number}\s+{number}\s+"
+                     rf"\d+\.\d\dx\s+\d+\.\d\dx$", out, re.M), out
 
 
 def test_flop_count_matches_the_layers_by_hand():
