@@ -239,8 +239,9 @@ def bench_step(step: str, args: argparse.Namespace, device: torch.device,
     names = ", ".join(type(t).__name__ for t in augment.flatten(exp.train_transform))
     print(f"(a) report: DataLoader ({args.workers} workers) applying {names} to PIL images; fp32, "
           f"NCHW, {cfg.optimizer} as torch builds it by default, loss.item() per batch")
+    computes = [devices.precision_text(q, device) if q == "bf16" else q for q in variants.values() if q]
     print(f"(b) ours: {loader_b.description} (set up in {setup_b:.2f} s, once per run); "
-          f"{' and '.join(devices.precision_text(q, device) for q in variants.values() if q)}, "
+          f"{' and '.join(computes)}, "
           f"{'channels_last, ' if devices.uses_channels_last(exp.model(cfg)) else ''}{cfg.optimizer}"
           f"{' (fused)' if device.type in optimizers.FUSED_ON[cfg.optimizer] else ''}"
           f"{', torch.compile' if args.compile else ''}, sums kept on the device")

@@ -45,14 +45,14 @@ def test_benchmark_times_both_precisions_side_by_side_against_their_own_peaks(ca
     assert "each variant's own precision's: (a) fp32, (b) fp32, (b) bf16" in out
     assert "fp32 and bf16 autocast, fp32 weights" in out and "CPU flags: " in out
     number = r"[\d,]+(?:\.\d+)?"
-    for variant, precision in (("(a)", "fp32"), ("(b) fp32", "fp32"), ("(b) bf16", "bf16")):
+    for variant, kind in (("(a)", "fp32"), ("(b) fp32", "fp32"), ("(b) bf16", "bf16")):
         row = re.search(rf"^train\s+{re.escape(variant)}\s+{number}\s+{number}\s+({number})\s+"
                         rf"(\d+)%$", out, re.M)
         assert row, out
         achieved, share = float(row.group(1).replace(",", "")), int(row.group(2))
         # Against its own precision's peak, not the other's (the figures are printed rounded).
-        other_precision = "bf16" if precision == "fp32" else "fp32"
-        own, other = (100 * achieved / peaks[p] for p in (precision, other_precision))
+        other_kind = "bf16" if kind == "fp32" else "fp32"
+        own, other = (100 * achieved / peaks[k] for k in (kind, other_kind))
         assert abs(own - share) <= 1, (variant, out)
         if max(peaks.values()) > 1.5 * min(peaks.values()):
             assert abs(own - share) < abs(other - share), (variant, out)
