@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Union
 
 import data
+import devices
 from early_stopping import MONITORS, RULES
 from errors import UserError
 from optimizers import OPTIMIZERS
@@ -66,13 +67,18 @@ class Config:
     resume: bool = False  # continue from <out>/<step>/checkpoint.pt
     workers: int = 2  # DataLoader workers, used only when a transform has no batched form
     compile: bool = False  # torch.compile the model; off: slower on the 2-core CPU (BENCHMARKS.md)
+    # auto | bf16 | fp32: auto is bf16 autocast on CUDA, fp32 elsewhere (devices.resolve_precision).
+    # A run records the one it used; --resume refuses another, and bf16 is noted as not the
+    # reports' setting (they trained in fp32): both handled by name, as "auto" is no setting.
+    precision: str = "auto"
+    # torch's deterministic algorithms, cuDNN's benchmark off, cuBLAS's fixed workspace (CUDA).
+    deterministic: bool = field(default=False, metadata=SETTING)
     # Weights after every epoch in <run>/snapshots/, pruned at the end to epoch 1, best // 2 and
     # the best (report 003's t-SNE figure; runs.prune_snapshots).
     snapshots: bool = False
 
 
-# Fields no option sets: the step is the experiment's name, the classes follow the dataset.
-DERIVED = ("step", "num_classes")
+REPORTS_PRECISION = "fp32"  # every report trained in float32: a run in bf16 is not their setting
 
 
 def fields_with(key: str) -> tuple[str, ...]:
@@ -137,7 +143,7 @@ def reported_figures(reported: Reported | None) -> dict[str, Any]:
 # What each string field may hold: an unknown value is refused before any training.
 CHOICES = {"optimizer": tuple(OPTIMIZERS), "val_split": data.SPLITS, "val_transform": ("test", "train"),
            "early_stopping": RULES, "monitor": tuple(MONITORS), "keep": ("last", "best"),
-           "dataset": data.DATASETS}
+           "dataset": data.DATASETS, "precision": devices.PRECISIONS}
 DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")  # what --device may name
 DEVICES = "auto, cpu, cuda, cuda:N, mps"
 

@@ -85,6 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
                    f"batched form (default: {DEFAULTS.workers})")
     p.add_argument("--compile", action="store_true", default=None,
                    help="torch.compile the model (default: off; see BENCHMARKS.md)")
+    p.add_argument("--precision", choices=devices.PRECISIONS,
+                   help="auto (bf16 autocast on CUDA, fp32 elsewhere), bf16 (autocast, fp32 weights; "
+                        "fast on CUDA and on CPUs with amx_bf16 or avx512_bf16) or fp32, the "
+                        "reports' (default: auto)")
+    p.add_argument("--deterministic", action="store_true", default=None,
+                   help="torch's deterministic algorithms, cuDNN benchmark off, a fixed cuBLAS "
+                        "workspace: repeatable on CUDA, slower; the CPU computes the same either way")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
                    help="set any other config.Config field, e.g. --set momentum=0.9 --set "
                         "val_split=random --set val_size=1000 --set early_stopping=patience")
@@ -215,8 +222,8 @@ def _check(args: argparse.Namespace) -> tuple[list[Experiment], list[Config]]:
     cfgs = [resolve_config(e, args, settings) for e in exps]
     for cfg in cfgs:
         check_config(cfg)
-    for device in {c.device for c in cfgs}:
-        devices.resolve_device(device)
+    for device, precision in dict.fromkeys((c.device, c.precision) for c in cfgs):
+        devices.resolve_precision(precision, devices.resolve_device(device))
     return exps, cfgs
 
 

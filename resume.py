@@ -56,6 +56,14 @@ def load_checkpoint(path: str, cfg: Config) -> dict[str, Any]:
         raise UserError(f"--resume: {path} was trained with {was}, but this run has {asked}; "
                         f"resume with the same options, or run without --resume to start again "
                         f"(the old run is moved aside)")
+    # A run whose epochs mix precisions agrees with neither; a checkpoint from before the precision
+    # was recorded computed as auto does on its device, which cannot be told here: it is taken.
+    # "auto" is resolved by train.run on the run's own device (a Slurm node's, not the login
+    # node's): checked there, not before.
+    if cfg.precision != "auto" and then.get("precision", cfg.precision) not in (cfg.precision, "auto"):
+        raise UserError(f"--resume: {path} was trained in {then['precision']}, but this run would "
+                        f"compute in {cfg.precision}; add --precision {then['precision']} to resume "
+                        f"it as it was, or run without --resume to start again")
     return ckpt
 
 

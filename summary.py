@@ -11,7 +11,7 @@ import statistics
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
-from config import FIGURES, Config, Reported, fields_with, reported_figures
+from config import FIGURES, REPORTS_PRECISION, Config, Reported, fields_with, reported_figures
 from early_stopping import MONITORS
 
 if TYPE_CHECKING:
@@ -102,6 +102,8 @@ def setting_notes(cfg: Config, step_config: Config, history: list[dict[str, floa
     """How a run's setting differs from its step's (the report's); an empty list if it does not."""
     notes = [f"{k} {getattr(cfg, k)}" for k in fields_with("setting")
              if getattr(cfg, k) != getattr(step_config, k)]
+    if cfg.precision not in (REPORTS_PRECISION, "auto"):  # auto: a run from before it was recorded
+        notes.append(f"precision {cfg.precision}")
     if cfg.epochs != step_config.epochs:
         notes.append(f"epochs {cfg.epochs} (report: {step_config.epochs})")
     done = len(epoch_rows(history))

@@ -22,7 +22,8 @@ import data
 import resume
 import runs
 from config import Config, check_config
-from devices import autocast, prepare_model, resolve_device, to_device, uses_channels_last
+from devices import (autocast, nondeterministic_error, precision_text, prepare_model, resolve_device,
+                     resolve_precision, set_determinism, to_device, uses_channels_last)
 from early_stopping import EarlyStopping
 from errors import Interrupted, TrainingError, UserError, exit_at_once, on_sigint
 from experiments import Experiment, build_model, check_model_fits, report_of
@@ -49,8 +50,11 @@ class Tally:
 
 def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer,
                     device: torch.device, desc: str, tally: Tally | None = None,
-                    batches: int | None = None) -> dict[str, float | int]:
+                    batches: int | None = None, precision: str = "fp32") -> dict[str, float | int]:
     """Train on every batch of loader; returns mean loss, accuracy (%) and the first non-finite batch.
+
+    precision bf16 runs the forward pass and the loss under bf16 autocast; the weights, their
+    gradients, the optimizer's state and the sums stay float32.
 
     With a tally, its sums go on from the batches an earlier call of the same epoch trained (the
     part of an epoch before an evaluation) and the result covers them all; `batches` is then how
@@ -63,7 +67,7 @@ def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.O
                disable=None)
     for x, y in bar:
         x, y = to_device(x, y, device, channels_last)
-        with autocast(device):
+        with autocast(device, precision):
             logits = model(x)
             loss = nn.functional.cross_entropy(logits, y)
         optimizer.zero_grad(set_to_none=True)
@@ -83,8 +87,10 @@ def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.O
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, loader: Iterable, device: torch.device) -> dict[str, Any]:
-    """Mean loss and accuracy (%) over a whole loader, in eval mode, and its confusion matrix.
+def evaluate(model: nn.Module, loader: Iterable, device: torch.device,
+             precision: str = "fp32") -> dict[str, Any]:
+    """Mean loss (in float32) and accuracy (%) over a whole loader, in eval mode, and its confusion
+    matrix.
 
     "confusion" (classes x classes, [true, predicted]) stays on the device: only a run's end
     reads it, so an epoch's evaluations still read the device once each, for loss and accuracy.
@@ -96,7 +102,7 @@ def evaluate(model: nn.Module, loader: Iterable, device: torch.device) -> dict[s
     seen, channels_last = 0, uses_channels_last(model)
     for x, y in loader:
         x, y = to_device(x, y, device, channels_last)
-        with autocast(device):
+        with autocast(device, precision):
             logits = model(x)
         loss_sum += nn.functional.cross_entropy(logits.float(), y, reduction="sum")
         predicted = logits.argmax(1)
@@ -123,6 +129,8 @@ def run(exp: Experiment, cfg: Config, seeded: bool = False) -> dict[str, Any]:
     """
     check_config(cfg)
     device = resolve_device(cfg.device)
+    cfg = dataclasses.replace(cfg, precision=resolve_precision(cfg.precision, device))  # as used
+    set_determinism(cfg.deterministic, device)  # before CUDA's first use: cuBLAS reads it then
     folder = runs.RunFolder(cfg.out, cfg.step, cfg.seed if seeded else None)
     ckpt = folder.resumable(cfg) if cfg.resume else None  # before the data
     if ckpt is not None and folder.ended and (done := resume.nothing_left(ckpt, cfg)):
@@ -131,12 +139,14 @@ def run(exp: Experiment, cfg: Config, seeded: bool = False) -> dict[str, Any]:
         return {**(run.summary if run else {}), "step": cfg.step, "device": str(device),
                 "run_dir": folder.dir}
     torch.manual_seed(cfg.seed)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
 
     loaders = make_loaders(exp, cfg, device)
     model = prepare_model(build_model(exp, cfg), device)
-    check_model_fits(model, exp, cfg, loaders.classes, device)
+    try:
+        check_model_fits(model, exp, cfg, loaders.classes, device)
+    except RuntimeError as e:
+        _no_deterministic_kernel(cfg, device, e, "before training", "nothing was written")
+        raise
     optimizer = make_optimizer(model, cfg, device)
     # Compiled or not, `model` holds the weights: its state_dict has no compiler prefix.
     step_model = torch.compile(model) if cfg.compile else model
@@ -150,7 +160,9 @@ def run(exp: Experiment, cfg: Config, seeded: bool = False) -> dict[str, Any]:
                  keeps_best=loaders.val is not None)
     split = f", {loaders.val_images} validation ({cfg.val_split})" if loaders.val is not None else ""
     name = f"{cfg.step} (seed {cfg.seed})" if seeded else cfg.step
-    print(f"{name}: {trainable_parameters(model):,} parameters on {device}, {loaders.train_images} "
+    print(f"{name}: {trainable_parameters(model):,} parameters on {device} in "
+          f"{precision_text(cfg.precision, device)}{', deterministic' if cfg.deterministic else ''}, "
+          f"{loaders.train_images} "
           f"training{split} and {loaders.test_images} test images of {cfg.dataset}; {cfg.optimizer} "
           f"lr {cfg.lr:g}; train data {loaders.train.description}"
           + (f"; resuming after epoch {len(epoch_rows(history))}" if history else ""))
@@ -234,10 +246,12 @@ def fit(cfg: Config, model: nn.Module, step_model: nn.Module, optimizer: torch.o
                 train = _train_with_evaluations(cfg, step_model, model, optimizer, loaders, device,
                                                 history, desc, epoch, pauses, stopper, folder)
             else:
-                train = train_one_epoch(step_model, loaders.train, optimizer, device, desc)
+                train = train_one_epoch(step_model, loaders.train, optimizer, device, desc,
+                                        precision=cfg.precision)
             _check_training(cfg, epoch, train, model, folder)
             row = {"epoch": epoch, "train_loss": train["loss"], "train_accuracy": train["accuracy"],
-                   **_evaluations(step_model, loaders, device, ("val", "test", "train_eval")),
+                   **_evaluations(step_model, loaders, device, ("val", "test", "train_eval"),
+                                  cfg.precision),
                    "seconds": time.perf_counter() - start}
             _check_evaluations(cfg, epoch, row, folder)
             history.append(row)
@@ -272,14 +286,15 @@ def finish(exp: Experiment, cfg: Config, model: nn.Module, step_model: nn.Module
     # The kept weights on the whole test set: its accuracy with test_limit, its confusion matrix.
     kept_test = full_test if full_test is not None else loaders.test
     if cfg.keep == "last" or loaders.val is None:  # the last weights, before best.pt replaces them
-        kept = evaluate(step_model, kept_test, device)
+        kept = evaluate(step_model, kept_test, device, cfg.precision)
     if loaders.val is not None:
         best = runs.load_weights(model, folder.best, cfg.step)
-        test = evaluate(step_model, loaders.test, device)
+        test = evaluate(step_model, loaders.test, device, cfg.precision)
         end.update(best_epoch=best["epoch"], best_test_loss=test["loss"],
                    best_test_accuracy=test["accuracy"])
         if cfg.keep == "best":
-            kept = test if full_test is None else evaluate(step_model, full_test, device)
+            kept = test if full_test is None else evaluate(step_model, full_test, device,
+                                                           cfg.precision)
     if full_test is not None:
         end["full_test_accuracy"] = kept["accuracy"]
     # Snapshots are of whole epochs: a best within one keeps the epoch it ends.
@@ -299,13 +314,13 @@ def finish(exp: Experiment, cfg: Config, model: nn.Module, step_model: nn.Module
 # ---------------------------------------------------------------------------------------------
 
 def _evaluations(model: nn.Module, loaders: Loaders, device: torch.device,
-                 splits: tuple[str, ...]) -> dict[str, float]:
+                 splits: tuple[str, ...], precision: str) -> dict[str, float]:
     """Loss and accuracy of each split that has a loader, as metrics.csv names them."""
     row = {}
     for split in splits:
         loader = getattr(loaders, split)
         if loader is not None:
-            result = evaluate(model, loader, device)
+            result = evaluate(model, loader, device, precision)
             row.update({f"{split}_loss": result["loss"], f"{split}_accuracy": result["accuracy"]})
     return row
 
@@ -319,7 +334,7 @@ def _record_evaluation(cfg: Config, step_model: nn.Module, model: nn.Module, loa
     best is held for best.pt until the epoch's checkpoint is written (RunFolder.hold_best).
     """
     history.append({"epoch": at, **_evaluations(step_model, loaders, device,
-                                                ("train_eval", "val", "test"))})
+                                                ("train_eval", "val", "test"), cfg.precision)})
     _check_evaluations(cfg, at, history[-1], folder)
     improved = loaders.val is not None and stopper.update(at, history[-1][cfg.monitor])
     if improved:
@@ -336,7 +351,8 @@ def _train_with_evaluations(cfg: Config, step_model: nn.Module, model: nn.Module
     n, tally, batches = len(loaders.train), Tally(device), iter(loaders.train)
     for stop in [*pauses, n]:
         part = itertools.islice(batches, stop - tally.batches)
-        train = train_one_epoch(step_model, part, optimizer, device, desc, tally, stop - tally.batches)
+        train = train_one_epoch(step_model, part, optimizer, device, desc, tally, stop - tally.batches,
+                                cfg.precision)
         if stop < n:  # at the nominal fraction (0.5), not the batch share a small subset rounds to (12/25)
             fraction = round(stop / (n * cfg.eval_every)) * cfg.eval_every
             _record_evaluation(cfg, step_model, model, loaders, device, history,
@@ -368,7 +384,8 @@ def _check_evaluations(cfg: Config, epoch: float, row: dict[str, float], folder:
 
 @contextlib.contextmanager
 def _faults(cfg: Config, folder: runs.RunFolder, device: torch.device, epoch: Any) -> Iterator[None]:
-    """Ctrl-C and running out of memory during the epochs, as one sentence; epoch() is the current one."""
+    """Ctrl-C, running out of memory and (--deterministic) an op without a deterministic kernel,
+    during the epochs, as one sentence; epoch() is the current one."""
     try:
         yield
     except KeyboardInterrupt:
@@ -389,6 +406,17 @@ def _faults(cfg: Config, folder: runs.RunFolder, device: torch.device, epoch: An
             f"{cfg.step}: {device.type.upper()} out of memory at batch size {cfg.batch_size} "
             f"(epoch {epoch()}); try --batch-size {max(1, cfg.batch_size // 2)}{gpu}; "
             f"{folder.kept()}") from None
+    except RuntimeError as e:
+        _no_deterministic_kernel(cfg, device, e, f"in epoch {epoch()}", folder.kept())
+        raise
+
+
+def _no_deterministic_kernel(cfg: Config, device: torch.device, e: RuntimeError, when: str,
+                             kept: str) -> None:
+    """--deterministic met an op without a deterministic kernel: say which, in one sentence."""
+    message = nondeterministic_error(e, cfg.step, device, when) if cfg.deterministic else None
+    if message is not None:
+        raise UserError(f"{message}; {kept}") from None
 
 
 def _all_finite(model: nn.Module) -> bool:

@@ -3,11 +3,13 @@
 (a) the report's loop: a torchvision-style Dataset handing PIL images to the step's transforms in
     a DataLoader with worker processes (shuffle=True: a RandomSampler), fp32, NCHW, the step's
     optimizer without its fused kernel, loss.item() per batch; (b) this project's:
-    augment.make_loader and train.train_one_epoch, as main.py runs them.
-The two alternate, A then B then B then A..., so that a change in the machine's load hits both;
-the ratio b/a is taken within each repetition. Nothing here asserts a speed.
+    augment.make_loader and train.train_one_epoch, as main.py runs them, in each --precision
+    (fp32, bf16: one model each, from the same seed).
+The variants alternate, A then B then B then A..., so that a change in the machine's load hits
+all; the ratios are taken within each repetition. Nothing here asserts a speed.
 
 Run: python -m benchmarks --step CNN5b --images 5000 --reps 3
+     python -m benchmarks --step 002-CNN5 --precision fp32,bf16
 """
 from __future__ import annotations
 
@@ -53,6 +55,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--what", default="data,train",
                    help="comma-separated: data (the pipeline alone, no model), train (whole "
                         "training epochs) (default: data,train)")
+    p.add_argument("--precision", default="auto",
+                   help="comma-separated precisions of (b), each timed beside the others: auto (what "
+                        "main.py picks on the device), fp32, bf16 (default: auto)")
     p.add_argument("--batch-size", type=int, help="images per batch (default: the step's)")
     p.add_argument("--workers", type=int, default=2,
                    help="the report loop's DataLoader workers (default: 2, the report's)")
@@ -68,6 +73,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.images < 1 or args.reps < 1 or args.workers < 0 or (args.batch_size or 1) < 1:
         p.error("--images, --reps and --batch-size must be at least 1, --workers at least 0")
     args.what = what
+    args.precision = list(dict.fromkeys(args.precision.split(",")))
+    if any(q not in devices.PRECISIONS for q in args.precision):
+        p.error(f"--precision {','.join(args.precision)}: give {', '.join(devices.PRECISIONS)} "
+                f"or a comma-separated list")
     return args
 
 
@@ -93,7 +102,7 @@ def count_flops(model: nn.Module, image_size: int) -> tuple[int, int]:
 
 
 def measure_peak(device: torch.device, dtype: torch.dtype) -> float:
-    """Achievable FLOP/s: the best of several large square matrix products."""
+    """Achievable FLOP/s in dtype: the best of several large square matrix products."""
     n = 2048 if device.type == "cpu" else 8192
     a = torch.randn(n, n, device=device).to(dtype)
     b = torch.randn(n, n, device=device).to(dtype)
@@ -180,20 +189,28 @@ def _name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
 
 
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+
+
 def _row(what: str, variant: str, rates: list[float], full: int, flops: int | None = None,
          peak: float | None = None) -> str:
     rate = statistics.median(rates)
-    line = f"{what:<6} {variant:<4} {rate:>12,.0f} {full / rate:>14.1f}"
+    line = f"{what:<6} {variant:<9} {rate:>12,.0f} {full / rate:>14.1f}"
     if flops is not None and peak:
         achieved = flops * rate
         line += f" {achieved / 1e9:>10.1f} {100 * achieved / peak:>9.0f}%"
     return line
 
 
-def _ratio_row(what: str, a: list[float], b: list[float]) -> str:
+def _ratio_row(what: str, a: list[float], b: list[float], label: str = "b/a") -> str:
     ratios = sorted(rb / ra for ra, rb in zip(a, b))
-    return (f"{what:<6} {'b/a':<4} {statistics.median(ratios):>11.2f}x   (min {ratios[0]:.2f}x, "
+    return (f"{what:<6} {label:<9} {statistics.median(ratios):>11.2f}x   (min {ratios[0]:.2f}x, "
             f"median {statistics.median(ratios):.2f}x, max {ratios[-1]:.2f}x over {len(ratios)} reps)")
+
+
+def _variants(precisions: list[str]) -> dict[str, str | None]:
+    """The variants by label: (a), then (b) in each precision ("(b)" alone when there is one)."""
+    return {"(a)": None, **{f"(b) {q}" if len(precisions) > 1 else "(b)": q for q in precisions}}
 
 
 def bench_step(step: str, args: argparse.Namespace, device: torch.device,
@@ -208,21 +225,23 @@ def bench_step(step: str, args: argparse.Namespace, device: torch.device,
     images, labels = ds.train_images, ds.train_labels
     full = data.SIZES[args.dataset][0]
     bs = cfg.batch_size
+    precisions = [devices.resolve_precision(q, device) for q in args.precision]
+    variants = _variants(list(dict.fromkeys(precisions)))
 
     start = time.perf_counter()
     loader_b = augment.make_loader(images, labels, exp.train_transform, bs, True, device, args.seed)
     setup_b = time.perf_counter() - start
     loader_a = report_loader(images, labels, exp, bs, args.workers, args.seed)
     forward, step_flops = count_flops(exp.model(cfg), cfg.image_size)
-    ours_dtype = torch.bfloat16 if device.type == "cuda" else torch.float32  # devices.autocast's
 
     print(f"== {step} on {device} ({_device_name(device)}); {args.dataset}, {len(images)} images, "
           f"batch {bs}, {args.reps} reps; load average {_loadavg()}")
     names = ", ".join(type(t).__name__ for t in augment.flatten(exp.train_transform))
     print(f"(a) report: DataLoader ({args.workers} workers) applying {names} to PIL images; fp32, "
           f"NCHW, {cfg.optimizer} as torch builds it by default, loss.item() per batch")
+    computes = [devices.precision_text(q, device) if q == "bf16" else q for q in variants.values() if q]
     print(f"(b) ours: {loader_b.description} (set up in {setup_b:.2f} s, once per run); "
-          f"{'bf16 autocast, ' if device.type == 'cuda' else 'fp32, '}"
+          f"{' and '.join(computes)}, "
           f"{'channels_last, ' if devices.uses_channels_last(exp.model(cfg)) else ''}{cfg.optimizer}"
           f"{' (fused)' if device.type in optimizers.FUSED_ON[cfg.optimizer] else ''}"
           f"{', torch.compile' if args.compile else ''}, sums kept on the device")
@@ -230,9 +249,10 @@ def bench_step(step: str, args: argparse.Namespace, device: torch.device,
           f"(FlopCounterMode: convolutions and matrix products, 2 per multiply-add, backward "
           f"counted)")
     measured = ", ".join(f"{_name(k)} {v / 1e9:,.0f} GFLOP/s" for k, v in peaks.items())
-    print(f"peak: {measured} (best large matmul, measured); % of peak below is against (a) fp32, "
-          f"(b) {_name(ours_dtype)}")
-    print(f"{'what':<6} {'':<4} {'images/s':>12} {f's/epoch ({full})':>14} {'GFLOP/s':>10} "
+    print(f"peak: {measured} (best large matmul, measured); % of peak below is each variant's own "
+          f"precision's: (a) fp32, "
+          + ", ".join(v if v.endswith(q) else f"{v} {q}" for v, q in variants.items() if q))
+    print(f"{'what':<6} {'':<9} {'images/s':>12} {f's/epoch ({full})':>14} {'GFLOP/s':>10} "
           f"{'of peak':>10}")
 
     rates: dict[tuple[str, str], list[float]] = {}
@@ -251,58 +271,89 @@ def bench_step(step: str, args: argparse.Namespace, device: torch.device,
         print(_ratio_row("data", rates["data", "a"], rates["data", "b"]))
 
     if "train" in args.what:
-        torch.manual_seed(args.seed)
-        model_a = exp.model(cfg).to(device)
-        # The report's optimizer as torch builds it by default: no fused kernel.
-        optimizer_a = optimizers.OPTIMIZERS[cfg.optimizer](list(model_a.parameters()), cfg, False)
+        runners = _training_runners(step, exp, cfg, args, device, images, labels, loader_a,
+                                    loader_b, variants)
+        order = list(variants)
+        for rep in range(args.reps):
+            for variant in (order if rep % 2 == 0 else order[::-1]):
+                record("train", variant, _timed(runners[variant], device))
+        for variant, q in variants.items():
+            print(_row("train", variant, rates["train", variant], full, step_flops,
+                       peaks[DTYPES[q or "fp32"]]))
+        for variant in order[1:]:
+            label = "b/a" if variant == "(b)" else f"{variant[4:]}/a"
+            print(_ratio_row("train", rates["train", "(a)"], rates["train", variant], label))
+        if len(order) == 3:  # two precisions of (b): the second against the first
+            print(_ratio_row("train", rates["train", order[1]], rates["train", order[2]],
+                             f"{order[2][4:]}/{order[1][4:]}"))
+        if args.profile:
+            print(_profile(runners[order[-1]], device))
+        if device.type == "cuda":
+            print(f"host syncs in one epoch of (b): {_count_syncs(runners[order[-1]])} "
+                  f"(train_one_epoch reads its three sums once, at the end)")
+    print(f"load average after {step}: {_loadavg()}\n", flush=True)
+    return {"step": step, "epochs": exp.config.epochs, "full": full,
+            "variants": [v for v in variants if v != "(a)"],
+            **{f"{what} {v}": statistics.median(r) for (what, v), r in rates.items()}}
+
+
+def _training_runners(step: str, exp: Experiment, cfg: Any, args: argparse.Namespace,
+                      device: torch.device, images: torch.Tensor, labels: torch.Tensor,
+                      loader_a: Any, loader_b: Any,
+                      variants: dict[str, str | None]) -> dict[str, Callable[[], None]]:
+    """One epoch of each variant as a function, each with its own model from the same seed,
+    warmed up (untimed) on two batches: kernel selection, worker start, compilation."""
+    torch.manual_seed(args.seed)
+    model_a = exp.model(cfg).to(device)
+    # The report's optimizer as torch builds it by default: no fused kernel.
+    optimizer_a = optimizers.OPTIMIZERS[cfg.optimizer](list(model_a.parameters()), cfg, False)
+
+    def run_a(loader: Any = loader_a) -> None:
+        torch.backends.cudnn.benchmark = False  # the report never set it
+        report_epoch(model_a, loader, optimizer_a, device)
+
+    def ours(precision: str) -> Callable[..., None]:
         torch.manual_seed(args.seed)
         model_b = devices.prepare_model(exp.model(cfg), device)
         optimizer_b = optimizers.make_optimizer(model_b, cfg, device)
         step_b = torch.compile(model_b) if args.compile else model_b
 
-        def run_a() -> None:
-            torch.backends.cudnn.benchmark = False  # the report never set it
-            report_epoch(model_a, loader_a, optimizer_a, device)
-
         def run_b(loader: Any = loader_b) -> None:
-            torch.backends.cudnn.benchmark = True  # as train.run sets it
-            train.train_one_epoch(step_b, loader, optimizer_b, device, step)
+            devices.set_determinism(False, device)  # cuDNN's benchmark on CUDA, as train.run sets it
+            train.train_one_epoch(step_b, loader, optimizer_b, device, step, precision=precision)
+        return run_b
 
-        # Warm-up on two batches: kernel selection, worker start, compilation.
-        few = min(len(images), 2 * bs)
-        warm = time.perf_counter()
-        run_b(augment.make_loader(images[:few], labels[:few], exp.train_transform, bs, True, device,
-                               args.seed))
-        report_epoch(model_a, report_loader(images[:few], labels[:few], exp, bs, args.workers,
-                                            args.seed), optimizer_a, device)
-        print(f"warm-up (untimed): {time.perf_counter() - warm:.1f} s")
-        for rep in range(args.reps):
-            for variant in ("ab" if rep % 2 == 0 else "ba"):
-                record("train", variant, _timed(run_a if variant == "a" else run_b, device))
-        print(_row("train", "(a)", rates["train", "a"], full, step_flops, peaks[torch.float32]))
-        print(_row("train", "(b)", rates["train", "b"], full, step_flops, peaks[ours_dtype]))
-        print(_ratio_row("train", rates["train", "a"], rates["train", "b"]))
-        if args.profile:
-            print(_profile(run_b, device))
-        if device.type == "cuda":
-            print(f"host syncs in one epoch of (b): {_count_syncs(run_b)} (train_one_epoch reads "
-                  f"its three sums once, at the end)")
-    print(f"load average after {step}: {_loadavg()}\n", flush=True)
-    return {"step": step, "epochs": exp.config.epochs, "full": full,
-            **{f"{what} {v}": statistics.median(r) for (what, v), r in rates.items()}}
+    runners = {v: ours(q) if q else run_a for v, q in variants.items()}
+    few = min(len(images), 2 * cfg.batch_size)
+    warm = time.perf_counter()
+    for variant, q in variants.items():
+        loader = (augment.make_loader(images[:few], labels[:few], exp.train_transform,
+                                      cfg.batch_size, True, device, args.seed) if q else
+                  report_loader(images[:few], labels[:few], exp, cfg.batch_size, args.workers,
+                                args.seed))
+        runners[variant](loader)
+    print(f"warm-up (untimed): {time.perf_counter() - warm:.1f} s")
+    return runners
 
 
 def summary(results: list[dict[str, Any]]) -> str:
     """Per step: seconds per full epoch each way, and training minutes at the report's epochs."""
-    lines = [f"{'step':<6} {'epochs':>6} {'(a) s/epoch':>12} {'(b) s/epoch':>12} {'b/a':>7} "
-             f"{'(a) minutes':>12} {'(b) minutes':>12}"]
-    total_a = total_b = 0.0
+    variants = ["(a)", *results[0]["variants"]]
+    lines = [f"{'step':<10} {'epochs':>6} " + " ".join(f"{v + ' s/epoch':>16}" for v in variants)
+             + " " + " ".join(f"{v[4:] or 'b'}/a".rjust(8) for v in variants[1:])
+             + " " + " ".join(f"{v + ' minutes':>16}" for v in variants)]
+    totals = dict.fromkeys(variants, 0.0)
     for r in results:
-        a, b = r["full"] / r["train a"], r["full"] / r["train b"]
-        total_a, total_b = total_a + a * r["epochs"] / 60, total_b + b * r["epochs"] / 60
-        lines.append(f"{r['step']:<6} {r['epochs']:>6} {a:>12.1f} {b:>12.1f} {a / b:>6.2f}x "
-                     f"{a * r['epochs'] / 60:>12.1f} {b * r['epochs'] / 60:>12.1f}")
-    lines.append(f"{'total':<6} {'':>6} {'':>12} {'':>12} {'':>7} {total_a:>12.1f} {total_b:>12.1f}")
+        seconds = {v: r["full"] / r[f"train {v}"] for v in variants}
+        for v in variants:
+            totals[v] += seconds[v] * r["epochs"] / 60
+        lines.append(f"{r['step']:<10} {r['epochs']:>6} "
+                     + " ".join(f"{seconds[v]:>16.1f}" for v in variants) + " "
+                     + " ".join(f"{seconds['(a)'] / seconds[v]:>7.2f}x" for v in variants[1:]) + " "
+                     + " ".join(f"{seconds[v] * r['epochs'] / 60:>16.1f}" for v in variants))
+    lines.append(f"{'total':<10} {'':>6} " + " ".join(f"{'':>16}" for v in variants) + " "
+                 + " ".join(f"{'':>8}" for v in variants[1:]) + " "
+                 + " ".join(f"{totals[v]:>16.1f}" for v in variants))
     return "\n".join(lines) + "\n(training epochs only, median images/s scaled to the full " \
                               "training set; evaluation not included)"
 
@@ -338,14 +389,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         device = devices.resolve_device(args.device)
         for step in steps:
             load_experiment(resolve_path(step))  # a typo fails before any timing
+        dtypes = {DTYPES[devices.resolve_precision(q, device)] for q in args.precision}
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    peaks = {torch.float32: measure_peak(device, torch.float32)}
-    if device.type == "cuda":
-        peaks[torch.bfloat16] = measure_peak(device, torch.bfloat16)
-    print(f"torch {torch.__version__}, {platform.platform()}, {os.cpu_count()} CPUs; "
-          f"load average {_loadavg()}\n")
+    # Each precision's own peak, measured the same way: (a) is always fp32.
+    peaks = {dtype: measure_peak(device, dtype) for dtype in (torch.float32, torch.bfloat16)
+             if dtype in dtypes | {torch.float32}}
+    flags = sorted(devices.cpu_flags() & {*devices.NATIVE_BF16, "avx512f", "avx2", "fma", "amx_tile"})
+    print(f"torch {torch.__version__}, {platform.platform()}, {os.cpu_count()} CPUs; CPU flags: "
+          f"{' '.join(flags) or 'none read'}; load average {_loadavg()}\n")
     try:
         results = [bench_step(step, args, device, peaks) for step in steps]
     except UserError as e:

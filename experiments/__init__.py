@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from config import Config, Reported
+from devices import NO_DETERMINISTIC_KERNEL
 from errors import UserError, first_line
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -231,6 +232,8 @@ def check_model_fits(model: nn.Module, exp: Experiment, cfg: Config, classes: in
         with torch.no_grad():
             out = model(torch.zeros(1, 3, cfg.image_size, cfg.image_size, device=device))
     except Exception as e:
+        if NO_DETERMINISTIC_KERNEL in str(e):  # --deterministic's own error: train.run names it
+            raise
         raise UserError(f"{exp.path}: the model cannot take a {cfg.image_size}x{cfg.image_size} "
                         f"image ({type(e).__name__}: {first_line(e)})") from None
     finally:

@@ -7,7 +7,7 @@ import re
 import pytest
 import torch
 
-from benchmarks import speed
+from benchmarks import precision, speed
 from experiments import load_experiment, resolve_path
 from models import SimpleCNN
 
@@ -32,6 +32,43 @@ def test_benchmark_prints_both_loops_side_by_side(capsys):
     assert re.search(r"^train\s+\(b\)\s+.*%$", out, re.M)  # achieved FLOP/s and share of peak
 
 
+def test_benchmark_times_both_precisions_side_by_side_against_their_own_peaks(capsys):
+    code = speed.main(["--step", "CNN2", "--images", "16", "--reps", "2", "--batch-size", "16",
+                       "--device", "cpu", "--what", "train", "--precision", "fp32,bf16",
+                       "--workers", "0"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    peak = re.search(r"peak: float32 ([\d,]+) GFLOP/s, bfloat16 ([\d,]+) GFLOP/s", out)
+    assert peak, out
+    peaks = {"fp32": float(peak.group(1).replace(",", "")),
+             "bf16": float(peak.group(2).replace(",", ""))}
+    assert "each variant's own precision's: (a) fp32, (b) fp32, (b) bf16" in out
+    assert "fp32 and bf16 autocast, fp32 weights" in out and "CPU flags: " in out
+    number = r"[\d,]+(?:\.\d+)?"
+    for variant, kind in (("(a)", "fp32"), ("(b) fp32", "fp32"), ("(b) bf16", "bf16")):
+        row = re.search(rf"^train\s+{re.escape(variant)}\s+{number}\s+{number}\s+({number})\s+"
+                        rf"(\d+)%$", out, re.M)
+        assert row, out
+        achieved, share = float(row.group(1).replace(",", "")), int(row.group(2))
+        # Against its own precision's peak, not the other's (the figures are printed rounded).
+        other_kind = "bf16" if kind == "fp32" else "fp32"
+        own, other = (100 * achieved / peaks[k] for k in (kind, other_kind))
+        assert abs(own - share) <= 1, (variant, out)
+        if max(peaks.values()) > 1.5 * min(peaks.values()):
+            assert abs(own - share) < abs(other - share), (variant, out)
+    for label in ("fp32/a", "bf16/a", "bf16/fp32"):
+        assert re.search(rf"^train\s+{label}\s+{number}x\s+\(min", out, re.M), out
+
+
+def test_step_benchmark_prints_both_precisions_per_step(capsys):
+    assert precision.main(["--step", "001-A", "--reps", "1", "--batch-size", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "CPU flags: " in out
+    number = r"[\d,]+"
+    assert re.search(rf"^001-A\s+4\s+{number}\s+{number}\s+{number}\s+{number}\s+"
+                     rf"\d+\.\d\dx\s+\d+\.\d\dx$", out, re.M), out
+
+
 def test_flop_count_matches_the_layers_by_hand():
     model = SimpleCNN(widths=(4, 4, 4, 8), fc_units=16, num_classes=10)
     forward, step = speed.count_flops(model, 32)
@@ -52,7 +89,8 @@ def test_report_loader_hands_pil_images_to_the_steps_transforms():
     assert x.shape == (3, 3, 32, 32) and x.dtype == torch.float32 and len(y) == 3
 
 
-@pytest.mark.parametrize("args", [["--what", "model"], ["--images", "0"], ["--reps", "0"]])
+@pytest.mark.parametrize("args", [["--what", "model"], ["--images", "0"], ["--reps", "0"],
+                                  ["--precision", "fp32,fp16"]])
 def test_bad_options_are_refused(args, capsys):
     with pytest.raises(SystemExit) as e:
         speed.main(args)

@@ -260,9 +260,9 @@ def test_resume_with_another_lr_uses_it(tmp_path, capsys):
     seen = []
     real = train.train_one_epoch
 
-    def spy(model, loader, optimizer, *args):
+    def spy(model, loader, optimizer, *args, **kwargs):
         seen.append(optimizer.param_groups[0]["lr"])
-        return real(model, loader, optimizer, *args)
+        return real(model, loader, optimizer, *args, **kwargs)
 
     train.train_one_epoch, saved = spy, train.train_one_epoch
     try:

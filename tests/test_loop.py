@@ -71,9 +71,9 @@ def test_the_lr_of_epoch_e_is_lr_times_decay_to_the_e_minus_1(tmp_path, monkeypa
     seen = []
     one_epoch = train.train_one_epoch
 
-    def spy(model, loader, optimizer, device, desc):
+    def spy(model, loader, optimizer, device, desc, **kwargs):
         seen.append([g["lr"] for g in optimizer.param_groups])
-        return one_epoch(model, loader, optimizer, device, desc)
+        return one_epoch(model, loader, optimizer, device, desc, **kwargs)
 
     monkeypatch.setattr(train, "train_one_epoch", spy)
     train.run(exp, cfg)
@@ -224,9 +224,9 @@ def test_best_pt_starts_as_the_starting_weights(tmp_path, monkeypatch):
     start = {}
     one_epoch = train.train_one_epoch
 
-    def spy(model, *args):
+    def spy(model, *args, **kwargs):
         start.setdefault("model", {k: v.clone() for k, v in model.state_dict().items()})
-        return one_epoch(model, *args)
+        return one_epoch(model, *args, **kwargs)
 
     monkeypatch.setattr(train, "train_one_epoch", spy)
     result = train.run(exp, cfg)

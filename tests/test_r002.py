@@ -99,9 +99,9 @@ def test_test_limit_tests_the_first_n_images_each_epoch_and_records_the_whole_se
         seen_images.append(images.clone())
         return make_loader(images, labels, *args, **kwargs)
 
-    def counting_evaluate(model, loader, device):
+    def counting_evaluate(model, loader, device, *args):
         sizes.append(sum(len(y) for _, y in loader))
-        return evaluate(model, loader, device)
+        return evaluate(model, loader, device, *args)
 
     monkeypatch.setattr(augment, "make_loader", recording_loader)
     monkeypatch.setattr(train, "evaluate", counting_evaluate)

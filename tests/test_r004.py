@@ -100,7 +100,7 @@ def test_an_odd_batch_count_still_evaluates_at_the_nominal_half_and_prints_it(tm
 def test_default_runs_evaluate_once_per_epoch_and_train_as_before(tmp_path, monkeypatch):
     calls = []
     real = train.train_one_epoch
-    monkeypatch.setattr(train, "train_one_epoch", lambda *a: calls.append(len(a)) or real(*a))
+    monkeypatch.setattr(train, "train_one_epoch", lambda *a, **k: calls.append(len(a)) or real(*a, **k))
     assert main.main(["004-LeNet", "--dataset", "synthetic", "--subset", "80", "--epochs", "2",
                       "--batch-size", "18", "--device", "cpu", "--out", str(tmp_path),
                       "--set", "eval_every=1", "--set", "eval_at_start=false"]) == 0

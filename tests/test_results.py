@@ -39,9 +39,9 @@ def trained(tmp_path_factory):
     starts = {}
     one_epoch = train.train_one_epoch
 
-    def record_start(model, loader, optimizer, device, desc):
+    def record_start(model, loader, optimizer, device, desc, **kwargs):
         starts.setdefault(desc.split()[0], load.first_conv(model).weight.detach().clone())
-        return one_epoch(model, loader, optimizer, device, desc)
+        return one_epoch(model, loader, optimizer, device, desc, **kwargs)
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(train, "train_one_epoch", record_start)
