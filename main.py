@@ -14,7 +14,10 @@ import data
 import devices
 import launch
 import optimizers
+import pages
+import pages.markdown
 import results
+import run_folder
 import runs
 from config import DERIVED, Config, check_config, check_value, parse_value
 from errors import OneLineParser, UserError
@@ -201,17 +204,17 @@ def summary(exp: Experiment, cfg: Config) -> None:
 
 
 def _tables(cfgs: list[Config], tasks: list[launch.Task], outcome: launch.Outcome) -> str:
-    """The results tables of the runs just made or found finished (results.tables); for a step with
-    several seeds, also their mean curves with the min-max band (results.seed_curves)."""
+    """The results tables of the runs just made or found finished (pages.markdown.tables); for a step
+    with several seeds, also their mean curves with the min-max band (results.seed_curves)."""
     by_step: dict[str, list[runs.Run]] = {}
     for t in tasks:
-        if outcome.status.get(t.name) == launch.OK and (r := results.attempt_read(t.dir, [])):
+        if outcome.status.get(t.name) == launch.OK and (r := runs.attempt_read(t.dir, [])):
             by_step.setdefault(t.cfg.step, []).append(r)
     for several in by_step.values():
         several.sort(key=lambda r: r.config.seed)  # the finished ones were found first
         results.seed_curves(several)
-    return results.tables(list(dict.fromkeys(c.step for c in cfgs)), by_step,
-                          launch.step_status(tasks, outcome))
+    return pages.markdown.tables(list(dict.fromkeys(c.step for c in cfgs)), by_step,
+                                 launch.step_status(tasks, outcome))
 
 
 def _check(args: argparse.Namespace) -> tuple[list[Experiment], list[Config]]:
@@ -247,7 +250,7 @@ def _check_options(args: argparse.Namespace, settings: dict[str, Any]) -> None:
 def _check_data(cfgs: list[Config]) -> None:
     """Refuse, before any training, an --out that cannot be written, missing data, a split too large."""
     for out in dict.fromkeys(c.out for c in cfgs):
-        runs.check_writable(out)
+        run_folder.check_writable(out)
     for key in dict.fromkeys((c.dataset, c.data_dir, c.subset, c.seed, c.num_classes) for c in cfgs):
         data.load_dataset(*key)  # a missing dataset stops here, once
     for cfg in cfgs:  # the split fits the data: known only now, from the subset
@@ -312,8 +315,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _check_data(cfgs)
         tasks, finished = launch.plan(exps, cfgs, args.seeds)
         for task in (t for t in tasks if t.cfg.resume):  # one that cannot be resumed, before any trains
-            runs.RunFolder(task.cfg.out, task.cfg.step, task.cfg.seed if task.seeded else None
-                           ).resumable(task.cfg)
+            folder = run_folder.RunFolder(task.cfg.out, task.cfg.step,
+                                          task.cfg.seed if task.seeded else None)
+            folder.resumable(task.cfg)
         execute = _executor(args, cfgs)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -338,12 +342,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _pages(trained: list[Config]) -> None:
-    """The pages of the reports just trained, and the index (results.write_pages); their figures
+    """The pages of the reports just trained, and the index (pages.write_pages); their figures
     are results.py's to draw."""
     for out in dict.fromkeys(c.out for c in trained):
         reports = {r.id: None for c in trained if c.out == out and (r := report_of(c.step))}
         try:
-            index = results.write_pages(out, reports)[-1]
+            index = pages.write_pages(out, reports)[-1]
         except (OSError, UserError) as e:  # the runs are written; only their pages are missing
             print(f"error: could not write the pages in {out}/results/ "
                   f"({getattr(e, 'strerror', None) or e})", file=sys.stderr)

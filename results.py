@@ -5,8 +5,8 @@
 For each report: each step's run is read back and its loss/accuracy figure drawn (best epoch
 marked); then the report's rows of figures.FIGURES are drawn, in the report's order (a step
 figure once per run of its steps, a report figure once); then runs/results/<id>.md, the table of
-its steps beside the report's figures. Steps with no run are listed as not run; runs of
-experiments outside the table go to runs/results/other.md. Last, the pages (pages/):
+its steps beside the report's figures (pages/markdown.py). Steps with no run are listed as not
+run; runs of experiments outside the table go to runs/results/other.md. Last, the pages (pages/):
 runs/results/index.html and <id>.html, each report's figures embedded in its order. The figures'
 own options (figures.OPTIONS) are added to the command line.
 
@@ -26,130 +26,20 @@ from typing import Any, Callable, Mapping, Sequence
 import figures
 import pages
 import plotting
+import run_folder
 import runs
-from config import FIGURES as FIGURE_NAMES
-from config import Config, reported_figures
+from config import Config
 from errors import OneLineParser, UserError
-from experiments import REPORTS, STEPS, Report, report_of
+from experiments import REPORTS, STEPS, Report
 from figures import notes as figure_notes
 from figures.context import results_dir
+from pages.markdown import results_markdown, results_table
 from runs import Run
-from summary import (DEFAULT_COLUMNS, VERDICT_RULE, Spread, aggregate, figure_text, mean_history,
-                     spread_text, verdict_text)
+from summary import DEFAULT_COLUMNS, mean_history
 
 
 # ---------------------------------------------------------------------------------------------
-# The results table: one for every report, and for the command line's summary
-# ---------------------------------------------------------------------------------------------
-
-def results_table(steps: Sequence[str], found: dict[str, Run], columns: Sequence[str],
-                  status: dict[str, str] | None = None,
-                  seeds: Mapping[str, Sequence[Run]] | None = None) -> str:
-    """A Markdown table: each step's figures on the report's columns beside the report's, and the difference.
-
-    status names what happened to a step with no run (failed, stopped); default "not run".
-    seeds: a step's runs when it has several (--seeds): each figure is their mean ± std (n) and
-    the difference is the mean's, with the verdict (summary.verdict).
-    """
-    head = ["step", "parameters", "epochs"]
-    for c in columns:
-        head += [FIGURE_NAMES[c][0], "report", "diff"]
-    head += ["device", "setting"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
-    for step in steps:
-        run = found.get(step)
-        rep = runs.reported_for(step, run)
-        theirs = reported_figures(rep)
-        if run is None:
-            cells = [step, "-", (status or {}).get(step, "not run")]
-            for c in columns:
-                cells += ["-", figure_text(c, theirs[c]) if c in theirs else "-", "-"]
-            lines.append("| " + " | ".join(cells + ["-", "-"]) + " |")
-            continue
-        several = list((seeds or {}).get(step, [run]))
-        spreads = aggregate([r.summary for r in several])
-        params = run.info.get("parameters")
-        early = any(r.end and r.end.get("stopped_early") for r in several)
-        cells = [step, f"{params:,}" if params is not None else "-",
-                 _epochs(spreads["epochs"]) + (" (stopped early)" if early else "")]
-        if rep is not None and rep.parameters is not None and rep.parameters != params:
-            cells[1] += f" (report: {rep.parameters:,})"
-        for c in columns:
-            value = spreads.get(c)
-            cells += [spread_text(c, value) if value is not None else "-",
-                      figure_text(c, theirs[c]) if c in theirs else "-",
-                      verdict_text(value, theirs[c]) if c in theirs and value is not None else "-"]
-        first = several[0]
-        notes = figure_notes.setting(first)
-        if len(several) > 1:
-            notes.append(f"seeds {', '.join(str(r.config.seed) for r in several)}")
-        cells += [first.device, ", ".join(notes) or "the report's"]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def _epochs(s: Spread) -> str:
-    """The epochs column: the count, or the range over several seeds that stopped at different ones."""
-    return f"{s.low:g}" if s.low == s.high else f"{s.low:g}-{s.high:g}"
-
-
-def tables(steps: Sequence[str], by_step: Mapping[str, Sequence[Run]],
-           status: dict[str, str]) -> str:
-    """main.py's end-of-command tables, one per report: each step's runs (one, or several seeds)."""
-    found = {s: runs.mean_run(list(rs)) for s, rs in by_step.items() if rs}
-    seeds = {s: rs for s, rs in by_step.items() if len(rs) > 1}
-    text = []
-    for report in [*REPORTS, None]:
-        mine = [s for s in steps if report_of(s) is report]
-        if mine:
-            columns = report.columns if report else DEFAULT_COLUMNS
-            text.append(f"{f'report {report.id}' if report else 'other experiments'}:\n"
-                        + results_table(mine, found, columns, status, seeds))
-    return "\n\n".join(text)
-
-
-def results_markdown(report: Report, found: dict[str, Run], files: list[str], out: str,
-                     seeds: Mapping[str, Sequence[Run]] | None = None, said: Sequence[str] = (),
-                     not_drawn: Sequence[str] = ()) -> str:
-    """runs/results/<id>.md: the table, what its columns mean, and the figures as images.
-
-    seeds: the steps run with several seeds, and their runs (results_table); said: the lines the
-    figures add under the table (Context.note); not_drawn: the report figures left out for want
-    of a run.
-    """
-    not_run = [s for s in report.steps if s not in found]
-    hardware = f" The report's minutes are on a {report.hardware}." if report.hardware else ""
-    notes = [f"- {s}: {r.note}" for s in report.steps
-             if (r := runs.reported_for(s, found.get(s))) is not None and r.note]
-    return "\n".join([
-        f"# Report {report.id}: {report.title}",
-        "",
-        f"Rebuilt by `python results.py --out {out}` from the runs in `{out}/`; nothing was trained. "
-        f"{len(found)} of {len(report.steps)} steps have a run"
-        + (f"; not run: {', '.join(not_run)}." if not_run else "."),
-        "",
-        results_table(report.steps, found, report.columns, seeds=seeds),
-        "",
-        *[f"{line[0].upper()}{line[1:]}." for line in (report.loss_note, *said) if line],
-        *([""] if report.loss_note or said else []),
-        "Each figure is the run's beside the report's, on the report's own metric; *diff* is run minus "
-        "report (for a range, the distance to its nearer end). Test figures are of the weights the "
-        "step keeps (the last epoch's, or the best validation epoch's). A run whose *setting* is "
-        f"not the report's (other data, fewer images or epochs) is not comparable.{hardware}",
-        "",
-        *([f"A step run with several seeds ({', '.join(seeds)}) shows each figure as mean ± std "
-           f"(n runs) and, after its diff, a verdict: {VERDICT_RULE}", ""] if seeds else []),
-        *(["## Notes on the report's figures", "", *notes, ""] if notes else []),
-        "## Figures",
-        "",
-        *[f"![{os.path.relpath(f, results_dir(out))}]({pages.href(f, results_dir(out))})\n"
-          for f in files],
-        *([f"- not drawn, no run of their steps: {', '.join(not_drawn)}", ""] if not_drawn else []),
-    ])
-
-
-# ---------------------------------------------------------------------------------------------
-# Everything
+# Rebuilding: every figure and table from the runs under out
 # ---------------------------------------------------------------------------------------------
 
 def regenerate(out: str, data_dir: str | None = None, only: Sequence[str] = (),
@@ -223,7 +113,7 @@ def regenerate(out: str, data_dir: str | None = None, only: Sequence[str] = (),
         attempt(lambda: _write(path, f"# Runs outside the reports\n\n{table}\n"))
         found_all.update(found)
     unread_runs: list[str] = []  # each said once already, when its report was drawn
-    attempt(lambda: write_pages(out, drawn, unread_runs))
+    attempt(lambda: pages.write_pages(out, drawn, unread_runs))
     problems += unread_runs
     # A damaged file that several figures read is said once.
     return {"written": written, "removed": removed, "problems": list(dict.fromkeys(problems)),
@@ -290,42 +180,9 @@ def _read_options(values: dict[str, Any], problems: list[str]) -> tuple[dict[str
     return values, unread
 
 
-def attempt_read(run_dir: str, problems: list[str]) -> Run | None:
-    """runs.read_run, with a damaged run recorded as a problem instead of raised."""
-    try:
-        return runs.read_run(run_dir)
-    except UserError as e:
-        problems.append(str(e))
-        return None
-
-
-def step_runs(out: str, step: str, problems: list[str]) -> list[Run]:
-    """Every run of a step under out, compared with the report (runs.compared): its seeds', else its
-    one run (none: not run)."""
-    return runs.compared([r for d in runs.step_dirs(out, step) if (r := attempt_read(d, problems))])
-
-
-def write_pages(out: str, drawn: Mapping[str, pages.Drawn | None],
-                problems: list[str] | None = None) -> list[str]:
-    """OUT/results/index.html and the pages of the reports in `drawn` (None: their figures were
-    not drawn by this command); another report's page is written only if it has none yet, so
-    that every link of the index leads somewhere. Returns the files written."""
-    folder, problems = results_dir(out), problems if problems is not None else []
-    os.makedirs(folder, exist_ok=True)
-    found = {r.id: {s: step_runs(out, s, problems) for s in r.steps} for r in REPORTS}
-    written = []
-    for report in REPORTS:
-        if report.id in drawn or not os.path.isfile(os.path.join(folder, f"{report.id}.html")):
-            written.append(pages.write_report(folder, report, found[report.id],
-                                              drawn.get(report.id)))
-    others = os.path.isfile(os.path.join(folder, "other.md"))
-    written.append(pages.write_index(folder, [(r, found[r.id]) for r in REPORTS], others))
-    return written
-
-
 def _confusion(run: Run) -> list[str]:
-    return runs.draw_confusion(run.dir, run.step, run.config.keep, run.end or {},
-                               figure_notes.of_run(run))
+    return run_folder.draw_confusion(run.dir, run.step, run.config.keep, run.end or {},
+                                     figure_notes.of_run(run))
 
 
 def _remove(path: str) -> list[str]:
@@ -337,9 +194,8 @@ def _remove(path: str) -> list[str]:
 
 
 def _read_steps(out: str, steps: Sequence[str], problems: list[str]) -> dict[str, list[Run]]:
-    """Every run of each step (runs.step_dirs), a damaged one recorded as a problem; steps with none left out."""
-    found = {s: [r for d in runs.step_dirs(out, s) if (r := attempt_read(d, problems))]
-             for s in steps}
+    """Every run of each step (runs.read_step), a damaged one recorded as a problem; steps with none left out."""
+    found = {s: runs.read_step(out, s, problems) for s in steps}
     return {s: rs for s, rs in found.items() if rs}
 
 
@@ -375,6 +231,10 @@ def _write(path: str, text: str) -> list[str]:
         f.write(text)
     return [path]
 
+
+# ---------------------------------------------------------------------------------------------
+# The command line
+# ---------------------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line of results.py."""

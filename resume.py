@@ -1,7 +1,7 @@
 """--resume: what a checkpoint holds, what it must match, and putting a run back as it was.
 
-A checkpoint is written after every finished epoch (runs.RunFolder.save_epoch) with every state
-the next epoch depends on: the weights, the optimizer, the metrics so far, the early-stopping
+A checkpoint is written after every finished epoch (run_folder.RunFolder.save_epoch) with every
+state the next epoch depends on: the weights, the optimizer, the metrics so far, the early-stopping
 rule and every random generator. Resuming from it gives, on the CPU, the very metrics an
 uninterrupted run gives.
 """

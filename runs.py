@@ -1,11 +1,11 @@
-"""A run's folder <out>/<step>/: RunFolder writes every file in it, Run and read_run read it back.
+"""A run's folder <out>/<step>/: the files in it, and reading a run back (Run, read_run).
 
 A step run with several seeds (--seeds) has a folder per seed inside its own, <out>/<step>/seed-<s>/;
 read_step reads every run of a step back, and run_state says how far a run got (--resume).
 
-What must survive a crash or a Ctrl-C is written here: atomic writes, moving an earlier run aside,
-the INTERRUPTED marker, the free-space check, snapshots. What a checkpoint holds and how a run is
-resumed from it is resume.py's; the run's figures against the report's are summary.py's.
+What writes the folder (RunFolder, atomic writes, snapshots, moving an earlier run aside) is
+run_folder.py's; what a checkpoint holds and how a run is resumed from it is resume.py's; the run's
+figures against the report's are summary.py's.
 """
 from __future__ import annotations
 
@@ -15,9 +15,6 @@ import dataclasses
 import json
 import os
 import re
-import shutil
-import tempfile
-import time
 import zipfile
 from dataclasses import dataclass
 from typing import Any
@@ -25,14 +22,11 @@ from typing import Any
 import torch
 from torch import nn
 
-import plotting
 import resume
 from config import Config, Reported
-from devices import environment
-from errors import UserError, ctrl_c_deferred, first_line
+from errors import UserError, first_line
 from experiments import STEPS, Experiment, load_experiment, resolve_path
-from optimizers import trainable_parameters
-from summary import best_epoch, epoch_rows, mean_history, per_class_accuracy, setting_notes, summarize
+from summary import best_epoch, mean_history, summarize
 
 # metrics.csv's columns in order; the validation ones only when the run has a validation split.
 # train_eval_*: the training set evaluated in eval mode, in runs with extra evaluations (eval_every).
@@ -49,42 +43,36 @@ CURVES = "loss_accuracy.png"  # the run's loss and accuracy per epoch
 CONFUSION = "confusion.csv"  # the kept weights on the test set: images of each class by prediction
 CONFUSION_FIGURE = "confusion.png"  # confusion.csv drawn (CIFAR-100: its 20 most confused pairs)
 INTERRUPTED = "INTERRUPTED.txt"  # in a run's folder while its last run was stopped by Ctrl-C
-SET_ASIDE = re.compile(r".+-\d{8}-\d{6}(-\d+)?")  # an earlier run's folder, moved by set_aside
+SET_ASIDE = re.compile(r".+-\d{8}-\d{6}(-\d+)?")  # an earlier run's folder (run_folder.set_aside)
 LOG = "log.txt"  # a run's own output when it ran in a process of its own (--jobs, Slurm)
 SEED_DIR = re.compile(r"seed-(\d+)")  # <out>/<step>/seed-<s>/: the run of one of several seeds
 # In a step's folder, what belongs to its seeds rather than to its plain run: seed-<s>/, a seed
 # folder set aside (seed-<s>-<date>-<time>/), the seeds' mean curves. Never moved with the plain run.
 SEEDS_PREFIX = "seed"
 SEEDS_CURVES = "seeds_loss_accuracy.png"  # the mean over a step's seeds, with their min-max band
+SNAPSHOTS = "snapshots"  # <run>/snapshots/epoch-N.pt: the weights after epoch N (Config.snapshots)
 
 
 # ---------------------------------------------------------------------------------------------
-# Writing the run: atomic files, metrics, random states
+# Where a run's files are
 # ---------------------------------------------------------------------------------------------
 
-def save_atomic(path: str, state: dict[str, Any]) -> None:
-    """Write a torch file atomically: a temp file, flushed to disk, then renamed over the old one.
+def run_dir(out: str, step: str, seed: int | None = None) -> str:
+    """A run's folder: <out>/<step>/, or <out>/<step>/seed-<seed>/ for one of several seeds."""
+    return os.path.join(out, step) if seed is None else os.path.join(out, step, f"seed-{seed}")
 
-    Killed at any moment, the process leaves either the old checkpoint or the new one, whole.
-    """
-    tmp = f"{path}.tmp"
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)  # half a checkpoint frees its space; the old one is untouched
-        raise
-    os.replace(tmp, path)
-    if os.name == "posix":  # make the rename itself survive a power cut
-        fd = os.open(os.path.dirname(path) or ".", os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+def snapshot_path(run_dir: str, epoch: int) -> str:
+    """Where the weights after `epoch` are kept when the run keeps snapshots."""
+    return os.path.join(run_dir, SNAPSHOTS, f"epoch-{epoch}.pt")
 
+def snapshot_epochs(best: int) -> tuple[int, ...]:
+    """The epochs report 003's t-SNE shows: after epoch 1, in the middle (best // 2) and the best."""
+    return tuple(sorted({1, max(1, best // 2), max(1, best)}))
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading a run's files: weights, metrics, the confusion matrix
+# ---------------------------------------------------------------------------------------------
 
 def read_weights(path: str, step: str) -> dict[str, Any]:
     """A weights file of the run (checkpoint.pt, best.pt, a snapshot), refused in one sentence naming
@@ -119,271 +107,24 @@ def load_weights(model: nn.Module, path: str, step: str) -> dict[str, Any]:
     return state
 
 
-def write_metrics(path: str, history: list[dict[str, float]]) -> None:
-    """metrics.csv: one row per evaluation, the columns the rows have, in COLUMNS' order."""
-    columns = [k for k in COLUMNS if any(k in row for row in history)]
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        for row in history:
-            writer.writerow({k: (f"{row[k]:.6g}" if isinstance(row.get(k), float) else row.get(k, ""))
-                             for k in columns})
-
-
 def _number(key: str, text: str) -> float:
     return int(text) if key == "epoch" and text.lstrip("-").isdigit() else float(text)
 
 
-# ---------------------------------------------------------------------------------------------
-# The run's folder: writable, never overwritten silently, marked when interrupted
-# ---------------------------------------------------------------------------------------------
-
-def check_writable(out: str) -> None:
-    """Refuse, before any training, an --out folder that cannot be created or written to."""
+def read_history(path: str) -> list[dict[str, float]]:
+    """metrics.csv as a list of per-epoch rows (epoch an int, the rest floats)."""
     try:
-        os.makedirs(out, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out) as f:
-            f.write(b"probe")
-            f.flush()
-    except OSError as e:
-        raise UserError(f"--out {out}: cannot write there ({e.strerror or e}); choose a folder you "
-                        f"can write to with --out") from None
-
-
-def run_dir(out: str, step: str, seed: int | None = None) -> str:
-    """A run's folder: <out>/<step>/, or <out>/<step>/seed-<seed>/ for one of several seeds."""
-    return os.path.join(out, step) if seed is None else os.path.join(out, step, f"seed-{seed}")
-
-
-def set_aside(run_dir: str) -> str | None:
-    """Move an earlier run's folder to <run_dir>-<its time>, so that starting again loses nothing.
-
-    The seeds' folders inside a step's folder stay where they are: only the plain run moves.
-    """
-    done = [os.path.join(run_dir, f) for f in ("metrics.csv", "checkpoint.pt")]
-    done = [f for f in done if os.path.exists(f)]
-    if not done:
-        return None
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(max(os.path.getmtime(f) for f in done)))
-    target, n = f"{run_dir}-{stamp}", 1
-    while os.path.exists(target):
-        target, n = f"{run_dir}-{stamp}-{n}", n + 1
-    names = os.listdir(run_dir)
-    if not any(name.startswith(SEEDS_PREFIX) for name in names):
-        os.rename(run_dir, target)  # one atomic rename, as always without seeds
-        return target
-    os.makedirs(target)
-    for name in names:
-        if not name.startswith(SEEDS_PREFIX):
-            os.rename(os.path.join(run_dir, name), os.path.join(target, name))
-    return target
-
-
-def check_free_space(run_dir: str, model: nn.Module, existing: int = 0, snapshots: int = 0) -> None:
-    """Refuse, before training, a disk without room for the run's checkpoints (and `snapshots` epochs' weights).
-
-    existing: the bytes of the checkpoint the run replaces (a resumed run's); the disk is the one
-    run_dir is (or will be) on.
-    """
-    # A checkpoint holds the weights and Adam's two moments; while one is written the old one stays.
-    trainable = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
-    size = 3 * trainable + sum(b.numel() * b.element_size() for b in model.buffers())
-    # best.pt holds the weights only: one more copy of them.
-    need = 2 * size + trainable - existing + (16 << 20)
-    need += snapshots * (size - 2 * trainable)  # weights and buffers, until prune_snapshots
-    free = shutil.disk_usage(run_dir if os.path.isdir(run_dir) else os.path.dirname(run_dir) or ".").free
-    if free < need:
-        raise UserError(f"{run_dir}: {free / 2**20:.0f} MB free on its disk, but this step's "
-                        f"checkpoints need about {need / 2**20:.0f} MB (the old one stays while the "
-                        f"new one is written); free some space or choose another --out")
-
-
-SNAPSHOTS = "snapshots"  # <run>/snapshots/epoch-N.pt: the weights after epoch N (Config.snapshots)
-
-
-def snapshot_path(run_dir: str, epoch: int) -> str:
-    """Where the weights after `epoch` are kept when the run keeps snapshots."""
-    return os.path.join(run_dir, SNAPSHOTS, f"epoch-{epoch}.pt")
-
-
-def save_snapshot(run_dir: str, epoch: int, model: nn.Module) -> None:
-    """The weights after `epoch`, weights only, written atomically."""
-    os.makedirs(os.path.join(run_dir, SNAPSHOTS), exist_ok=True)
-    save_atomic(snapshot_path(run_dir, epoch), {"epoch": epoch, "model": model.state_dict()})
-
-
-def snapshot_epochs(best: int) -> tuple[int, ...]:
-    """The epochs report 003's t-SNE shows: after epoch 1, in the middle (best // 2) and the best."""
-    return tuple(sorted({1, max(1, best // 2), max(1, best)}))
-
-
-def prune_snapshots(run_dir: str, best: int) -> list[int]:
-    """Delete every snapshot but snapshot_epochs(best); returns the epochs left on disk."""
-    folder, keep = os.path.join(run_dir, SNAPSHOTS), snapshot_epochs(best)
-    left = []
-    for name in os.listdir(folder) if os.path.isdir(folder) else []:
-        match = re.fullmatch(r"epoch-(\d+)\.pt", name)
-        if match and int(match.group(1)) in keep:
-            left.append(int(match.group(1)))
-        elif match or name.endswith(".tmp"):  # a .tmp is a write a crash cut short
-            os.remove(os.path.join(folder, name))
-    return sorted(left)
-
-
-# ---------------------------------------------------------------------------------------------
-# The one writer of a run's folder
-# ---------------------------------------------------------------------------------------------
-
-class RunFolder:
-    """<out>/<step>/ (with a seed: <out>/<step>/seed-<seed>/) and every file a run writes there, in
-    the spirit of timm's CheckpointSaver.
-
-    `checkpointed` is the epoch checkpoint.pt holds: the stopping messages say what is kept by it.
-    """
-
-    def __init__(self, out: str, step: str, seed: int | None = None) -> None:
-        self.dir, self.step, self.checkpointed = run_dir(out, step, seed), step, 0
-        self.keeps_best = False  # with a validation split: best.pt holds the best epoch's weights
-        self.step_config = Config()  # the step's own (the report's setting): its curves say how it differs
-        self.held: dict[str, Any] | None = None  # a best evaluation within the epoch (hold_best)
-        self.checkpoint, self.best = os.path.join(self.dir, CHECKPOINT), os.path.join(self.dir, BEST)
-
-    @property
-    def ended(self) -> bool:
-        """Whether the run in the folder ended (summary.json; a stopped or running one has none)."""
-        return os.path.isfile(os.path.join(self.dir, SUMMARY))
-
-    def resumable(self, cfg: Config) -> dict[str, Any]:
-        """The checkpoint --resume goes on from; refuses by name one, or a best.pt, it cannot."""
-        ckpt = resume.load_checkpoint(self.checkpoint, cfg)
-        if cfg.val_split != "none":  # finishing the run tests best.pt's weights
-            try:
-                read_weights(self.best, cfg.step)
-            except UserError as e:
-                raise UserError(f"--resume: {e} (best.pt holds the best epoch's weights, which the "
-                                f"run's end tests); run without --resume to start again (the old "
-                                f"run is moved aside)") from None
-        return ckpt
-
-    def start(self, exp: Any, cfg: Config, model: nn.Module, device: torch.device,
-              history: list[dict[str, float]], resumed: bool, keeps_best: bool) -> None:
-        """Set an earlier run aside (unless resumed), then write what this run is and how to repeat it.
-
-        Everything that can be refused is checked before the earlier run is moved.
-        """
-        self.checkpointed, self.keeps_best = len(epoch_rows(history)), keeps_best
-        self.step_config = exp.config
-        try:
-            os.makedirs(os.path.dirname(self.dir) or ".", exist_ok=True)
-            existing = os.path.getsize(self.checkpoint) if resumed else 0  # set aside otherwise
-            check_free_space(self.dir, model, existing, cfg.epochs if cfg.snapshots else 0)
-            if not resumed:
-                moved = set_aside(self.dir)
-                if moved:
-                    print(f"{self.dir} held an earlier run: moved it to {moved}")
-            os.makedirs(self.dir, exist_ok=True)
-            for name in (INTERRUPTED, SUMMARY):
-                with contextlib.suppress(FileNotFoundError):
-                    os.remove(os.path.join(self.dir, name))
-            self._write_json(CONFIG, {
-                "config": dataclasses.asdict(cfg), "parameters": trainable_parameters(model),
-                "reported": dataclasses.asdict(exp.reported) if exp.reported else None,
-                "environment": environment(device)})
-            with open(os.path.join(self.dir, EXPERIMENT), "w", encoding="utf-8") as f:
-                f.write(exp.source)
-            if history:  # an interruption may have left a row for an epoch the checkpoint lacks
-                write_metrics(os.path.join(self.dir, METRICS), history)
-            if keeps_best and not resumed:  # best.pt starts as the starting weights
-                save_atomic(self.best, {"epoch": 0, "model": model.state_dict()})
-        except OSError as e:
-            raise UserError(f"{cfg.step}: cannot write the run's folder {self.dir} "
-                            f"({e.strerror or e}); choose another --out") from None
-
-    def hold_best(self, epoch: float, model: nn.Module) -> None:
-        """A new best at an evaluation inside an epoch: its weights, written with the epoch's checkpoint.
-
-        Kept in memory until then, so that best.pt never runs ahead of checkpoint.pt: a run stopped
-        within the epoch evaluates it again when resumed.
-        """
-        self.held = {"epoch": epoch, "model": {k: v.detach().clone()
-                                                for k, v in model.state_dict().items()}}
-
-    def save_epoch(self, cfg: Config, epoch: int, model: nn.Module, optimizer: Any,
-                   history: list[dict[str, float]], loaders: list[Any], stopper: Any,
-                   improved: bool) -> None:
-        """Everything an epoch leaves: metrics.csv, its figure, best.pt if it (or an evaluation within
-        it, hold_best) improved, its snapshot, then checkpoint.pt; a full disk stops the run with the
-        last checkpoint kept."""
-        try:
-            write_metrics(os.path.join(self.dir, METRICS), history)
-            plotting.plot_loss_accuracy(history, cfg.step, os.path.join(self.dir, CURVES),
-                                        best_epoch=stopper.best_epoch if self.keeps_best else None,
-                                        footnote=self._footnote(cfg, history, stopper.stopped))
-            with ctrl_c_deferred():  # the checkpoint and `checkpointed` always agree
-                if improved:
-                    save_atomic(self.best, {"epoch": epoch, "model": model.state_dict()})
-                elif self.held is not None:
-                    save_atomic(self.best, self.held)
-                self.held = None
-                if cfg.snapshots:  # before checkpoint.pt: a resumed run never lacks one
-                    save_snapshot(self.dir, epoch, model)
-                save_atomic(self.checkpoint, resume.checkpoint(cfg, epoch, model, optimizer, history,
-                                                               loaders, stopper))
-                self.checkpointed = epoch
-        except OSError as e:
-            raise UserError(f"{cfg.step}: could not write to {self.dir} ({e.strerror or e}); "
-                            f"{self.kept()}; free some space first") from None
-
-    def _footnote(self, cfg: Config, history: list[dict[str, float]], stopped: bool,
-                  loss: bool = True) -> str:
-        """A figure's footnote as results.py gives it (figures/notes.py), from what the run knows so
-        far; loss: the figure plots a loss, which the report may have scaled."""
-        report = STEPS.get(cfg.step)
-        notes = setting_notes(cfg, self.step_config, history, {"stopped_early": stopped})
-        return plotting.footnote_for({cfg.step: notes},
-                                     loss=report.loss_note if report and loss else "")
-
-    def kept(self) -> str:
-        """What a stopped run leaves: the phrase every stopping message ends with."""
-        return (f"the checkpoint of epoch {self.checkpointed} is kept and --resume continues from it"
-                if self.checkpointed else "no epoch had finished, so nothing was saved")
-
-    def mark_interrupted(self, epoch: int) -> str:
-        """Leave INTERRUPTED.txt in the run's folder; returns the one-line message."""
-        message = f"{self.step}: interrupted during epoch {epoch}; {self.kept()}"
-        with contextlib.suppress(OSError):  # a full disk must not hide the interruption itself
-            with open(os.path.join(self.dir, INTERRUPTED), "w") as f:
-                f.write(f"{message}\n(at {time.strftime('%Y-%m-%d %H:%M:%S')}; add --resume to the "
-                        f"command that started it)\n")
-        return message
-
-    def finish(self, cfg: Config, end: dict[str, Any], history: list[dict[str, float]], best: int,
-               confusion: list[list[int]], classes: list[str]) -> None:
-        """The run ended: keep only the snapshots the t-SNE shows, write the kept weights' confusion
-        matrix (confusion.csv, its figure, each class's accuracy in end) and summary.json."""
-        if cfg.snapshots:  # only now is the best epoch, and so the middle one, known
-            end["snapshots"] = prune_snapshots(self.dir, best)
-        end["per_class_accuracy"] = per_class_accuracy(confusion, classes)
-        write_confusion(os.path.join(self.dir, CONFUSION), confusion, classes)
-        self._write_json(SUMMARY, end)
-        draw_confusion(self.dir, cfg.step, cfg.keep, end,
-                       self._footnote(cfg, history, end.get("stopped_early", False), loss=False))
-
-    def _write_json(self, name: str, content: dict[str, Any]) -> None:
-        with open(os.path.join(self.dir, name), "w") as f:
-            json.dump(content, f, indent=2)
-
-
-# ---------------------------------------------------------------------------------------------
-# The confusion matrix of the kept weights on the test set
-# ---------------------------------------------------------------------------------------------
-
-def write_confusion(path: str, matrix: list[list[int]], classes: list[str]) -> None:
-    """confusion.csv: a header of the predicted classes, then a row per true class with its counts."""
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["true \\ predicted", *classes])
-        writer.writerows([name, *row] for name, row in zip(classes, matrix))
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        history = [{k: _number(k, r[k]) for k in COLUMNS if r.get(k, "") != ""} for r in rows]
+        missing = [k for k in REQUIRED_COLUMNS if history and k not in set().union(*history)]
+        if missing:
+            raise KeyError(f"no column {', '.join(missing)}")
+    except (OSError, KeyError, TypeError, ValueError) as e:
+        raise UserError(f"{path} is not a readable metrics file ({type(e).__name__}: {e})") from None
+    if not history:
+        raise UserError(f"{path} has no epochs in it")
+    return history
 
 
 def read_confusion(run_dir: str) -> tuple[list[str], list[list[int]]] | None:
@@ -400,21 +141,6 @@ def read_confusion(run_dir: str) -> tuple[list[str], list[list[int]]] | None:
     except (OSError, ValueError) as e:
         raise UserError(f"{path} is not a readable confusion matrix ({type(e).__name__}: {e})") from None
     return classes, matrix
-
-
-def draw_confusion(run_dir: str, step: str, keep: str, end: dict[str, Any],
-                   footnote: str = "") -> list[str]:
-    """confusion.png from the run's confusion.csv, titled with the weights it is of; [] without one."""
-    found = read_confusion(run_dir)
-    if found is None:
-        return []
-    weights = (f"the best epoch's weights (epoch {end['best_epoch']})"
-               if keep == "best" and "best_epoch" in end else "the last epoch's weights")
-    path = os.path.join(run_dir, CONFUSION_FIGURE)
-    plotting.plot_confusion(found[1], found[0], f"{step}\n{weights} on the test set", path,
-                            footnote=footnote)
-    return [path]
-
 
 # ---------------------------------------------------------------------------------------------
 # Reading a run back
@@ -460,22 +186,6 @@ class Run:
         return f"{env.get('device', '?')} ({name})" if name else env.get("device", "?")
 
 
-def read_history(path: str) -> list[dict[str, float]]:
-    """metrics.csv as a list of per-epoch rows (epoch an int, the rest floats)."""
-    try:
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
-        history = [{k: _number(k, r[k]) for k in COLUMNS if r.get(k, "") != ""} for r in rows]
-        missing = [k for k in REQUIRED_COLUMNS if history and k not in set().union(*history)]
-        if missing:
-            raise KeyError(f"no column {', '.join(missing)}")
-    except (OSError, KeyError, TypeError, ValueError) as e:
-        raise UserError(f"{path} is not a readable metrics file ({type(e).__name__}: {e})") from None
-    if not history:
-        raise UserError(f"{path} has no epochs in it")
-    return history
-
-
 def read_run(run_dir: str) -> Run | None:
     """The run in run_dir, or None if it has no metrics.csv (never started, or no epoch finished)."""
     metrics = os.path.join(run_dir, "metrics.csv")
@@ -498,6 +208,15 @@ def read_run(run_dir: str) -> Run | None:
     return Run(cfg.step or os.path.basename(run_dir), run_dir, history, cfg, info, end)
 
 
+def attempt_read(run_dir: str, problems: list[str]) -> Run | None:
+    """read_run, with a damaged run recorded as a problem instead of raised."""
+    try:
+        return read_run(run_dir)
+    except UserError as e:
+        problems.append(str(e))
+        return None
+
+
 def step_dirs(out: str, step: str) -> list[str]:
     """The folders that may hold a run of the step: <out>/<step>/, then its seeds' in seed order."""
     folder = os.path.join(out, step)
@@ -506,9 +225,14 @@ def step_dirs(out: str, step: str) -> list[str]:
     return [folder] + [os.path.join(folder, name) for _, name in seeds]
 
 
-def read_step(out: str, step: str) -> list[Run]:
-    """Every run of a step under out: its plain run first (if any), then its seeds' in seed order."""
-    return [run for d in step_dirs(out, step) if (run := read_run(d)) is not None]
+def read_step(out: str, step: str, problems: list[str] | None = None) -> list[Run]:
+    """Every run of a step under out: its plain run first (if any), then its seeds' in seed order.
+
+    problems: where a damaged run is recorded and left out (attempt_read); without it, it is raised.
+    """
+    if problems is None:
+        return [run for d in step_dirs(out, step) if (run := read_run(d)) is not None]
+    return [run for d in step_dirs(out, step) if (run := attempt_read(d, problems)) is not None]
 
 
 def compared(step_runs: list[Run]) -> list[Run]:

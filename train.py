@@ -28,6 +28,7 @@ from early_stopping import EarlyStopping
 from errors import Interrupted, TrainingError, UserError, exit_at_once, on_sigint
 from experiments import Experiment, build_model, check_model_fits, report_of
 from optimizers import make_optimizer, trainable_parameters
+from run_folder import RunFolder
 from summary import (DEFAULT_COLUMNS, compare_line, epoch_line, epoch_rows, evaluation_line,
                      setting_notes, summarize)
 
@@ -131,7 +132,7 @@ def run(exp: Experiment, cfg: Config, seeded: bool = False) -> dict[str, Any]:
     device = resolve_device(cfg.device)
     cfg = dataclasses.replace(cfg, precision=resolve_precision(cfg.precision, device))  # as used
     set_determinism(cfg.deterministic, device)  # before CUDA's first use: cuBLAS reads it then
-    folder = runs.RunFolder(cfg.out, cfg.step, cfg.seed if seeded else None)
+    folder = RunFolder(cfg.out, cfg.step, cfg.seed if seeded else None)
     ckpt = folder.resumable(cfg) if cfg.resume else None  # before the data
     if ckpt is not None and folder.ended and (done := resume.nothing_left(ckpt, cfg)):
         print(f"{cfg.step}: --resume: {done}")  # not even config.json: no setting applied
@@ -225,7 +226,7 @@ def make_loaders(exp: Experiment, cfg: Config, device: torch.device) -> Loaders:
 
 def fit(cfg: Config, model: nn.Module, step_model: nn.Module, optimizer: torch.optim.Optimizer,
         loaders: Loaders, stopper: EarlyStopping, history: list[dict[str, float]],
-        folder: runs.RunFolder, device: torch.device) -> None:
+        folder: RunFolder, device: torch.device) -> None:
     """The epochs: train, evaluate, record, checkpoint; until cfg.epochs or early stopping.
 
     step_model computes (compiled with --compile); model holds the weights that are saved.
@@ -276,7 +277,7 @@ def _pauses(eval_every: float, n: int) -> list[int]:
 
 
 def finish(exp: Experiment, cfg: Config, model: nn.Module, step_model: nn.Module, loaders: Loaders,
-           stopper: EarlyStopping, history: list[dict[str, float]], folder: runs.RunFolder,
+           stopper: EarlyStopping, history: list[dict[str, float]], folder: RunFolder,
            device: torch.device) -> dict[str, Any]:
     """The end: the kept weights on the (whole) test set, summary.json, and the line against the report."""
     if not epoch_rows(history):
@@ -327,7 +328,7 @@ def _evaluations(model: nn.Module, loaders: Loaders, device: torch.device,
 
 def _record_evaluation(cfg: Config, step_model: nn.Module, model: nn.Module, loaders: Loaders,
                        device: torch.device, history: list[dict[str, float]], at: float,
-                       stopper: EarlyStopping, folder: runs.RunFolder) -> None:
+                       stopper: EarlyStopping, folder: RunFolder) -> None:
     """A row of extra evaluations (eval_every, eval_at_start) at a fraction of an epoch, printed.
 
     Early stopping sees it as it sees an epoch's (the course starter checks every evaluation); a new
@@ -346,7 +347,7 @@ def _train_with_evaluations(cfg: Config, step_model: nn.Module, model: nn.Module
                             optimizer: torch.optim.Optimizer, loaders: Loaders, device: torch.device,
                             history: list[dict[str, float]], desc: str, epoch: int,
                             pauses: list[int], stopper: EarlyStopping,
-                            folder: runs.RunFolder) -> dict[str, float | int]:
+                            folder: RunFolder) -> dict[str, float | int]:
     """One epoch trained in parts, with an evaluation after each but the last (report 004's loop)."""
     n, tally, batches = len(loaders.train), Tally(device), iter(loaders.train)
     for stop in [*pauses, n]:
@@ -361,7 +362,7 @@ def _train_with_evaluations(cfg: Config, step_model: nn.Module, model: nn.Module
 
 
 def _check_training(cfg: Config, epoch: int, train: dict[str, Any], model: nn.Module,
-                    folder: runs.RunFolder) -> None:
+                    folder: RunFolder) -> None:
     """Stop at a non-finite training loss or weights, before anything of the epoch is saved."""
     if train["first_bad_batch"] >= 0:
         raise TrainingError(
@@ -373,7 +374,7 @@ def _check_training(cfg: Config, epoch: int, train: dict[str, Any], model: nn.Mo
             f"loss of each batch was read); stopped, {folder.kept()}; try a lower --lr")
 
 
-def _check_evaluations(cfg: Config, epoch: float, row: dict[str, float], folder: runs.RunFolder) -> None:
+def _check_evaluations(cfg: Config, epoch: float, row: dict[str, float], folder: RunFolder) -> None:
     """Stop at a non-finite evaluation: checkpoint.pt and best.pt never hold such an epoch."""
     bad = [f"{k.replace('_', ' ')} {row[k]}" for k in ("val_loss", "test_loss")
            if k in row and not math.isfinite(row[k])]
@@ -383,7 +384,7 @@ def _check_evaluations(cfg: Config, epoch: float, row: dict[str, float], folder:
 
 
 @contextlib.contextmanager
-def _faults(cfg: Config, folder: runs.RunFolder, device: torch.device, epoch: Any) -> Iterator[None]:
+def _faults(cfg: Config, folder: RunFolder, device: torch.device, epoch: Any) -> Iterator[None]:
     """Ctrl-C, running out of memory and (--deterministic) an op without a deterministic kernel,
     during the epochs, as one sentence; epoch() is the current one."""
     try:

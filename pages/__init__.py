@@ -1,6 +1,7 @@
 """The grader's pages: OUT/results/index.html and one OUT/results/<report>.html per report.
 
     pages/__init__.py       what a page shows, gathered from the runs (this file), and writing it
+    pages/markdown.py       the results tables in Markdown: OUT/results/<report>.md, main.py's tables
     pages/templates/        the Jinja2 templates: base.html, index.html, report.html
     pages/style.css         the one stylesheet, copied beside the pages
 
@@ -18,7 +19,7 @@ import os
 import shutil
 import statistics
 import time
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 from urllib.parse import quote
 
 import data
@@ -27,8 +28,8 @@ import summary
 from config import FIGURES as FIGURE_NAMES
 from config import Config, reported_figures
 from errors import UserError
-from experiments import Report, load_experiment, resolve_path
-from figures.context import Figure
+from experiments import REPORTS, Report, load_experiment, resolve_path
+from figures.context import Figure, results_dir
 from runs import Run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -55,6 +56,25 @@ def templates() -> Any:
     return jinja2.Environment(loader=jinja2.FileSystemLoader(os.path.join(HERE, "templates")),
                               autoescape=True, undefined=jinja2.StrictUndefined,
                               trim_blocks=True, lstrip_blocks=True)
+
+
+def write_pages(out: str, drawn: Mapping[str, Drawn | None],
+                problems: list[str] | None = None) -> list[str]:
+    """OUT/results/index.html and the pages of the reports in `drawn` (None: their figures were
+    not drawn by this command); another report's page is written only if it has none yet, so
+    that every link of the index leads somewhere. Returns the files written."""
+    folder, problems = results_dir(out), problems if problems is not None else []
+    os.makedirs(folder, exist_ok=True)
+    # Each step's runs compared with the report (runs.compared): its seeds', else its one run.
+    found = {r.id: {s: runs.compared(runs.read_step(out, s, problems)) for s in r.steps}
+             for r in REPORTS}
+    written = []
+    for report in REPORTS:
+        if report.id in drawn or not os.path.isfile(os.path.join(folder, f"{report.id}.html")):
+            written.append(write_report(folder, report, found[report.id], drawn.get(report.id)))
+    others = os.path.isfile(os.path.join(folder, "other.md"))
+    written.append(write_index(folder, [(r, found[r.id]) for r in REPORTS], others))
+    return written
 
 
 def write_report(folder: str, report: Report, found: dict[str, list[Run]],

@@ -12,6 +12,7 @@ import time
 import pytest
 import torch
 
+import run_folder
 import runs
 import data
 import main
@@ -120,7 +121,7 @@ def test_a_second_ctrl_c_exits_at_once(tmp_path, monkeypatch):
     before = signal.getsignal(signal.SIGINT)
     monkeypatch.setattr(os, "_exit", fake_exit)
     monkeypatch.setattr(train, "train_one_epoch", ctrl_c)
-    monkeypatch.setattr(runs.RunFolder, "mark_interrupted", second_ctrl_c)
+    monkeypatch.setattr(run_folder.RunFolder, "mark_interrupted", second_ctrl_c)
     with pytest.raises(ExitedAtOnce) as exited:
         train.run(exp, cfg)
     assert exited.value.args == (130,)

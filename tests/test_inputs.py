@@ -17,6 +17,8 @@ import pytest
 
 import main
 import results
+import run_folder
+import runs
 import train
 from config import CHOICES, DERIVED, RANGES, Config, check_config, check_value, field_type, parse_value
 from errors import UserError
@@ -283,7 +285,7 @@ def test_ctrl_c_in_results_is_one_line_and_130(copied, monkeypatch, capsys):
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(results.runs, "read_run", interrupt)  # while the first run is read
+    monkeypatch.setattr(runs, "read_run", interrupt)  # while the first run is read (read_step)
     assert results.main(["--out", str(copied), "--report", "001"]) == 130
     assert capsys.readouterr().err.strip().splitlines() == [
         "interrupted: the figures and tables written so far are kept; run results.py again to redo "
@@ -293,13 +295,12 @@ def test_ctrl_c_in_results_is_one_line_and_130(copied, monkeypatch, capsys):
 def fake_run(out, step, checkpoint=b""):
     """A run folder of `step` on synthetic data as results.py reads it, with the given checkpoint.pt."""
     import json
-    import runs
     from experiments import resolve_path
     exp = load_experiment(resolve_path(step))
     cfg = dataclasses.replace(exp.config, step=step, dataset="synthetic", num_classes=10, subset=10)
     folder = os.path.join(out, step)
     os.makedirs(folder)
-    runs.write_metrics(os.path.join(folder, runs.METRICS), [
+    run_folder.write_metrics(os.path.join(folder, runs.METRICS), [
         {"epoch": 1, "train_loss": 2.0, "train_accuracy": 10.0, "val_loss": 2.0,
          "val_accuracy": 10.0, "test_loss": 2.0, "test_accuracy": 10.0, "seconds": 1.0}])
     with open(os.path.join(folder, runs.CONFIG), "w") as f:

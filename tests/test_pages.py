@@ -195,7 +195,7 @@ def test_everything_from_a_run_or_an_experiment_is_escaped(site, tmp_path):
     end = json.loads((out / "001-A" / "summary.json").read_text())
     end["per_class_accuracy"] = {"<img src=x onerror=alert(1)>": 50.0}
     (out / "001-A" / "summary.json").write_text(json.dumps(end))
-    results.write_pages(str(out), {"001": None})
+    pages.write_pages(str(out), {"001": None})
     text = (out / "results" / "001.html").read_text(encoding="utf-8")
     assert "<script" not in text and "<img src=x" not in text
     for what in ("device", "note", "step"):
@@ -208,7 +208,7 @@ def test_main_writes_the_pages_after_training_and_results_draws_the_figures(site
     assert "001-dropout.png" in page  # drawn by results.py
     out = tmp_path / "runs"
     shutil.copytree(site / "001-A", out / "001-A")
-    results.write_pages(str(out), {"001": None})  # what main.py does after training 001-A
+    pages.write_pages(str(out), {"001": None})  # what main.py does after training 001-A
     text = (out / "results" / "001.html").read_text(encoding="utf-8")
     assert "python results.py</code> draws them" in text and "001-dropout.png" not in text
     assert sorted(os.listdir(out / "results")) == [*(f"{r.id}.html" for r in REPORTS),
@@ -221,7 +221,7 @@ def test_without_jinja2_the_pages_are_refused_in_one_line(site, tmp_path, monkey
     try:
         with pytest.raises(UserError, match="^the results pages need Jinja2: pip install -r "
                                             "requirements.txt$"):
-            results.write_pages(str(tmp_path), {"001": None})
+            pages.write_pages(str(tmp_path), {"001": None})
     finally:
         pages.templates.cache_clear()
 

@@ -9,7 +9,9 @@ import pytest
 import torch
 
 import main
+import pages.markdown
 import results
+import run_folder
 import runs
 import summary
 from helpers import read_metrics, table_rows
@@ -124,8 +126,8 @@ def test_one_seed_reads_as_a_plain_run_does(tiny, tmp_path):
         assert main.main([tiny, *seeds, "--epochs", "1", *TINY, "--out", str(out)]) == 0
         several = runs.compared(runs.read_step(str(out), "Tiny"))
         assert len(several) == 1 and several[0].seeded == bool(seeds)
-        table = results.results_table(["Tiny"], {"Tiny": runs.mean_run(several)},
-                                      summary.DEFAULT_COLUMNS)
+        table = pages.markdown.results_table(["Tiny"], {"Tiny": runs.mean_run(several)},
+                                             summary.DEFAULT_COLUMNS)
         rows.append(table_rows(table)["Tiny"])
     assert (tmp_path / "seeded" / "Tiny" / "seed-0" / "summary.json").is_file()
     assert rows[0] == rows[1] and "±" not in " ".join(rows[0])
@@ -137,7 +139,7 @@ def test_a_plain_run_set_aside_leaves_the_seeds_where_they_are(tmp_path):
         folder.mkdir(parents=True)
         (folder / "metrics.csv").write_text("epoch\n1\n")
     (step / runs.SEEDS_CURVES).write_bytes(b"png")
-    moved = runs.set_aside(str(step))
+    moved = run_folder.set_aside(str(step))
     assert runs.SET_ASIDE.fullmatch(os.path.basename(moved))
     assert sorted(os.listdir(moved)) == ["metrics.csv"]
     assert sorted(os.listdir(step)) == sorted([runs.SEEDS_CURVES, "seed-0", "seed-1-20250101-120000"])

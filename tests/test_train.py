@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 import devices
+import run_folder
 import runs
 import train
 from errors import TrainingError, UserError
@@ -126,7 +127,7 @@ def test_resume_with_another_architecture_is_refused(tmp_path):
 def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     """A failure while writing leaves the previous checkpoint whole."""
     path = str(tmp_path / "checkpoint.pt")
-    runs.save_atomic(path, {"epoch": 1})
+    run_folder.save_atomic(path, {"epoch": 1})
 
     def broken_save(obj, f):
         f.write(b"half a checkpoint")
@@ -134,7 +135,7 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch, "save", broken_save)
     with pytest.raises(OSError):
-        runs.save_atomic(path, {"epoch": 2})
+        run_folder.save_atomic(path, {"epoch": 2})
     assert torch.load(path, weights_only=True) == {"epoch": 1}
 
 
