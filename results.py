@@ -203,7 +203,7 @@ def _curves(step_runs: list[Run]) -> list[str]:
     """Each run's loss_accuracy.png, and for several seeds their mean with its band (seed_curves)."""
     written = []
     for run in step_runs:
-        path = os.path.join(run.dir, "loss_accuracy.png")
+        path = os.path.join(run.dir, runs.CURVES)
         plotting.plot_loss_accuracy(run.history, run.step, path, best_epoch=run.best_epoch,
                                     footnote=figure_notes.of_run(run, loss=True))
         written.append(path)

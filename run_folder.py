@@ -93,7 +93,7 @@ def set_aside(run_dir: str) -> str | None:
 
     The seeds' folders inside a step's folder stay where they are: only the plain run moves.
     """
-    done = [os.path.join(run_dir, f) for f in ("metrics.csv", "checkpoint.pt")]
+    done = [os.path.join(run_dir, f) for f in (METRICS, CHECKPOINT)]
     done = [f for f in done if os.path.exists(f)]
     if not done:
         return None

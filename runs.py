@@ -175,7 +175,7 @@ class Run:
 
     def experiment(self) -> Experiment:
         """The experiment as it was run (the copy in its folder), else the step's file in experiments/."""
-        copy = os.path.join(self.dir, "experiment.py")
+        copy = os.path.join(self.dir, EXPERIMENT)
         return load_experiment(copy if os.path.isfile(copy) else resolve_path(self.step))
 
     @property
@@ -188,11 +188,11 @@ class Run:
 
 def read_run(run_dir: str) -> Run | None:
     """The run in run_dir, or None if it has no metrics.csv (never started, or no epoch finished)."""
-    metrics = os.path.join(run_dir, "metrics.csv")
+    metrics = os.path.join(run_dir, METRICS)
     if not os.path.isfile(metrics):
         return None
     history = read_history(metrics)
-    path = os.path.join(run_dir, "config.json")
+    path = os.path.join(run_dir, CONFIG)
     try:
         with open(path) as f:
             info = json.load(f)

@@ -35,7 +35,7 @@ from runs import Run
 HERE = os.path.dirname(os.path.abspath(__file__))
 STYLE = "style.css"
 # The files of a run folder a page links to, when the run has them.
-RUN_FILES = (runs.METRICS, runs.CONFIG, runs.SUMMARY, runs.EXPERIMENT, runs.CONFUSION, "log.txt",
+RUN_FILES = (runs.METRICS, runs.CONFIG, runs.SUMMARY, runs.EXPERIMENT, runs.CONFUSION, runs.LOG,
              runs.INTERRUPTED)
 
 
