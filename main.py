@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
-import re
 import sys
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import torch
 
@@ -22,7 +20,8 @@ import runs
 from config import DERIVED, Config, check_config, check_value, parse_value
 from errors import OneLineParser, UserError
 from experiments import (REPORTS, Experiment, build_model, check_model_fits, expand, listing,
-                         load_experiment, report_of, resolve_path)
+                         load_experiment, once, report_of, resolve_path)
+from launch import executor
 
 DEFAULTS = Config()
 
@@ -38,18 +37,6 @@ def _option(key: str) -> Any:
         return value
     parse.__name__ = key
     return parse
-
-
-def _jobs(text: str) -> int:
-    if not re.fullmatch(r"\d+", text.strip()) or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of runs, at least 1")
-    return int(text)
-
-
-def _gpus(text: str) -> list[int]:
-    if not re.fullmatch(r"\d+(,\d+)*", text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a list of GPU numbers such as 0 or 0,1")
-    return [int(g) for g in text.split(",")]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,11 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train each step once per seed, each run in OUT/<step>/seed-<S>/; the tables "
                         "give each figure as mean ± std (n) and a verdict against the report "
                         "(default: one run, seeded by --seed, in OUT/<step>/)")
-    p.add_argument("--jobs", type=_jobs, metavar="N",
+    p.add_argument("--jobs", type=executor.parse_jobs, metavar="N",
                    help="run up to N runs at the same time, each in a process of its own with its "
                         "output in its folder's log.txt, sharing the CPU's cores or the GPUs "
                         "(default: one after the other in this process)")
-    p.add_argument("--gpus", type=_gpus, metavar="LIST",
+    p.add_argument("--gpus", type=executor.parse_gpus, metavar="LIST",
                    help="with --jobs: the CUDA devices to place the runs on, e.g. 0,1; several runs "
                         "may share one (default: every visible GPU)")
     p.add_argument("--executor", choices=("local", "slurm"), default="local",
@@ -220,7 +207,7 @@ def _tables(cfgs: list[Config], tasks: list[launch.Task], outcome: launch.Outcom
 def _check(args: argparse.Namespace) -> tuple[list[Experiment], list[Config]]:
     """Every step's experiment and config, and the options checked: all before anything is trained."""
     settings = parse_settings(args.settings, given_options(args))
-    _check_options(args, settings)
+    executor.check_options(args, settings)
     exps = once([load_experiment(resolve_path(n)) for n in expand(args.experiments)])
     cfgs = [resolve_config(e, args, settings) for e in exps]
     for cfg in cfgs:
@@ -228,23 +215,6 @@ def _check(args: argparse.Namespace) -> tuple[list[Experiment], list[Config]]:
     for device, precision in dict.fromkeys((c.device, c.precision) for c in cfgs):
         devices.resolve_precision(precision, devices.resolve_device(device))
     return exps, cfgs
-
-
-def _check_options(args: argparse.Namespace, settings: dict[str, Any]) -> None:
-    """Refuse options that contradict each other (seeds, jobs, GPUs, the executor)."""
-    if args.seeds is not None and (args.seed is not None or "seed" in settings):
-        raise UserError("--seeds and --seed both set the seed: give one (--seeds 0 1 2 trains each "
-                        "step once per seed, --seed S once)")
-    twice = [s for i, s in enumerate(args.seeds or []) if s in args.seeds[:i]]
-    if twice:
-        raise UserError(f"--seeds: seed {twice[0]} is given twice")
-    if args.gpus is not None and not args.jobs:
-        raise UserError("--gpus places the runs of --jobs N: add --jobs")
-    if args.executor == "slurm" and args.jobs:
-        raise UserError("--jobs with --executor slurm: Slurm runs as many at once as the cluster "
-                        "allows (--slurm parallel=N caps it)")
-    if args.executor != "slurm" and (args.slurm or args.no_wait):
-        raise UserError(f"{'--slurm' if args.slurm else '--no-wait'} goes with --executor slurm")
 
 
 def _check_data(cfgs: list[Config]) -> None:
@@ -256,43 +226,6 @@ def _check_data(cfgs: list[Config]) -> None:
     for cfg in cfgs:  # the split fits the data: known only now, from the subset
         data.split_indices(data.sizes(cfg.dataset, cfg.subset)[0], cfg.val_split,
                            cfg.val_size, cfg.seed)
-
-
-def _executor(args: argparse.Namespace, cfgs: list[Config]) -> Callable[[list[launch.Task]], Any]:
-    """What runs the tasks: here one after the other, a local pool (--jobs) or Slurm; checked now."""
-    from launch import local
-    if args.executor == "slurm":
-        try:
-            from launch import slurm
-        except ImportError as e:
-            if e.name != "submitit":
-                raise
-            raise UserError("--executor slurm needs submitit, which is not installed: "
-                            "pip install submitit (it is in requirements.txt)") from None
-        local.check_gpus(None, [c.device for c in cfgs])
-        submit = slurm.prepare(args.slurm, cfgs[0].out)
-        return lambda tasks: slurm.run(tasks, submit, wait=not args.no_wait)
-    if args.jobs:
-        local.check_gpus(args.gpus, [c.device for c in cfgs])
-        return lambda tasks: local.run(tasks, args.jobs, args.gpus)
-    return launch.run_here
-
-
-def once(exps: list[Experiment]) -> list[Experiment]:
-    """Each step once, in the order first named (saying so); two files that are one step are refused."""
-    first: dict[str, Experiment] = {}
-    times: dict[str, int] = {}
-    for exp in exps:
-        step = exp.config.step
-        if step in first and os.path.realpath(first[step].path) != os.path.realpath(exp.path):
-            raise UserError(f"{first[step].path} and {exp.path} are both step {step}, and would write "
-                            f"the same run folder; give them in separate commands with another --out")
-        first.setdefault(step, exp)
-        times[step] = times.get(step, 0) + 1
-    for step, n in times.items():
-        if n > 1:
-            print(f"{step} is named {n} times in the command; it runs once")
-    return list(first.values())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -318,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             folder = run_folder.RunFolder(task.cfg.out, task.cfg.step,
                                           task.cfg.seed if task.seeded else None)
             folder.resumable(task.cfg)
-        execute = _executor(args, cfgs)
+        execute = executor.choose(args, cfgs)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -2,20 +2,18 @@
 
 One summary serves the end-of-run line, main.py's tables and results.py's tables, so the three
 always agree. A step run with several seeds is aggregated here too: each figure's Spread (mean, std,
-n, min, max) and its verdict against the report's figure (within, above or below).
+n, min, max) and its verdict against the report's figure (within, above or below); a single run
+matches within TOLERANCE. pages/verdicts.py gives each step's verdict on the pages by these rules.
 """
 from __future__ import annotations
 
 import math
 import statistics
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 from config import FIGURES, REPORTS_PRECISION, Config, Reported, fields_with, reported_figures
 from early_stopping import MONITORS
-
-if TYPE_CHECKING:
-    from runs import Run
 
 # The figures a run outside the reports' table is shown with (a report names its own columns).
 DEFAULT_COLUMNS = ("best_val_accuracy", "test_accuracy", "train_loss")
@@ -95,6 +93,14 @@ def difference(value: float, reported: Any) -> str:
     if isinstance(reported, (tuple, list)) and distance(value, reported) == 0:
         return "in range"
     return f"{distance(value, reported):+.2f}"
+
+
+def distance(value: float, reported: Any) -> float:
+    """Run minus report; for a (low, high) range 0 inside it, else the distance to its nearer end."""
+    if isinstance(reported, (tuple, list)):
+        low, high = reported
+        return 0.0 if low <= value <= high else value - (low if value < low else high)
+    return value - reported
 
 
 def setting_notes(cfg: Config, step_config: Config, history: list[dict[str, float]],
@@ -242,7 +248,7 @@ def mean_history(histories: Sequence[list[dict[str, float]]]) -> tuple[list[dict
 
 
 # ---------------------------------------------------------------------------------------------
-# A step's runs against the report: the value (mean ± std of several seeds), the verdict
+# One run against the report: how far it may be from the report's figure and still match it
 # ---------------------------------------------------------------------------------------------
 
 # How far a single run may be from the report's figure and still match it: seed-to-seed noise.
@@ -250,44 +256,10 @@ def mean_history(histories: Sequence[list[dict[str, float]]]) -> tuple[list[dict
 # seeds, and the reports print 0.1-1 point); epoch numbers: 2 (on a flat validation curve the best
 # epoch moves by a few); losses: 5% of the report's value (they span 0.04 to 2.7).
 TOLERANCE = {"%": 1.0, "epoch": 2.0, "loss": 0.05}
-VERDICTS = ("matches", "within", "above", "below", "not compared")  # "within": several runs' spread
 
 
-@dataclass(frozen=True)
-class FigureResult:
-    """One figure of a step: the runs' value (mean, and std when there are several), the report's,
-    their difference and the verdict (VERDICTS)."""
-
-    name: str
-    reported: Any  # a number or a (low, high) range; None when the report gives none
-    mean: float | None  # None when no run has this figure
-    std: float | None  # with two runs or more
-    n: int
-    difference: float | None  # mean minus report; for a range 0 inside it, else to its nearer end
-    verdict: str
-
-    @property
-    def ours(self) -> str:
-        """The runs' figure as tables print it: 73.61%, or 73.61% ± 0.40 (n=3)."""
-        if self.mean is None:
-            return "-"
-        text = figure_text(self.name, self.mean)
-        return text if self.std is None else f"{text} ± {self.std:.2f} (n={self.n})"
-
-    @property
-    def theirs(self) -> str:
-        """The report's figure as tables print it, "-" when it gives none."""
-        return "-" if self.reported is None else figure_text(self.name, self.reported)
-
-    @property
-    def diff(self) -> str:
-        """The difference as the Markdown tables print it (difference())."""
-        if self.mean is None or self.reported is None:
-            return "-"
-        return difference(self.mean, self.reported)
-
-
-def _tolerance(name: str, reported: Any) -> float:
+def tolerance(name: str, reported: Any) -> float:
+    """How far one run may be from the report's figure `name` and still match it (TOLERANCE)."""
     unit = FIGURES.get(name, ("", ""))[1]
     if unit == "%":
         return TOLERANCE["%"]
@@ -295,44 +267,3 @@ def _tolerance(name: str, reported: Any) -> float:
         return TOLERANCE["epoch"]
     high = max(reported) if isinstance(reported, (tuple, list)) else reported
     return TOLERANCE["loss"] * abs(high)
-
-
-def distance(value: float, reported: Any) -> float:
-    """Run minus report; for a (low, high) range 0 inside it, else the distance to its nearer end."""
-    if isinstance(reported, (tuple, list)):
-        low, high = reported
-        return 0.0 if low <= value <= high else value - (low if value < low else high)
-    return value - reported
-
-
-def step_result(runs: Sequence[Run], reported: Reported | None,
-                columns: Sequence[str]) -> dict[str, FigureResult]:
-    """A step's runs (one per seed; none if not run) against the report, on each of `columns`.
-
-    Several runs: mean ± std, and the verdict of verdict() (the report's figure within the runs'
-    spread, or the runs above or below it). One run: "matches" within TOLERANCE of the report's
-    figure (of its range), else "above" or "below". Minutes are "not compared" (the report's
-    hardware is not ours), and so is a figure the report or the runs lack.
-    """
-    theirs = reported_figures(reported)
-    out = {}
-    for name in columns:
-        values = [v for r in runs if (v := r.summary.get(name)) is not None]
-        rep = theirs.get(name)
-        s = spread(values) if values else None
-        diff = distance(s.mean, rep) if s is not None and rep is not None else None
-        if diff is None or name == "minutes":
-            word = "not compared"
-        elif s.n > 1:
-            word = verdict(s, rep)
-        else:
-            word = "matches" if abs(diff) <= _tolerance(name, rep) else ABOVE if diff > 0 else BELOW
-        out[name] = FigureResult(name, rep, s.mean if s else None, s.std if s and s.n > 1 else None,
-                                 len(values), diff, word)
-    return out
-
-
-def reproduced(results: dict[str, FigureResult]) -> bool | None:
-    """Whether every compared figure of a step matches (or is within the spread); None if none is compared."""
-    compared = [r.verdict for r in results.values() if r.verdict != "not compared"]
-    return all(v in ("matches", "within") for v in compared) if compared else None

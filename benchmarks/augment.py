@@ -24,8 +24,8 @@ import torch
 import augment
 import data
 import devices
-from benchmarks.speed import _device_name, _loadavg, _profile, _ratio_row, _row, _timed, \
-    deliver, report_loader
+from benchmarks.measure import (deliver, device_name, loadavg, profile, ratio_row, report_loader,
+                                row, timed)
 from errors import OneLineParser, UserError
 from experiments.r002 import augmentations
 
@@ -77,15 +77,15 @@ def bench_config(name: str, images: torch.Tensor, labels: torch.Tensor, args: ar
     for rep in range(args.reps):
         for variant in ("ab" if rep % 2 == 0 else "ba"):
             loader = loader_a if variant == "a" else loader_b
-            rates[variant].append(len(images) / _timed(lambda: deliver(loader, device), device))
+            rates[variant].append(len(images) / timed(lambda: deliver(loader, device), device))
     full = data.SIZES["synthetic"][0]
     print(f"{'':<6} {'':<4} {'images/s':>12} {f's/epoch ({full})':>14}")
-    print(_row("data", "(a)", rates["a"], full))
-    print(_row("data", "(b)", rates["b"], full))
-    print(_ratio_row("data", rates["a"], rates["b"]))
+    print(row("data", "(a)", rates["a"], full))
+    print(row("data", "(b)", rates["b"], full))
+    print(ratio_row("data", rates["a"], rates["b"]))
     if args.profile:
-        print(_profile(lambda: deliver(loader_b, device), device))
-    print(f"load average after {name}: {_loadavg()}\n", flush=True)
+        print(profile(lambda: deliver(loader_b, device), device))
+    print(f"load average after {name}: {loadavg()}\n", flush=True)
     return rates["a"], rates["b"]
 
 
@@ -113,8 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.set_num_threads(args.threads)  # (a)'s workers set theirs to 1, whatever this is
     try:
         print(f"torch {torch.__version__}, {platform.platform()}, {os.cpu_count()} CPUs; "
-              f"{device} ({_device_name(device)}); {args.images} synthetic images, batch "
-              f"{args.batch_size}, {args.reps} reps; load average {_loadavg()}\n")
+              f"{device} ({device_name(device)}); {args.images} synthetic images, batch "
+              f"{args.batch_size}, {args.reps} reps; load average {loadavg()}\n")
         results = {name: bench_config(name, ds.train_images, ds.train_labels, args, device)
                    for name in args.config}
     finally:

@@ -21,7 +21,7 @@ import torch
 import devices
 import optimizers
 import train
-from benchmarks.speed import _loadavg
+from benchmarks.measure import loadavg
 from errors import OneLineParser
 from experiments import load_experiment, resolve_path
 
@@ -69,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     flags = sorted(devices.cpu_flags() & {*devices.NATIVE_BF16, "avx512f", "amx_tile"})
     print(f"torch {torch.__version__}, {devices.cpu_name()}, {torch.get_num_threads()} threads; "
-          f"CPU flags: {' '.join(flags) or 'no avx512f, amx or bf16'}; load average {_loadavg()}")
+          f"CPU flags: {' '.join(flags) or 'no avx512f, amx or bf16'}; load average {loadavg()}")
     print(f"{'step':<11} {'batch':>5} {'fp32 ms (fastest, median)':>26} "
           f"{'bf16 ms (fastest, median)':>26} {'fp32/bf16 (fastest, median)':>28}")
     for step in args.step:
@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{step:<11} {batch:>5} {best['fp32']:>15.0f} {mid['fp32']:>10.0f} "
               f"{best['bf16']:>15.0f} {mid['bf16']:>10.0f} {best['fp32'] / best['bf16']:>17.2f}x "
               f"{mid['fp32'] / mid['bf16']:>9.2f}x", flush=True)
-    print(f"load average {_loadavg()}; {args.reps} steps of each after one to warm up")
+    print(f"load average {loadavg()}; {args.reps} steps of each after one to warm up")
     return 0
 
 

@@ -6,7 +6,9 @@
     augment.make_loader and train.train_one_epoch, as main.py runs them, in each --precision
     (fp32, bf16: one model each, from the same seed).
 The variants alternate, A then B then B then A..., so that a change in the machine's load hits
-all; the ratios are taken within each repetition. Nothing here asserts a speed.
+all; the ratios are taken within each repetition. Nothing here asserts a speed. The report's loop
+(a), and how each thing is measured (the clock, FLOPs, the peak, the rows printed), are
+benchmarks/measure.py's.
 
 Run: python -m benchmarks --step CNN5b --images 5000 --reps 3
      python -m benchmarks --step 002-CNN5 --precision fp32,bf16
@@ -20,18 +22,17 @@ import platform
 import statistics
 import sys
 import time
-import warnings
 from typing import Any, Callable, Sequence
 
 import torch
-from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
 import augment
 import data
 import devices
 import optimizers
 import train
+from benchmarks.measure import (count_flops, count_syncs, deliver, device_name, loadavg, measure_peak,
+                                profile, ratio_row, report_epoch, report_loader, row, timed)
 from errors import OneLineParser, UserError
 from experiments import REPORT_STEPS, Experiment, load_experiment, resolve_path
 
@@ -81,131 +82,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 # ---------------------------------------------------------------------------------------------
-# What a step costs: FLOPs per image, and the device's peak
-# ---------------------------------------------------------------------------------------------
-
-def count_flops(model: nn.Module, image_size: int) -> tuple[int, int]:
-    """FLOPs per image of the forward pass and of forward plus backward, as FlopCounterMode counts.
-
-    It counts matrix products and convolutions, 2 FLOPs per multiply-add, and leaves out
-    element-wise ops and the optimizer. The backward pass is counted, not assumed to be twice
-    the forward: the first layer needs no gradient for its input.
-    """
-    model = model.to("cpu").train()
-    x = torch.randn(2, 3, image_size, image_size)  # 2: batch norm wants more than one value
-    with FlopCounterMode(display=False) as counter:
-        loss = nn.functional.cross_entropy(model(x), torch.zeros(2, dtype=torch.long))
-        forward = counter.get_total_flops()
-        loss.backward()
-        total = counter.get_total_flops()
-    return forward // 2, total // 2
-
-
-def measure_peak(device: torch.device, dtype: torch.dtype) -> float:
-    """Achievable FLOP/s in dtype: the best of several large square matrix products."""
-    n = 2048 if device.type == "cpu" else 8192
-    a = torch.randn(n, n, device=device).to(dtype)
-    b = torch.randn(n, n, device=device).to(dtype)
-    c = a @ b
-    best, until = 0.0, time.perf_counter() + 1  # a second of tries: the best one had the machine
-    for i in range(20):
-        _sync(device)
-        start = time.perf_counter()
-        torch.mm(a, b, out=c)
-        _sync(device)
-        best = max(best, 2 * n ** 3 / (time.perf_counter() - start))
-        if i >= 2 and time.perf_counter() > until:
-            break
-    return best
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
-
-
-# ---------------------------------------------------------------------------------------------
-# The two loops
-# ---------------------------------------------------------------------------------------------
-
-def report_loader(images: torch.Tensor, labels: torch.Tensor, exp: Experiment, batch_size: int,
-                  workers: int, seed: int) -> torch.utils.data.DataLoader:
-    """The report's data path: PIL images through the step's transforms in DataLoader workers."""
-    return torch.utils.data.DataLoader(
-        augment.PerImage(images, labels, exp.train_transform), batch_size=batch_size, shuffle=True,
-        num_workers=workers, generator=torch.Generator().manual_seed(seed))
-
-
-def report_epoch(model: nn.Module, loader: Any, optimizer: torch.optim.Optimizer,
-                 device: torch.device) -> float:
-    """One epoch as the report trains: fp32, NCHW, the loss read back after every batch."""
-    model.train()
-    running_loss = 0.0
-    for inputs, labels in loader:
-        inputs, labels = inputs.to(device), labels.to(device)
-        optimizer.zero_grad()
-        loss = nn.functional.cross_entropy(model(inputs), labels)
-        loss.backward()
-        optimizer.step()
-        running_loss += loss.item()
-    return running_loss / len(loader)
-
-
-def deliver(loader: Any, device: torch.device) -> None:
-    """Iterate a loader as training would, with no model: every batch lands on the device."""
-    for x, y in loader:
-        x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-    _sync(device)
-
-
-def _timed(fn: Callable[[], Any], device: torch.device) -> float:
-    _sync(device)
-    start = time.perf_counter()
-    fn()
-    _sync(device)
-    return time.perf_counter() - start
-
-
-# ---------------------------------------------------------------------------------------------
 # One step, side by side
 # ---------------------------------------------------------------------------------------------
-
-def _loadavg() -> str:
-    try:
-        return " ".join(open("/proc/loadavg").read().split()[:3])
-    except OSError:
-        return "n/a"
-
-
-def _device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"{devices.cpu_name()}, {torch.get_num_threads()} threads"
-
 
 def _name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
 
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
-
-
-def _row(what: str, variant: str, rates: list[float], full: int, flops: int | None = None,
-         peak: float | None = None) -> str:
-    rate = statistics.median(rates)
-    line = f"{what:<6} {variant:<9} {rate:>12,.0f} {full / rate:>14.1f}"
-    if flops is not None and peak:
-        achieved = flops * rate
-        line += f" {achieved / 1e9:>10.1f} {100 * achieved / peak:>9.0f}%"
-    return line
-
-
-def _ratio_row(what: str, a: list[float], b: list[float], label: str = "b/a") -> str:
-    ratios = sorted(rb / ra for ra, rb in zip(a, b))
-    return (f"{what:<6} {label:<9} {statistics.median(ratios):>11.2f}x   (min {ratios[0]:.2f}x, "
-            f"median {statistics.median(ratios):.2f}x, max {ratios[-1]:.2f}x over {len(ratios)} reps)")
 
 
 def _variants(precisions: list[str]) -> dict[str, str | None]:
@@ -234,8 +118,8 @@ def bench_step(step: str, args: argparse.Namespace, device: torch.device,
     loader_a = report_loader(images, labels, exp, bs, args.workers, args.seed)
     forward, step_flops = count_flops(exp.model(cfg), cfg.image_size)
 
-    print(f"== {step} on {device} ({_device_name(device)}); {args.dataset}, {len(images)} images, "
-          f"batch {bs}, {args.reps} reps; load average {_loadavg()}")
+    print(f"== {step} on {device} ({device_name(device)}); {args.dataset}, {len(images)} images, "
+          f"batch {bs}, {args.reps} reps; load average {loadavg()}")
     names = ", ".join(type(t).__name__ for t in augment.flatten(exp.train_transform))
     print(f"(a) report: DataLoader ({args.workers} workers) applying {names} to PIL images; fp32, "
           f"NCHW, {cfg.optimizer} as torch builds it by default, loss.item() per batch")
@@ -265,10 +149,10 @@ def bench_step(step: str, args: argparse.Namespace, device: torch.device,
         for rep in range(args.reps):
             for variant in ("ab" if rep % 2 == 0 else "ba"):
                 loader = loader_a if variant == "a" else loader_b
-                record("data", variant, _timed(lambda: deliver(loader, device), device))
-        print(_row("data", "(a)", rates["data", "a"], full))
-        print(_row("data", "(b)", rates["data", "b"], full))
-        print(_ratio_row("data", rates["data", "a"], rates["data", "b"]))
+                record("data", variant, timed(lambda: deliver(loader, device), device))
+        print(row("data", "(a)", rates["data", "a"], full))
+        print(row("data", "(b)", rates["data", "b"], full))
+        print(ratio_row("data", rates["data", "a"], rates["data", "b"]))
 
     if "train" in args.what:
         runners = _training_runners(step, exp, cfg, args, device, images, labels, loader_a,
@@ -276,25 +160,33 @@ def bench_step(step: str, args: argparse.Namespace, device: torch.device,
         order = list(variants)
         for rep in range(args.reps):
             for variant in (order if rep % 2 == 0 else order[::-1]):
-                record("train", variant, _timed(runners[variant], device))
-        for variant, q in variants.items():
-            print(_row("train", variant, rates["train", variant], full, step_flops,
-                       peaks[DTYPES[q or "fp32"]]))
-        for variant in order[1:]:
-            label = "b/a" if variant == "(b)" else f"{variant[4:]}/a"
-            print(_ratio_row("train", rates["train", "(a)"], rates["train", variant], label))
-        if len(order) == 3:  # two precisions of (b): the second against the first
-            print(_ratio_row("train", rates["train", order[1]], rates["train", order[2]],
-                             f"{order[2][4:]}/{order[1][4:]}"))
+                record("train", variant, timed(runners[variant], device))
+        print("\n".join(_train_rows(rates, variants, full, step_flops, peaks)))
         if args.profile:
-            print(_profile(runners[order[-1]], device))
+            print(profile(runners[order[-1]], device))
         if device.type == "cuda":
-            print(f"host syncs in one epoch of (b): {_count_syncs(runners[order[-1]])} "
+            print(f"host syncs in one epoch of (b): {count_syncs(runners[order[-1]])} "
                   f"(train_one_epoch reads its three sums once, at the end)")
-    print(f"load average after {step}: {_loadavg()}\n", flush=True)
+    print(f"load average after {step}: {loadavg()}\n", flush=True)
     return {"step": step, "epochs": exp.config.epochs, "full": full,
             "variants": [v for v in variants if v != "(a)"],
             **{f"{what} {v}": statistics.median(r) for (what, v), r in rates.items()}}
+
+
+def _train_rows(rates: dict[tuple[str, str], list[float]], variants: dict[str, str | None],
+                full: int, flops: int, peaks: dict[torch.dtype, float]) -> list[str]:
+    """The training rows: each variant against its own precision's peak, then each (b) against (a)
+    and, with two precisions, the second against the first."""
+    order = list(variants)
+    lines = [row("train", variant, rates["train", variant], full, flops, peaks[DTYPES[q or "fp32"]])
+             for variant, q in variants.items()]
+    for variant in order[1:]:
+        label = "b/a" if variant == "(b)" else f"{variant[4:]}/a"
+        lines.append(ratio_row("train", rates["train", "(a)"], rates["train", variant], label))
+    if len(order) == 3:  # two precisions of (b): the second against the first
+        lines.append(ratio_row("train", rates["train", order[1]], rates["train", order[2]],
+                               f"{order[2][4:]}/{order[1][4:]}"))
+    return lines
 
 
 def _training_runners(step: str, exp: Experiment, cfg: Any, args: argparse.Namespace,
@@ -358,29 +250,6 @@ def summary(results: list[dict[str, Any]]) -> str:
                               "training set; evaluation not included)"
 
 
-def _profile(fn: Callable[[], Any], device: torch.device) -> str:
-    """torch.profiler's table of the ops that took the most time in fn."""
-    activities = [torch.profiler.ProfilerActivity.CPU]
-    if device.type == "cuda":
-        activities.append(torch.profiler.ProfilerActivity.CUDA)
-    with torch.profiler.profile(activities=activities) as prof:
-        fn()
-    key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
-    return prof.key_averages().table(sort_by=key, row_limit=12)
-
-
-def _count_syncs(fn: Callable[[], Any]) -> int:
-    """How many times fn makes the CPU wait for the GPU, by CUDA's sync debug mode."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        torch.cuda.set_sync_debug_mode("warn")
-        try:
-            fn()
-        finally:
-            torch.cuda.set_sync_debug_mode("default")
-    return sum("synchroniz" in str(w.message) for w in caught)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Benchmark the steps named on the command line; returns the exit code."""
     args = parse_args(argv)
@@ -398,7 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
              if dtype in dtypes | {torch.float32}}
     flags = sorted(devices.cpu_flags() & {*devices.NATIVE_BF16, "avx512f", "avx2", "fma", "amx_tile"})
     print(f"torch {torch.__version__}, {platform.platform()}, {os.cpu_count()} CPUs; CPU flags: "
-          f"{' '.join(flags) or 'none read'}; load average {_loadavg()}\n")
+          f"{' '.join(flags) or 'none read'}; load average {loadavg()}\n")
     try:
         results = [bench_step(step, args, device, peaks) for step in steps]
     except UserError as e:

@@ -3,7 +3,7 @@ compares them on (the figures drawn from their runs are figures.FIGURES).
 
 Report 000's steps are experiments/<step>.py; report NNN's are experiments/rNNN/<name>.py, step
 `NNN-<name>`. A step name, a report id, `all`, or a path to an experiment file can be given to
-main.py; this module turns each into experiment files and loads them.
+main.py; this module turns each into experiment files and loads them, each step once.
 """
 from __future__ import annotations
 
@@ -206,6 +206,23 @@ def load_experiment(path: str) -> Experiment:
         source = f.read()
     return Experiment(path, source, module.model, module.train_transform, module.test_transform,
                       module.reported, dataclasses.replace(config, step=config.step or name))
+
+
+def once(exps: list[Experiment]) -> list[Experiment]:
+    """Each step once, in the order first named (saying so); two files that are one step are refused."""
+    first: dict[str, Experiment] = {}
+    times: dict[str, int] = {}
+    for exp in exps:
+        step = exp.config.step
+        if step in first and os.path.realpath(first[step].path) != os.path.realpath(exp.path):
+            raise UserError(f"{first[step].path} and {exp.path} are both step {step}, and would write "
+                            f"the same run folder; give them in separate commands with another --out")
+        first.setdefault(step, exp)
+        times[step] = times.get(step, 0) + 1
+    for step, n in times.items():
+        if n > 1:
+            print(f"{step} is named {n} times in the command; it runs once")
+    return list(first.values())
 
 
 def build_model(exp: Experiment, cfg: Config) -> nn.Module:

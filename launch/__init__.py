@@ -3,6 +3,8 @@
     launch/__init__.py  Task, plan (with --resume: what is finished, started or new), the command
                         line that makes one run alone, the outcome and its failure table, and
                         run_here: the runs one after the other in this process (no --jobs)
+    launch/executor.py  which of these runs a command's tasks, from --jobs, --gpus, --executor,
+                        --slurm and --no-wait, checked against each other and --seeds
     launch/local.py     --jobs N: a pool of processes over the CPU's cores or GPU slots
     launch/slurm.py     --executor slurm: one Slurm job array through submitit (imported only then)
     launch/progress.py  the live lines: one per running run, and the counts

@@ -2,6 +2,7 @@
 
     pages/__init__.py       what a page shows, gathered from the runs (this file), and writing it
     pages/markdown.py       the results tables in Markdown: OUT/results/<report>.md, main.py's tables
+    pages/verdicts.py       each step's figures against the report's: value, difference, verdict
     pages/templates/        the Jinja2 templates: base.html, index.html, report.html
     pages/style.css         the one stylesheet, copied beside the pages
 
@@ -30,6 +31,7 @@ from config import Config, reported_figures
 from errors import UserError
 from experiments import REPORTS, Report, load_experiment, resolve_path
 from figures.context import Figure, results_dir
+from pages import verdicts
 from runs import Run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -118,20 +120,20 @@ def index_row(report: Report, found: dict[str, list[Run]]) -> dict[str, Any]:
     """A report's line of the index: steps run, reproduced, training time, devices."""
     results = step_results(report, found)
     done = [s for s in report.steps if found.get(s)]
-    verdicts = [summary.reproduced(results[s]) for s in done]
+    reproduced = [verdicts.reproduced(results[s]) for s in done]
     every = [r for s in done for r in found[s]]
     return {"id": report.id, "title": report.title, "page": f"{report.id}.html",
             "steps": len(report.steps), "run": len(done), "runs": len(every),
-            "reproduced": sum(v is True for v in verdicts),
-            "compared": sum(v is not None for v in verdicts),
+            "reproduced": sum(v is True for v in reproduced),
+            "compared": sum(v is not None for v in reproduced),
             "minutes": sum(r.summary["minutes"] for r in every),
             "devices": sorted({r.device for r in every})}
 
 
 def step_results(report: Report, found: dict[str, list[Run]]) -> dict[str, dict[str, Any]]:
-    """Each step's figures against the report's, on the report's columns (summary.step_result)."""
-    return {s: summary.step_result(found.get(s, []), runs.reported_for(s, _first(found, s)),
-                                   report.columns) for s in report.steps}
+    """Each step's figures against the report's, on the report's columns (verdicts.step_result)."""
+    return {s: verdicts.step_result(found.get(s, []), runs.reported_for(s, _first(found, s)),
+                                    report.columns) for s in report.steps}
 
 
 def _first(found: dict[str, list[Run]], step: str) -> Run | None:
@@ -156,7 +158,7 @@ def report_view(folder: str, report: Report, found: dict[str, list[Run]],
         "columns": [{"name": c, "label": FIGURE_NAMES[c][0]} for c in columns],
         "rows": [{"step": s, "runs": len(found.get(s, [])), "results": results[s],
                   "epochs": _epochs(found.get(s, [])),
-                  "reproduced": summary.reproduced(results[s])} for s in report.steps],
+                  "reproduced": verdicts.reproduced(results[s])} for s in report.steps],
         "notes": [(s, r.note) for s in report.steps
                   if (r := runs.reported_for(s, _first(found, s))) is not None and r.note],
         "figures": _figures(folder, drawn) if run_steps and drawn is not None else None,

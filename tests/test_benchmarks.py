@@ -7,7 +7,7 @@ import re
 import pytest
 import torch
 
-from benchmarks import precision, speed
+from benchmarks import measure, precision, speed
 from experiments import load_experiment, resolve_path
 from models import SimpleCNN
 
@@ -71,7 +71,7 @@ def test_step_benchmark_prints_both_precisions_per_step(capsys):
 
 def test_flop_count_matches_the_layers_by_hand():
     model = SimpleCNN(widths=(4, 4, 4, 8), fc_units=16, num_classes=10)
-    forward, step = speed.count_flops(model, 32)
+    forward, step = measure.count_flops(model, 32)
     convs = 2 * (14 * 14 * 4 * 3 * 25 + 12 * 12 * 4 * 4 * 9 + 10 * 10 * 4 * 4 * 9
                  + 8 * 8 * 8 * 4 * 9)
     fcs = 2 * (8 * 4 * 4 * 16 + 16 * 10)
@@ -84,7 +84,7 @@ def test_flop_count_matches_the_layers_by_hand():
 def test_report_loader_hands_pil_images_to_the_steps_transforms():
     exp = load_experiment(resolve_path("CNN5b"))
     images = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8)
-    loader = speed.report_loader(images, torch.arange(6), exp, 3, workers=0, seed=0)
+    loader = measure.report_loader(images, torch.arange(6), exp, 3, workers=0, seed=0)
     x, y = next(iter(loader))
     assert x.shape == (3, 3, 32, 32) and x.dtype == torch.float32 and len(y) == 3
 

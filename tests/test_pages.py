@@ -25,12 +25,12 @@ import pages
 import plotting
 import results
 import runs
-import summary
 import train
 from config import Reported
 from errors import UserError
 from experiments import REPORTS
 from helpers import config
+from pages import verdicts
 
 # Two tiny runs of report 001 (one of them the softmax figure's step) and one of report 004.
 STEPS = ("001-A", "001-A-drop0.2", "004-LeNet")
@@ -252,7 +252,7 @@ def fake(**figures_):
 ])
 def test_the_verdict_of_one_run_is_by_tolerance_and_of_several_by_their_spread(
         ours, reported, verdict, diff):
-    result = summary.step_result([fake(test_accuracy=v) for v in ours],
+    result = verdicts.step_result([fake(test_accuracy=v) for v in ours],
                                  Reported(test_accuracy=reported), ["test_accuracy"])["test_accuracy"]
     assert (result.verdict, result.diff, result.n) == (verdict, diff, len(ours))
     if len(ours) > 1:
@@ -260,15 +260,15 @@ def test_the_verdict_of_one_run_is_by_tolerance_and_of_several_by_their_spread(
 
 
 def test_losses_epochs_and_minutes_have_their_own_rule():
-    results_ = summary.step_result([fake(train_loss=2.2, best_epoch=14, minutes=1.0)],
+    results_ = verdicts.step_result([fake(train_loss=2.2, best_epoch=14, minutes=1.0)],
                                    Reported(train_loss=2.146, best_epoch=12, minutes=2),
                                    ["train_loss", "best_epoch", "minutes", "test_accuracy"])
     assert results_["train_loss"].verdict == "matches"  # within 5% of 2.146
     assert results_["best_epoch"].verdict == "matches"  # within 2 epochs
     assert results_["minutes"].verdict == "not compared"  # other hardware
     assert results_["test_accuracy"].verdict == "not compared" and results_["test_accuracy"].ours == "-"
-    assert summary.reproduced(results_) is True
-    assert summary.reproduced(summary.step_result([], Reported(test_accuracy=5), ["test_accuracy"])) is None
+    assert verdicts.reproduced(results_) is True
+    assert verdicts.reproduced(verdicts.step_result([], Reported(test_accuracy=5), ["test_accuracy"])) is None
 
 
 def test_a_hundred_classes_show_their_most_confused_pairs():
