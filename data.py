@@ -1,34 +1,21 @@
-"""Datasets: CIFAR-100 and CIFAR-10 on disk (downloaded and verified), synthetic data, splits.
+"""Datasets as a run sees them: CIFAR-100 and CIFAR-10 (their files: cifar.py), synthetic data,
+their sizes, validation splits and channel statistics.
 
 The images are decoded once into a uint8 tensor (N, 3, 32, 32); the augment package turns them
 into batches.
 """
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import http.client
 import os
-import pickle
-import sys
-import tarfile
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Iterator
 
 import numpy as np
 import torch
 from torchvision.transforms import v2
-from tqdm import tqdm
 
+import cifar
 from errors import UserError
-
-try:
-    import fcntl  # POSIX: the download lock; elsewhere there is none
-except ImportError:  # pragma: no cover (Windows)
-    fcntl = None
 
 HALF = (0.5, 0.5, 0.5)  # the report normalizes every channel with mean 0.5 and std 0.5
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -43,36 +30,6 @@ TO_NORMALIZED_TENSOR = v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale
 # The datasets on disk
 # ---------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class CifarSpec:
-    """Where an official CIFAR archive comes from and what its extracted folder holds."""
-
-    title: str
-    folder: str  # the folder the archive extracts to, inside --data-dir
-    url: str
-    md5: str  # of the archive, as published
-    train_files: tuple[str, ...]
-    test_files: tuple[str, ...]
-    meta_file: str
-    label_key: str
-    names_key: str
-    num_classes: int
-
-    @property
-    def archive(self) -> str:
-        return os.path.basename(self.url)
-
-
-CIFAR100 = CifarSpec("CIFAR-100", "cifar-100-python",
-                     "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
-                     "eb9058c3a382ffc7106e4002c42a8d85", ("train",), ("test",), "meta",
-                     "fine_labels", "fine_label_names", 100)
-CIFAR10 = CifarSpec("CIFAR-10", "cifar-10-batches-py",
-                    "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
-                    "c58f30108f718f92721af3b95e74349a",
-                    tuple(f"data_batch_{i}" for i in range(1, 6)), ("test_batch",), "batches.meta",
-                    "labels", "label_names", 10)
-SPECS = {"cifar100": CIFAR100, "cifar10": CIFAR10}
 DATASETS = ("cifar100", "cifar10", "synthetic")
 NUM_CLASSES = {"cifar100": 100, "cifar10": 10}  # synthetic data takes the step's own dataset's
 SIZES = {"cifar100": (50000, 10000), "cifar10": (50000, 10000), "synthetic": (50000, 10000)}
@@ -89,126 +46,7 @@ class Dataset:
     classes: list[str]
 
 
-class _ArrayUnpickler(pickle.Unpickler):
-    """Reads the CIFAR pickles but refuses anything other than numpy arrays and plain data."""
-
-    _ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
-                ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-                ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar")}
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) not in self._ALLOWED:
-            raise pickle.UnpicklingError(f"it refers to {module}.{name}, which a CIFAR file never does")
-        if name in ("_reconstruct", "scalar"):  # numpy 2 moved numpy.core to numpy._core
-            return getattr(np._core.multiarray if hasattr(np, "_core") else np.core.multiarray, name)
-        return super().find_class(module, name)
-
-
-def _read_pickle(path: str, spec: CifarSpec) -> dict[str, Any]:
-    try:
-        with open(path, "rb") as f:
-            d = _ArrayUnpickler(f, encoding="latin1").load()
-    except Exception as e:
-        raise UserError(f"{path} is not a readable {spec.title} file ({type(e).__name__}: {e}); delete "
-                        f"the folder {os.path.dirname(path)} to extract or download it again") from None
-    if not isinstance(d, dict):
-        raise UserError(f"{path} is not a {spec.title} file: it holds a {type(d).__name__}, not a dict")
-    # Files written by Python 3 without latin1 strings have bytes keys; the official ones have str.
-    return {k.decode() if isinstance(k, bytes) else k: v for k, v in d.items()}
-
-
-def _read_batch(path: str, spec: CifarSpec) -> tuple[np.ndarray, np.ndarray]:
-    d = _read_pickle(path, spec)
-
-    def bad(what: str) -> UserError:
-        return UserError(f"{path} is not a valid {spec.title} file: {what}; delete the folder "
-                         f"{os.path.dirname(path)} to extract or download it again")
-
-    data, labels = d.get("data"), d.get(spec.label_key)
-    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 \
-            or data.shape[1] != 3 * 32 * 32:
-        shape = getattr(data, "shape", None)
-        raise bad(f"'data' should be a uint8 array of shape (N, 3072), found {type(data).__name__} "
-                  f"{getattr(data, 'dtype', '')} {shape if shape is not None else ''}".rstrip())
-    if labels is None:
-        raise bad(f"it has no '{spec.label_key}'")
-    labels = np.asarray(labels)
-    if labels.shape != (len(data),) or not np.issubdtype(labels.dtype, np.integer):
-        raise bad(f"'{spec.label_key}' should hold {len(data)} integers, found shape {labels.shape}")
-    if len(labels) and (labels.min() < 0 or labels.max() >= spec.num_classes):
-        raise bad(f"labels range over {labels.min()}..{labels.max()}, outside 0..{spec.num_classes - 1}")
-    return data, labels.astype(np.int64)
-
-
-def _md5(path: str) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _fetch_archive(spec: CifarSpec, root: str) -> None:
-    """Download (unless already there), verify and extract the official archive into root."""
-    archive = os.path.join(root, spec.archive)
-    if not os.path.exists(archive):
-        try:
-            os.makedirs(root, exist_ok=True)
-        except OSError as e:  # a part of the path is a file, or no permission
-            raise UserError(f"--data-dir {root}: cannot create the folder ({e.strerror or e}); "
-                            f"choose another --data-dir") from None
-        part = archive + ".part"
-        try:
-            # A short timeout: offline, fail at once rather than hang on a dead connection.
-            with urllib.request.urlopen(spec.url, timeout=20) as response, open(part, "wb") as f:
-                total = int(response.headers.get("Content-Length") or 0) or None
-                with tqdm(total=total, unit="B", unit_scale=True, desc=f"download {spec.archive}",
-                          disable=None) as bar:
-                    for chunk in iter(lambda: response.read(1 << 20), b""):
-                        f.write(chunk)
-                        bar.update(len(chunk))
-            os.replace(part, archive)
-        except (urllib.error.URLError, http.client.HTTPException, OSError) as e:
-            reason = getattr(e, "reason", e)
-            raise UserError(
-                f"{spec.title} is not in {os.path.join(root, spec.folder)} and could not be downloaded "
-                f"from {spec.url} ({reason}); put {spec.archive} from that address into {root}/ "
-                f"(it is checked and extracted on the next run), or use --dataset synthetic to run "
-                f"without it") from None
-        finally:
-            if os.path.exists(part):  # a download that did not finish, whatever stopped it
-                os.remove(part)
-    digest = _md5(archive)
-    if digest != spec.md5:
-        raise UserError(f"{archive} has MD5 {digest}, not the published {spec.md5}: the file is damaged "
-                        f"or not the official archive; delete it and run again")
-    with tarfile.open(archive, "r:gz") as tar:
-        # The "data" filter refuses absolute paths and links out of root (Python 3.11.4 and later).
-        tar.extractall(root, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
-
-
-@contextlib.contextmanager
-def _fetch_lock(spec: CifarSpec, root: str) -> Iterator[None]:
-    """Hold <root>/.<archive>.lock while the archive is downloaded and extracted: of several
-    processes that need it at once (--jobs, a Slurm array), one fetches it and the others wait."""
-    try:
-        os.makedirs(root, exist_ok=True)
-        lock = open(os.path.join(root, f".{spec.archive}.lock"), "a")
-    except OSError:  # a folder that cannot be written: the download says so, in its own words
-        yield
-        return
-    with lock:
-        if fcntl is not None:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                print(f"waiting for another process to fetch {spec.title} into {root}/",
-                      file=sys.stderr, flush=True)
-                fcntl.flock(lock, fcntl.LOCK_EX)
-        yield  # closing the file releases the lock
-
-
-def load_cifar(spec: CifarSpec, root: str, download: bool = True) -> Dataset:
+def load_cifar(spec: cifar.CifarSpec, root: str, download: bool = True) -> Dataset:
     """Read an official CIFAR folder under root, fetching the archive first if it is missing."""
     folder = os.path.join(root, spec.folder)
     for path in (root, folder):
@@ -223,12 +61,12 @@ def load_cifar(spec: CifarSpec, root: str, download: bool = True) -> Dataset:
     if not there():
         if not download:
             raise UserError(f"{spec.title} is not in {folder}")
-        with _fetch_lock(spec, root):
+        with cifar.fetch_lock(spec, root):
             if not there():  # another process may have fetched it while this one waited
-                _fetch_archive(spec, root)
+                cifar.fetch_archive(spec, root)
 
     def read(files: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor]:
-        parts = [_read_batch(os.path.join(folder, name), spec) for name in files]
+        parts = [cifar.read_batch(os.path.join(folder, name), spec) for name in files]
         data = np.concatenate([p[0] for p in parts])
         labels = np.concatenate([p[1] for p in parts])
         # Rows hold the red, green and blue planes in turn, each 32x32 row-major: that is CHW.
@@ -237,7 +75,7 @@ def load_cifar(spec: CifarSpec, root: str, download: bool = True) -> Dataset:
     train_images, train_labels = read(spec.train_files)
     test_images, test_labels = read(spec.test_files)
     meta_path = os.path.join(folder, spec.meta_file)
-    names = _read_pickle(meta_path, spec).get(spec.names_key)
+    names = cifar.read_pickle(meta_path, spec).get(spec.names_key)
     if not isinstance(names, list) or len(names) != spec.num_classes:
         raise UserError(f"{meta_path} is not a valid {spec.title} file: '{spec.names_key}' should list "
                         f"{spec.num_classes} class names")
@@ -301,7 +139,7 @@ def load_dataset(name: str, data_dir: str, subset: int | None = None, seed: int 
     n_train, n_test = sizes(name, subset)
     if name == "synthetic":
         return synthetic(n_train, n_test, seed, num_classes)
-    ds = load_cifar(SPECS[name], data_dir, download)
+    ds = load_cifar(cifar.SPECS[name], data_dir, download)
     return Dataset(ds.train_images[:n_train], ds.train_labels[:n_train],
                    ds.test_images[:n_test], ds.test_labels[:n_test], ds.classes)
 

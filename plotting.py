@@ -1,4 +1,4 @@
-"""Pure drawing: loss and accuracy per step, overlays, the overview, images, softmax bars, t-SNE.
+"""Pure drawing: loss and accuracy per step, overlays, images, softmax bars, the confusion matrix.
 
 Every function takes numbers or tensors (and, for a step's look, its report's steps in order) and
 writes one PNG through save(), with an optional footnote under everything: what the figure's runs
@@ -7,7 +7,6 @@ back and building models is figures/' job, deciding what to draw is results.py's
 """
 from __future__ import annotations
 
-import math
 import textwrap
 from typing import Mapping, Sequence
 
@@ -19,10 +18,7 @@ matplotlib.rcParams["axes.formatter.useoffset"] = False
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
-
-from config import Reported  # noqa: E402
 
 DPI = 150  # sharp in a printed A4 report at full width, small enough to browse
 TRAIN_STYLE = {"color": "tab:blue", "linestyle": "-", "marker": "o", "markersize": 3}
@@ -180,62 +176,6 @@ def plot_overlay(curves: dict[str, list[dict[str, float]]], metric: str, ylabel:
     save(fig, path, footnote)
 
 
-def plot_overview(histories: dict[str, list[dict[str, float]]],
-                  reported: dict[str, Reported | None], path: str, *, footnote: str = "",
-                  marked: Sequence[str] = ()) -> None:
-    """Every step's test accuracy per epoch, and each final accuracy beside the report's.
-
-    `reported` lists the steps to show, in their report's order (which gives each its look); a
-    step missing from `histories` is marked "not run" rather than left out. A step in `marked`
-    (a run not in the report's setting) has a * beside its accuracy, which the footnote explains.
-    """
-    assert histories, f"{path}: an overview of no runs"
-    steps = list(reported)
-    fig, (ax_curve, ax_bar) = plt.subplots(
-        1, 2, figsize=(15, 5.5), constrained_layout=True, gridspec_kw={"width_ratios": (3, 2)})
-
-    for step in steps:
-        if step in histories:
-            h = histories[step]
-            ax_curve.plot([r["epoch"] for r in h], [r["test_accuracy"] for r in h], label=step,
-                          markersize=4, **step_style(step, steps))
-    epoch_axes(ax_curve, "test accuracy (%)", "test accuracy per epoch")
-    legend_outside(ax_curve)
-
-    # Two bars per step: the run's final accuracy filled, the report's hatched (greyscale-safe).
-    y = np.arange(len(steps))[::-1] * 1.0
-    height = 0.38
-    for yi, step in zip(y, steps):
-        colour = step_style(step, steps)["color"]
-        rep = reported[step]
-        if rep is not None and rep.test_accuracy is not None:
-            low, high = (rep.test_accuracy if isinstance(rep.test_accuracy, tuple)
-                         else (0, rep.test_accuracy))  # a range is drawn as the span it covers
-            ax_bar.barh(yi - height / 2, high - low, height, left=low, color="white",
-                        edgecolor=colour, hatch="///")
-            ax_bar.text(high + 0.5, yi - height / 2,
-                        f"{low:g}-{high:g}%" if low else f"{high:g}%", va="center",
-                        fontsize="x-small")
-        if step in histories:
-            acc = histories[step][-1]["test_accuracy"]
-            ax_bar.barh(yi + height / 2, acc, height, color=colour, edgecolor=colour)
-            ax_bar.text(acc + 0.5, yi + height / 2, f"{acc:.1f}%" + (" *" if step in marked else ""),
-                        va="center", fontsize="x-small")
-        else:
-            ax_bar.text(0.5, yi + height / 2, "not run", va="center", fontsize="x-small",
-                        style="italic")
-    ax_bar.set_yticks(y, steps)
-    ax_bar.set_xlabel("final test accuracy (%)")
-    ax_bar.set_xlim(0, 100)
-    ax_bar.set_title("final test accuracy: run vs report")
-    ax_bar.grid(axis="x", alpha=0.3)
-    legend_outside(ax_bar, handles=[Patch(facecolor="0.4", label="run (last epoch)"),
-                                    Patch(facecolor="white", edgecolor="0.2", hatch="///",
-                                          label="report")])
-    fig.suptitle(f"All steps: {len(histories)} of {len(steps)} run")
-    save(fig, path, footnote)
-
-
 # ---------------------------------------------------------------------------------------------
 # Images, and what a network makes of them
 # ---------------------------------------------------------------------------------------------
@@ -351,43 +291,3 @@ def plot_confusion(matrix: Sequence[Sequence[int]], classes: Sequence[str], titl
     fig.suptitle(f"{title}\n{correct} of {total} images right ({100 * correct / max(total, 1):.1f}%)",
                  fontsize="medium")
     save(fig, path, footnote, dpi=100)
-
-
-# ---------------------------------------------------------------------------------------------
-# t-SNE: points coloured by class, one panel per snapshot
-# ---------------------------------------------------------------------------------------------
-
-def class_colours(n: int) -> np.ndarray:
-    """n distinct RGBA colours: tab10 up to 10 classes, tab20 up to 20, else n steps around turbo."""
-    if n <= 20:
-        return np.array(plt.get_cmap("tab10" if n <= 10 else "tab20").colors[:n])
-    # No qualitative map has 100 colours (CIFAR-100); a stride of about n/3 through turbo keeps
-    # neighbouring class numbers (often related classes) far apart in colour.
-    stride = next(s for s in range(n // 3, n) if math.gcd(s, n) == 1)
-    return plt.get_cmap("turbo")(((np.arange(n) * stride) % n) / (n - 1))
-
-
-def plot_tsne(panels: Sequence[tuple[str, np.ndarray, np.ndarray]], classes: Sequence[str],
-              title: str, path: str, *, footnote: str = "") -> None:
-    """One t-SNE scatter per (title, points (n, 2), labels (n,)) panel, side by side, one legend."""
-    assert 1 <= len(panels) <= 4, f"1 to 4 panels side by side, got {len(panels)}"
-    colours = class_colours(len(classes))
-    ncol = math.ceil(len(classes) / 25)  # legend columns of at most 25 names (CIFAR-100: 4)
-    fig, axes = plt.subplots(1, len(panels), squeeze=False, layout="constrained",
-                             figsize=(4.5 * len(panels) + 0.5 + 1.5 * ncol, 5))
-    for ax, (label, points, labels) in zip(axes.flat, panels):
-        points, labels = np.asarray(points), np.asarray(labels)
-        assert points.ndim == 2 and points.shape[1] == 2 and len(labels) == len(points)
-        # Drawn in a fixed random order: in label order the last class would cover the others.
-        order = np.random.default_rng(0).permutation(len(points))
-        ax.scatter(points[order, 0], points[order, 1], c=colours[labels[order]], s=3,
-                   linewidths=0)
-        ax.set_aspect("equal", adjustable="datalim")
-        ax.set_xticks([])  # t-SNE axes have no units; distances between clusters mean little
-        ax.set_yticks([])
-        ax.set_title(label, fontsize="medium")
-    handles = [plt.Line2D([], [], linestyle="", marker="o", markersize=6, color=c, label=name)
-               for c, name in zip(colours, classes)]
-    fig.legend(handles=handles, loc="outside right center", fontsize="small", ncol=ncol)
-    fig.suptitle(title)
-    save(fig, path, footnote)

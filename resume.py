@@ -1,23 +1,32 @@
-"""--resume: what a checkpoint holds, what it must match, and putting a run back as it was.
+"""--resume: what a checkpoint holds, what it must match, and putting a run back as it was; and the
+faults that stop a run between two checkpoints, each said in one sentence.
 
 A checkpoint is written after every finished epoch (run_folder.RunFolder.save_epoch) with every
 state the next epoch depends on: the weights, the optimizer, the metrics so far, the early-stopping
 rule and every random generator. Resuming from it gives, on the CPU, the very metrics an
-uninterrupted run gives.
+uninterrupted run gives. A run stopped short (Ctrl-C, out of memory, a non-finite loss, weights or
+evaluation, an op without a deterministic kernel) never saves the bad epoch, and its message ends
+with what --resume continues from.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import math
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 import torch
 from torch import nn
 
 from config import Config, fields_with
+from devices import nondeterministic_error
 from early_stopping import EarlyStopping
-from errors import UserError, first_line
+from errors import Interrupted, TrainingError, UserError, exit_at_once, first_line, on_sigint
 from experiments import Experiment
+
+if TYPE_CHECKING:
+    from run_folder import RunFolder
 
 CHECKPOINT_KEYS = ("epoch", "model", "optimizer", "history", "rng", "config", "architecture")
 
@@ -129,3 +138,72 @@ def restore(ckpt: dict[str, Any], path: str, exp: Experiment, cfg: Config, model
     stopper = EarlyStopping.from_state(ckpt["early_stopping"]) if "early_stopping" in ckpt \
         else EarlyStopping(cfg.early_stopping, cfg.monitor, cfg.patience, cfg.min_delta)
     return stopper, ckpt["history"]
+
+
+# ---------------------------------------------------------------------------------------------
+# The faults that stop a run between checkpoints
+# ---------------------------------------------------------------------------------------------
+
+def check_training(cfg: Config, epoch: int, train: dict[str, Any], model: nn.Module,
+                   folder: RunFolder) -> None:
+    """Stop at a non-finite training loss or weights, before anything of the epoch is saved."""
+    if train["first_bad_batch"] >= 0:
+        raise TrainingError(
+            f"{cfg.step}: the training loss became {train['loss']} at epoch {epoch}, batch "
+            f"{train['first_bad_batch'] + 1}; stopped, {folder.kept()}; try a lower --lr")
+    if not _all_finite(model):  # a step can break the weights after its loss was read
+        raise TrainingError(
+            f"{cfg.step}: the weights became non-finite at epoch {epoch} (after the training "
+            f"loss of each batch was read); stopped, {folder.kept()}; try a lower --lr")
+
+
+def check_evaluations(cfg: Config, epoch: float, row: dict[str, float], folder: RunFolder) -> None:
+    """Stop at a non-finite evaluation: checkpoint.pt and best.pt never hold such an epoch."""
+    bad = [f"{k.replace('_', ' ')} {row[k]}" for k in ("val_loss", "test_loss")
+           if k in row and not math.isfinite(row[k])]
+    if bad:
+        raise TrainingError(f"{cfg.step}: the {' and '.join(bad)} at epoch {epoch}; stopped, "
+                            f"{folder.kept()}; try a lower --lr")
+
+
+@contextlib.contextmanager
+def epoch_faults(cfg: Config, folder: RunFolder, device: torch.device, epoch: Any) -> Iterator[None]:
+    """Ctrl-C, running out of memory and (--deterministic) an op without a deterministic kernel,
+    during the epochs, as one sentence; epoch() is the current one."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        # Writing the marker takes a moment; a second Ctrl-C should not have to wait for it.
+        previous = on_sigint(exit_at_once)
+        try:
+            message = folder.mark_interrupted(epoch())
+        finally:
+            if previous is not None:
+                on_sigint(previous)
+        raise Interrupted(message) from None
+    except torch.OutOfMemoryError:
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+        gpu = ", or close other programs on the GPU (nvidia-smi lists them)" \
+            if device.type == "cuda" else ""
+        raise TrainingError(
+            f"{cfg.step}: {device.type.upper()} out of memory at batch size {cfg.batch_size} "
+            f"(epoch {epoch()}); try --batch-size {max(1, cfg.batch_size // 2)}{gpu}; "
+            f"{folder.kept()}") from None
+    except RuntimeError as e:
+        no_deterministic_kernel(cfg, device, e, f"in epoch {epoch()}", folder.kept())
+        raise
+
+
+def no_deterministic_kernel(cfg: Config, device: torch.device, e: RuntimeError, when: str,
+                            kept: str) -> None:
+    """--deterministic met an op without a deterministic kernel: say which, in one sentence."""
+    message = nondeterministic_error(e, cfg.step, device, when) if cfg.deterministic else None
+    if message is not None:
+        raise UserError(f"{message}; {kept}") from None
+
+
+def _all_finite(model: nn.Module) -> bool:
+    """Whether every floating-point weight and buffer is finite: one device sync per call."""
+    tensors = [t for t in model.state_dict().values() if t.is_floating_point()]
+    return not tensors or bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())

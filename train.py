@@ -1,31 +1,29 @@
 """The shared train/eval loop: `run` trains one experiment and leaves everything in <out>/<step>/.
 
-`run` reads as a table of contents: loaders, model and optimizer, the run's folder, the epochs
-(`fit`, with its fault handling), and the end (`finish`: the best weights on the test set,
-snapshots, the summary). `train_one_epoch` and `evaluate` are the two inner loops.
+`run` reads as a table of contents: loaders (augment/loaders.py), model and optimizer, the run's
+folder, the epochs (`fit`; resume.py words its faults), and the end (`finish`: the best weights on
+the test set, snapshots, the summary). `train_one_epoch` and `evaluate` are the two inner loops.
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import itertools
 import math
 import time
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 import torch
 from torch import nn
 from tqdm import tqdm
 
-import augment
-import data
 import resume
 import runs
+from augment.loaders import Loaders, make_loaders
 from config import Config, check_config
-from devices import (autocast, nondeterministic_error, precision_text, prepare_model, resolve_device,
-                     resolve_precision, set_determinism, to_device, uses_channels_last)
+from devices import (autocast, precision_text, prepare_model, resolve_device, resolve_precision,
+                     set_determinism, to_device, uses_channels_last)
 from early_stopping import EarlyStopping
-from errors import Interrupted, TrainingError, UserError, exit_at_once, on_sigint
+from errors import UserError
 from experiments import Experiment, build_model, check_model_fits, report_of
 from optimizers import make_optimizer, trainable_parameters
 from run_folder import RunFolder
@@ -146,7 +144,7 @@ def run(exp: Experiment, cfg: Config, seeded: bool = False) -> dict[str, Any]:
     try:
         check_model_fits(model, exp, cfg, loaders.classes, device)
     except RuntimeError as e:
-        _no_deterministic_kernel(cfg, device, e, "before training", "nothing was written")
+        resume.no_deterministic_kernel(cfg, device, e, "before training", "nothing was written")
         raise
     optimizer = make_optimizer(model, cfg, device)
     # Compiled or not, `model` holds the weights: its state_dict has no compiler prefix.
@@ -172,58 +170,6 @@ def run(exp: Experiment, cfg: Config, seeded: bool = False) -> dict[str, Any]:
     return finish(exp, cfg, model, step_model, loaders, stopper, history, folder, device)
 
 
-@dataclasses.dataclass
-class Loaders:
-    """A run's loaders: train, validation (or None), test, and the train set in eval mode (or None)."""
-
-    train: Any
-    val: Any
-    test: Any
-    train_eval: Any  # the training images in eval mode, for the extra evaluations (eval_every)
-    full_test: Any  # with test_limit: made when the run ends, for every test image
-    classes: int
-    names: list[str]  # the classes' names, from the dataset's own meta file
-    train_images: int
-    val_images: int
-    test_images: int
-
-    @property
-    def random(self) -> list[Any]:
-        """The loaders whose generator draws (checkpointed): train, then validation."""
-        return [self.train] + ([self.val] if self.val is not None else [])
-
-
-def make_loaders(exp: Experiment, cfg: Config, device: torch.device) -> Loaders:
-    """The step's data, decoded once and kept on the device, in the loaders the run needs."""
-    ds = data.load_dataset(cfg.dataset, cfg.data_dir, cfg.subset, cfg.seed, cfg.num_classes)
-    split = data.split_dataset(ds, cfg.val_split, cfg.val_size, cfg.seed)
-
-    def loader(images: torch.Tensor, labels: torch.Tensor, transform: Any, shuffle: bool = False,
-               seed: int = cfg.seed) -> Any:
-        return augment.make_loader(images, labels, transform, cfg.batch_size, shuffle, device, seed,
-                                   cfg.workers)
-
-    has_val = len(split.val_index) > 0
-    val_transform = exp.train_transform if cfg.val_transform == "train" else exp.test_transform
-    # Extra evaluations pass over the training images with the test transform: they draw nothing.
-    cadence = cfg.eval_every < 1 or cfg.eval_at_start
-    # Labels may be fewer than the classes in a small subset: the dataset says how many there are.
-    classes = max(len(ds.classes), int(max(ds.train_labels.max(), ds.test_labels.max())) + 1)
-    test = ds.test_images[:cfg.test_limit], ds.test_labels[:cfg.test_limit]  # report 002's test set
-    return Loaders(
-        train=loader(split.train_images, split.train_labels, exp.train_transform, shuffle=True),
-        val=loader(split.val_images, split.val_labels, val_transform, seed=cfg.seed + 1) if has_val
-        else None,
-        test=loader(*test, exp.test_transform),
-        train_eval=loader(split.train_images, split.train_labels, exp.test_transform) if cadence
-        else None,
-        full_test=(lambda: loader(ds.test_images, ds.test_labels, exp.test_transform))
-        if cfg.test_limit is not None else None,
-        classes=classes, names=[*ds.classes, *map(str, range(len(ds.classes), classes))],
-        train_images=len(split.train_labels), val_images=len(split.val_labels),
-        test_images=len(test[1]))
-
-
 def fit(cfg: Config, model: nn.Module, step_model: nn.Module, optimizer: torch.optim.Optimizer,
         loaders: Loaders, stopper: EarlyStopping, history: list[dict[str, float]],
         folder: RunFolder, device: torch.device) -> None:
@@ -233,7 +179,7 @@ def fit(cfg: Config, model: nn.Module, step_model: nn.Module, optimizer: torch.o
     """
     pauses = _pauses(cfg.eval_every, len(loaders.train))
     epoch = folder.checkpointed
-    with _faults(cfg, folder, device, lambda: max(epoch, folder.checkpointed + 1)):
+    with resume.epoch_faults(cfg, folder, device, lambda: max(epoch, folder.checkpointed + 1)):
         if cfg.eval_at_start and not history:
             _record_evaluation(cfg, step_model, model, loaders, device, history, 0, stopper, folder)
         for epoch in range(folder.checkpointed + 1, cfg.epochs + 1):
@@ -249,12 +195,12 @@ def fit(cfg: Config, model: nn.Module, step_model: nn.Module, optimizer: torch.o
             else:
                 train = train_one_epoch(step_model, loaders.train, optimizer, device, desc,
                                         precision=cfg.precision)
-            _check_training(cfg, epoch, train, model, folder)
+            resume.check_training(cfg, epoch, train, model, folder)
             row = {"epoch": epoch, "train_loss": train["loss"], "train_accuracy": train["accuracy"],
                    **_evaluations(step_model, loaders, device, ("val", "test", "train_eval"),
                                   cfg.precision),
                    "seconds": time.perf_counter() - start}
-            _check_evaluations(cfg, epoch, row, folder)
+            resume.check_evaluations(cfg, epoch, row, folder)
             history.append(row)
             # A rule that stopped within the epoch takes no more values: the epoch is finished only
             # so that the checkpoint holds whole epochs.
@@ -336,7 +282,7 @@ def _record_evaluation(cfg: Config, step_model: nn.Module, model: nn.Module, loa
     """
     history.append({"epoch": at, **_evaluations(step_model, loaders, device,
                                                 ("train_eval", "val", "test"), cfg.precision)})
-    _check_evaluations(cfg, at, history[-1], folder)
+    resume.check_evaluations(cfg, at, history[-1], folder)
     improved = loaders.val is not None and stopper.update(at, history[-1][cfg.monitor])
     if improved:
         folder.hold_best(at, model)
@@ -359,68 +305,3 @@ def _train_with_evaluations(cfg: Config, step_model: nn.Module, model: nn.Module
             _record_evaluation(cfg, step_model, model, loaders, device, history,
                                round(epoch - 1 + fraction, 4), stopper, folder)
     return train
-
-
-def _check_training(cfg: Config, epoch: int, train: dict[str, Any], model: nn.Module,
-                    folder: RunFolder) -> None:
-    """Stop at a non-finite training loss or weights, before anything of the epoch is saved."""
-    if train["first_bad_batch"] >= 0:
-        raise TrainingError(
-            f"{cfg.step}: the training loss became {train['loss']} at epoch {epoch}, batch "
-            f"{train['first_bad_batch'] + 1}; stopped, {folder.kept()}; try a lower --lr")
-    if not _all_finite(model):  # a step can break the weights after its loss was read
-        raise TrainingError(
-            f"{cfg.step}: the weights became non-finite at epoch {epoch} (after the training "
-            f"loss of each batch was read); stopped, {folder.kept()}; try a lower --lr")
-
-
-def _check_evaluations(cfg: Config, epoch: float, row: dict[str, float], folder: RunFolder) -> None:
-    """Stop at a non-finite evaluation: checkpoint.pt and best.pt never hold such an epoch."""
-    bad = [f"{k.replace('_', ' ')} {row[k]}" for k in ("val_loss", "test_loss")
-           if k in row and not math.isfinite(row[k])]
-    if bad:
-        raise TrainingError(f"{cfg.step}: the {' and '.join(bad)} at epoch {epoch}; stopped, "
-                            f"{folder.kept()}; try a lower --lr")
-
-
-@contextlib.contextmanager
-def _faults(cfg: Config, folder: RunFolder, device: torch.device, epoch: Any) -> Iterator[None]:
-    """Ctrl-C, running out of memory and (--deterministic) an op without a deterministic kernel,
-    during the epochs, as one sentence; epoch() is the current one."""
-    try:
-        yield
-    except KeyboardInterrupt:
-        # Writing the marker takes a moment; a second Ctrl-C should not have to wait for it.
-        previous = on_sigint(exit_at_once)
-        try:
-            message = folder.mark_interrupted(epoch())
-        finally:
-            if previous is not None:
-                on_sigint(previous)
-        raise Interrupted(message) from None
-    except torch.OutOfMemoryError:
-        if device.type == "cuda":
-            torch.cuda.empty_cache()
-        gpu = ", or close other programs on the GPU (nvidia-smi lists them)" \
-            if device.type == "cuda" else ""
-        raise TrainingError(
-            f"{cfg.step}: {device.type.upper()} out of memory at batch size {cfg.batch_size} "
-            f"(epoch {epoch()}); try --batch-size {max(1, cfg.batch_size // 2)}{gpu}; "
-            f"{folder.kept()}") from None
-    except RuntimeError as e:
-        _no_deterministic_kernel(cfg, device, e, f"in epoch {epoch()}", folder.kept())
-        raise
-
-
-def _no_deterministic_kernel(cfg: Config, device: torch.device, e: RuntimeError, when: str,
-                             kept: str) -> None:
-    """--deterministic met an op without a deterministic kernel: say which, in one sentence."""
-    message = nondeterministic_error(e, cfg.step, device, when) if cfg.deterministic else None
-    if message is not None:
-        raise UserError(f"{message}; {kept}") from None
-
-
-def _all_finite(model: nn.Module) -> bool:
-    """Whether every floating-point weight and buffer is finite: one device sync per call."""
-    tensors = [t for t in model.state_dict().values() if t.is_floating_point()]
-    return not tensors or bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())

@@ -11,6 +11,7 @@ that applies it image by image, as torchvision's own CIFAR datasets do.
 - colour.py: report 002's colour ops (ColorJitter, sharpness, grayscale, ToPILImage's bytes)
 - geometry.py: report 002's geometric ops (perspective, rotation, erasing) and their grids
 - __init__.py: the v2 transform -> op table, pipelines, the cached prefix, the loaders
+- loaders.py: a run's loaders (train, validation, test), from its dataset and split
 """
 from __future__ import annotations
 

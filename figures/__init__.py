@@ -8,15 +8,16 @@
     figures/load.py      what a run saved, made usable: its model before and after, its images,
                          what a layer outputs
     figures/tiles.py     grids of tiles: kernels and feature maps
-    figures/tsne.py      t-SNE embeddings (openTSNE, else scikit-learn)
+    figures/tsne.py      t-SNE embeddings (openTSNE, else scikit-learn) and their scatter plot
     figures/r000.py ... r004.py   each report's own figures, one module per report
 
 A step figure (steps given) is draw(run, ctx) -> paths, drawn for each of those steps' runs into
 the run's folder; a report figure is draw(found, ctx) -> paths, drawn once into OUT/results/ with
 the report's runs by step. results.py reads the runs, draws each run's loss and accuracy, walks
 this table and writes OUT/results/<report>.md; its command line adds each Option listed here.
-Pure drawing (curves, overlays, images, softmax bars, t-SNE scatter) stays in plotting.py, which
-takes numbers and imports nothing of this package.
+Pure drawing (curves, overlays, images, softmax bars, the confusion matrix) stays in plotting.py,
+which takes numbers and imports nothing of this package; the overview and the t-SNE scatter are
+drawn beside their figures, in r000.py and tsne.py.
 
 A report with its own figure: its steps under experiments/, a module figures/rNNN.py with the draw
 function, and one row below.

@@ -1,11 +1,16 @@
 """Report 000's own figures: the first convolution's kernels and outputs before and after training
-(the report's Figs. 13-15, for CNN2 and CNN6), and the kit's overview of every step."""
+(the report's Figs. 13-15, for CNN2 and CNN6), and the kit's overview of every step (drawn here)."""
 from __future__ import annotations
 
 import os
+from typing import Sequence
+
+import numpy as np
+from matplotlib.patches import Patch
 
 import plotting
 import runs
+from config import Reported
 from figures import notes, tiles
 from figures.common import steps_of
 from figures.context import Context
@@ -56,8 +61,64 @@ def overview(found: dict[str, Run], ctx: Context) -> list[str]:
         return []
     path = ctx.path()
     footnote = notes.footnote(found)
-    plotting.plot_overview({s: r.history for s, r in found.items()},
-                           {s: runs.reported_for(s, found.get(s)) for s in steps_of(ctx.report)}, path,
-                           footnote=f"* {footnote}" if footnote else "",
-                           marked=[s for s, r in found.items() if notes.setting(r)])
+    plot_overview({s: r.history for s, r in found.items()},
+                  {s: runs.reported_for(s, found.get(s)) for s in steps_of(ctx.report)}, path,
+                  footnote=f"* {footnote}" if footnote else "",
+                  marked=[s for s, r in found.items() if notes.setting(r)])
     return [path]
+
+
+def plot_overview(histories: dict[str, list[dict[str, float]]],
+                  reported: dict[str, Reported | None], path: str, *, footnote: str = "",
+                  marked: Sequence[str] = ()) -> None:
+    """Every step's test accuracy per epoch, and each final accuracy beside the report's.
+
+    `reported` lists the steps to show, in their report's order (which gives each its look); a
+    step missing from `histories` is marked "not run" rather than left out. A step in `marked`
+    (a run not in the report's setting) has a * beside its accuracy, which the footnote explains.
+    """
+    assert histories, f"{path}: an overview of no runs"
+    steps = list(reported)
+    fig, (ax_curve, ax_bar) = plotting.plt.subplots(
+        1, 2, figsize=(15, 5.5), constrained_layout=True, gridspec_kw={"width_ratios": (3, 2)})
+
+    for step in steps:
+        if step in histories:
+            h = histories[step]
+            ax_curve.plot([r["epoch"] for r in h], [r["test_accuracy"] for r in h], label=step,
+                          markersize=4, **plotting.step_style(step, steps))
+    plotting.epoch_axes(ax_curve, "test accuracy (%)", "test accuracy per epoch")
+    plotting.legend_outside(ax_curve)
+
+    # Two bars per step: the run's final accuracy filled, the report's hatched (greyscale-safe).
+    y = np.arange(len(steps))[::-1] * 1.0
+    height = 0.38
+    for yi, step in zip(y, steps):
+        colour = plotting.step_style(step, steps)["color"]
+        rep = reported[step]
+        if rep is not None and rep.test_accuracy is not None:
+            low, high = (rep.test_accuracy if isinstance(rep.test_accuracy, tuple)
+                         else (0, rep.test_accuracy))  # a range is drawn as the span it covers
+            ax_bar.barh(yi - height / 2, high - low, height, left=low, color="white",
+                        edgecolor=colour, hatch="///")
+            ax_bar.text(high + 0.5, yi - height / 2,
+                        f"{low:g}-{high:g}%" if low else f"{high:g}%", va="center",
+                        fontsize="x-small")
+        if step in histories:
+            acc = histories[step][-1]["test_accuracy"]
+            ax_bar.barh(yi + height / 2, acc, height, color=colour, edgecolor=colour)
+            ax_bar.text(acc + 0.5, yi + height / 2, f"{acc:.1f}%" + (" *" if step in marked else ""),
+                        va="center", fontsize="x-small")
+        else:
+            ax_bar.text(0.5, yi + height / 2, "not run", va="center", fontsize="x-small",
+                        style="italic")
+    ax_bar.set_yticks(y, steps)
+    ax_bar.set_xlabel("final test accuracy (%)")
+    ax_bar.set_xlim(0, 100)
+    ax_bar.set_title("final test accuracy: run vs report")
+    ax_bar.grid(axis="x", alpha=0.3)
+    plotting.legend_outside(ax_bar, handles=[Patch(facecolor="0.4", label="run (last epoch)"),
+                                             Patch(facecolor="white", edgecolor="0.2", hatch="///",
+                                                   label="report")])
+    fig.suptitle(f"All steps: {len(histories)} of {len(steps)} run")
+    plotting.save(fig, path, footnote)

@@ -122,7 +122,7 @@ def latent_space(run: Run, ctx: Context) -> list[str]:
     points, name, _ = tsne.embed(logits, PERPLEXITY, cfg.seed)  # the last model is the best one
     panels.append((f"fc3 output (logits) at epoch {best}", points, labels[pick].numpy()))
     path = os.path.join(run.dir, "tsne.png")
-    plotting.plot_tsne(panels, ds.classes, f"{run.step}: t-SNE of {len(pick):,} training images "
-                       f"(unaugmented, eval mode), {names[0]}, perplexity {PERPLEXITY}", path,
-                       footnote=notes.of_run(run))
+    tsne.plot_tsne(panels, ds.classes, f"{run.step}: t-SNE of {len(pick):,} training images "
+                   f"(unaugmented, eval mode), {names[0]}, perplexity {PERPLEXITY}", path,
+                   footnote=notes.of_run(run))
     return [path]

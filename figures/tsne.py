@@ -1,4 +1,5 @@
-"""t-SNE embeddings of saved features, for report 003's latent-space figures, at a cost people can afford.
+"""t-SNE embeddings of saved features, for report 003's latent-space figures, at a cost people can
+afford, and their scatter plot.
 
 openTSNE when it is installed (FFT-accelerated: 40,000 x 2,048 in about 2.4 min on 2 CPU cores),
 else scikit-learn (about 6 min for the same); both are imported only when an embedding is asked
@@ -7,13 +8,16 @@ to seconds; see BENCHMARKS.md, "t-SNE".
 """
 from __future__ import annotations
 
+import math
 import os
 import time
+from typing import Sequence
 
 import numpy as np
 import torch
 
 from errors import UserError
+from plotting import plt, save
 
 INSTALL_HINT = "pip install openTSNE (faster) or pip install scikit-learn"
 MIN_POINTS = 4  # below this no perplexity satisfies both libraries' checks
@@ -94,3 +98,43 @@ def embed(features: np.ndarray | torch.Tensor, perplexity: float = 50,
     seconds = time.perf_counter() - start
     # A plain copy: openTSNE's result object keeps the affinity matrix (large for 40,000 points).
     return np.array(y, dtype=np.float32), name, seconds
+
+
+# ---------------------------------------------------------------------------------------------
+# The scatter: points coloured by class, one panel per snapshot
+# ---------------------------------------------------------------------------------------------
+
+def class_colours(n: int) -> np.ndarray:
+    """n distinct RGBA colours: tab10 up to 10 classes, tab20 up to 20, else n steps around turbo."""
+    if n <= 20:
+        return np.array(plt.get_cmap("tab10" if n <= 10 else "tab20").colors[:n])
+    # No qualitative map has 100 colours (CIFAR-100); a stride of about n/3 through turbo keeps
+    # neighbouring class numbers (often related classes) far apart in colour.
+    stride = next(s for s in range(n // 3, n) if math.gcd(s, n) == 1)
+    return plt.get_cmap("turbo")(((np.arange(n) * stride) % n) / (n - 1))
+
+
+def plot_tsne(panels: Sequence[tuple[str, np.ndarray, np.ndarray]], classes: Sequence[str],
+              title: str, path: str, *, footnote: str = "") -> None:
+    """One t-SNE scatter per (title, points (n, 2), labels (n,)) panel, side by side, one legend."""
+    assert 1 <= len(panels) <= 4, f"1 to 4 panels side by side, got {len(panels)}"
+    colours = class_colours(len(classes))
+    ncol = math.ceil(len(classes) / 25)  # legend columns of at most 25 names (CIFAR-100: 4)
+    fig, axes = plt.subplots(1, len(panels), squeeze=False, layout="constrained",
+                             figsize=(4.5 * len(panels) + 0.5 + 1.5 * ncol, 5))
+    for ax, (label, points, labels) in zip(axes.flat, panels):
+        points, labels = np.asarray(points), np.asarray(labels)
+        assert points.ndim == 2 and points.shape[1] == 2 and len(labels) == len(points)
+        # Drawn in a fixed random order: in label order the last class would cover the others.
+        order = np.random.default_rng(0).permutation(len(points))
+        ax.scatter(points[order, 0], points[order, 1], c=colours[labels[order]], s=3,
+                   linewidths=0)
+        ax.set_aspect("equal", adjustable="datalim")
+        ax.set_xticks([])  # t-SNE axes have no units; distances between clusters mean little
+        ax.set_yticks([])
+        ax.set_title(label, fontsize="medium")
+    handles = [plt.Line2D([], [], linestyle="", marker="o", markersize=6, color=c, label=name)
+               for c, name in zip(colours, classes)]
+    fig.legend(handles=handles, loc="outside right center", fontsize="small", ncol=ncol)
+    fig.suptitle(title)
+    save(fig, path, footnote)

@@ -23,6 +23,7 @@ import time
 from typing import Any, Mapping, Sequence
 from urllib.parse import quote
 
+import cifar
 import data
 import runs
 import summary
@@ -189,7 +190,7 @@ def _source(report: Report) -> tuple[str, str]:
 def setting_lines(report: Report) -> list[tuple[str, str]]:
     """The report's setting in a few lines (data, validation, optimizer, epochs), from its steps' files."""
     configs = {s: load_experiment(resolve_path(s)).config for s in report.steps}
-    spec = data.SPECS[report.dataset]
+    spec = cifar.SPECS[report.dataset]
     n_train, n_test = data.SIZES[report.dataset]
     return [("data", f"{spec.title}: {n_train:,} training and {n_test:,} test images"),
             ("validation", _grouped(configs, _split_text)),

@@ -2,8 +2,8 @@
 
 The real archives hold Python pickles (protocol 2) of dicts with str keys: 'data' is a uint8 array
 (N, 3072) whose rows hold the red, green and blue 32x32 planes in turn, row-major; the labels are a
-plain list of ints. These helpers write the same structure with random content, so that data.py's
-reader is exercised on the real layout, only smaller.
+plain list of ints. These helpers write the same structure with random content, so that the reader
+(cifar.py, data.load_cifar) is exercised on the real layout, only smaller.
 """
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ from typing import Any
 
 import numpy as np
 
-import data
+import cifar
 
 PROTOCOL = 2  # what the official files use; it also makes numpy go through _codecs.encode
 
 # The official layouts, spelled here from the datasets' page (cs.toronto.edu/~kriz/cifar.html) and
-# not read from data.CifarSpec: a wrong file name or key in data.py must fail the reader's tests.
+# not read from cifar.CifarSpec: a wrong file name or key in cifar.py must fail the reader's tests.
 OFFICIAL = {
     "CIFAR-10": {"folder": "cifar-10-batches-py", "archive": "cifar-10-python.tar.gz",
                  "train": ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4",
@@ -34,7 +34,7 @@ OFFICIAL = {
 }
 
 
-def cifar_arrays(spec: data.CifarSpec, n_train: int, n_test: int, seed: int = 0) -> dict[str, Any]:
+def cifar_arrays(spec: cifar.CifarSpec, n_train: int, n_test: int, seed: int = 0) -> dict[str, Any]:
     """The content write_cifar writes for these arguments, without touching the disk."""
     rng = np.random.default_rng(seed)
     classes = OFFICIAL[spec.title]["classes"]
@@ -88,7 +88,7 @@ def dump_py2(path: str | os.PathLike, obj: Any) -> None:
         f.write(b"\x80\x02" + _py2_opcodes(obj) + b".")
 
 
-def batch_dict(spec: data.CifarSpec, images: np.ndarray, labels: np.ndarray, batch_label: str,
+def batch_dict(spec: cifar.CifarSpec, images: np.ndarray, labels: np.ndarray, batch_label: str,
                first: int = 0) -> dict[str, Any]:
     """One batch file's dict, with the keys the official file of this kind has."""
     key = OFFICIAL[spec.title]["labels"]
@@ -103,7 +103,7 @@ def batch_dict(spec: data.CifarSpec, images: np.ndarray, labels: np.ndarray, bat
     return d
 
 
-def write_cifar(root: str | os.PathLike, spec: data.CifarSpec, n_train: int, n_test: int,
+def write_cifar(root: str | os.PathLike, spec: cifar.CifarSpec, n_train: int, n_test: int,
                 seed: int = 0, *, py2: bool = False) -> dict[str, Any]:
     """Write a small dataset into root/<spec.folder>/ as the official archive extracts; return it.
 
@@ -113,7 +113,7 @@ def write_cifar(root: str | os.PathLike, spec: data.CifarSpec, n_train: int, n_t
     """
     official = OFFICIAL[spec.title]
     if n_train < len(official["train"]) or n_test < 1:
-        # Python 3 pickles an empty array's b"" via __builtin__.bytes, which data.py refuses.
+        # Python 3 pickles an empty array's b"" via __builtin__.bytes, which cifar.py refuses.
         raise ValueError(f"{spec.title} needs n_train >= {len(official['train'])} and n_test >= 1")
     write = dump_py2 if py2 else dump
     arrays = cifar_arrays(spec, n_train, n_test, seed)
@@ -141,8 +141,8 @@ def write_cifar(root: str | os.PathLike, spec: data.CifarSpec, n_train: int, n_t
     return {**arrays, "folder": folder}
 
 
-def make_archive(root: str | os.PathLike, spec: data.CifarSpec, n_train: int = 20, n_test: int = 10,
-                 seed: int = 0) -> str:
+def make_archive(root: str | os.PathLike, spec: cifar.CifarSpec, n_train: int = 20,
+                 n_test: int = 10, seed: int = 0) -> str:
     """Write the fixture, pack it into root/<spec.archive> as the official .tar.gz; return its path.
 
     The archive holds `<spec.folder>/...`, as the official one does; the extracted folder is removed

@@ -7,6 +7,7 @@ import urllib.error
 import pytest
 import torch
 
+import cifar
 import data
 import main
 from experiments import REPORTS
@@ -21,9 +22,9 @@ RUN_FILES = {"checkpoint.pt", "config.json", "experiment.py", "loss_accuracy.png
 @pytest.fixture
 def offline(monkeypatch, tmp_path):
     """No CIFAR download is possible, and nothing is fetched even where a network is."""
-    for name, spec in list(data.SPECS.items()):
+    for name, spec in list(cifar.SPECS.items()):
         missing = "file://" + str(tmp_path / "unreachable" / spec.archive)
-        monkeypatch.setitem(data.SPECS, name, dataclasses.replace(spec, url=missing))
+        monkeypatch.setitem(cifar.SPECS, name, dataclasses.replace(spec, url=missing))
     data.load_dataset.cache_clear()
     yield
     data.load_dataset.cache_clear()

@@ -1,4 +1,4 @@
-"""Tests of the datasets on disk in data.py: reading, validating, downloading and the synthetic set.
+"""The datasets on disk (cifar.py, data.py): reading, validating, downloading; the synthetic set.
 
 Everything runs on small generated fixtures in tmp_path; nothing touches the network.
 """
@@ -22,14 +22,15 @@ import numpy as np
 import pytest
 import torch
 
+import cifar
 import data
 from cifar_fixtures import cifar_arrays, dump, make_archive, write_cifar
 from errors import UserError
 
-SPECS = [pytest.param(data.CIFAR100, id="cifar100"), pytest.param(data.CIFAR10, id="cifar10")]
+SPECS = [pytest.param(cifar.CIFAR100, id="cifar100"), pytest.param(cifar.CIFAR10, id="cifar10")]
 
 
-def offline(spec: data.CifarSpec, tmp_path: Path) -> data.CifarSpec:
+def offline(spec: cifar.CifarSpec, tmp_path: Path) -> cifar.CifarSpec:
     """spec with a URL that cannot be fetched but keeps the official archive name."""
     return dataclasses.replace(spec, url=(tmp_path / "nowhere" / spec.archive).as_uri())
 
@@ -87,7 +88,7 @@ def test_load_cifar_reads_the_official_layout(tmp_path, spec, py2, no_network):
 
 def test_load_cifar_pixel_order_on_a_known_image(tmp_path, no_network):
     """A hand-made image whose planes differ, checked pixel by pixel against its definition."""
-    spec = data.CIFAR100
+    spec = cifar.CIFAR100
     write_cifar(tmp_path, spec, n_train=2, n_test=1)
     row = np.empty(3072, np.uint8)
     for c in range(3):
@@ -106,7 +107,7 @@ def test_load_cifar_pixel_order_on_a_known_image(tmp_path, no_network):
 
 def test_load_cifar_accepts_bytes_keys(tmp_path, no_network):
     """Pickles re-saved by Python 3 from bytes-keyed dicts still load."""
-    spec = data.CIFAR100
+    spec = cifar.CIFAR100
     written = write_cifar(tmp_path, spec, n_train=4, n_test=2)
     for name in ("train", "test", "meta"):
         path = tmp_path / spec.folder / name
@@ -130,8 +131,8 @@ def test_class_names_stored_as_bytes_are_decoded(tmp_path, spec, no_network):
 
 
 def test_load_cifar_without_download_names_the_folder(tmp_path, no_network):
-    with pytest.raises(UserError, match=names_path(tmp_path / data.CIFAR100.folder)):
-        data.load_cifar(data.CIFAR100, str(tmp_path), download=False)
+    with pytest.raises(UserError, match=names_path(tmp_path / cifar.CIFAR100.folder)):
+        data.load_cifar(cifar.CIFAR100, str(tmp_path), download=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -141,8 +142,8 @@ def test_load_cifar_without_download_names_the_folder(tmp_path, no_network):
 @pytest.fixture
 def small_cifar100(tmp_path, monkeypatch):
     """A 50/10 CIFAR-100 fixture that load_dataset("cifar100", ...) reads, sized in data.SIZES."""
-    written = write_cifar(tmp_path, data.CIFAR100, n_train=50, n_test=10, seed=5)
-    monkeypatch.setitem(data.SPECS, "cifar100", offline(data.CIFAR100, tmp_path))
+    written = write_cifar(tmp_path, cifar.CIFAR100, n_train=50, n_test=10, seed=5)
+    monkeypatch.setitem(cifar.SPECS, "cifar100", offline(cifar.CIFAR100, tmp_path))
     monkeypatch.setitem(data.SIZES, "cifar100", (50, 10))
     return written
 
@@ -233,7 +234,7 @@ DAMAGE = {
 
 @pytest.mark.parametrize("damage", list(DAMAGE))
 def test_damaged_cifar100_train_file_names_its_path(tmp_path, damage, no_network):
-    spec = data.CIFAR100
+    spec = cifar.CIFAR100
     write_cifar(tmp_path, spec, n_train=12, n_test=4)
     path = tmp_path / spec.folder / "train"
     DAMAGE[damage](path)
@@ -243,7 +244,7 @@ def test_damaged_cifar100_train_file_names_its_path(tmp_path, damage, no_network
 
 @pytest.mark.parametrize("damage", ["truncated", "empty", "label_too_large", "data_float"])
 def test_damaged_cifar10_batch_names_its_path(tmp_path, damage, no_network):
-    spec = data.CIFAR10
+    spec = cifar.CIFAR10
     write_cifar(tmp_path, spec, n_train=15, n_test=4)
     path = tmp_path / spec.folder / "data_batch_3"
     DAMAGE[damage](path)
@@ -252,7 +253,7 @@ def test_damaged_cifar10_batch_names_its_path(tmp_path, damage, no_network):
 
 
 def test_labels_of_the_wrong_length_name_the_path(tmp_path, no_network):
-    spec = data.CIFAR100
+    spec = cifar.CIFAR100
     write_cifar(tmp_path, spec, n_train=6, n_test=3)
     path = tmp_path / spec.folder / "test"
     _edit(fine_labels=lambda y: y[:-1])(path)
@@ -261,7 +262,7 @@ def test_labels_of_the_wrong_length_name_the_path(tmp_path, no_network):
 
 
 def test_missing_labels_name_the_path(tmp_path, no_network):
-    spec = data.CIFAR100
+    spec = cifar.CIFAR100
     write_cifar(tmp_path, spec, n_train=6, n_test=3)
     path = tmp_path / spec.folder / "train"
     d = pickle.loads(path.read_bytes())
@@ -273,7 +274,7 @@ def test_missing_labels_name_the_path(tmp_path, no_network):
 
 @pytest.mark.parametrize("names", [["a"] * 99, "not a list", None])
 def test_bad_meta_names_its_path(tmp_path, names, no_network):
-    spec = data.CIFAR100
+    spec = cifar.CIFAR100
     write_cifar(tmp_path, spec, n_train=6, n_test=3)
     path = tmp_path / spec.folder / "meta"
     dump(path, {"fine_label_names": names} if names is not None else {})
@@ -305,7 +306,7 @@ def _payloads(marker: Path) -> dict[str, _Payload]:
 @pytest.mark.parametrize("call", ["os.system", "builtins.eval"])
 @pytest.mark.parametrize("file", ["train", "test", "meta"])
 def test_pickle_with_code_is_refused_without_running(tmp_path, call, file, no_network):
-    spec = data.CIFAR100
+    spec = cifar.CIFAR100
     write_cifar(tmp_path, spec, n_train=4, n_test=2)
     path = tmp_path / spec.folder / file
     marker = tmp_path / "payload_ran"
@@ -336,8 +337,8 @@ def served(tmp_path):
     """An official-looking CIFAR-100 archive in a 'server' folder, and a spec that points to it."""
     server = tmp_path / "server"
     server.mkdir()
-    archive = make_archive(server, data.CIFAR100, n_train=20, n_test=10, seed=7)
-    spec = dataclasses.replace(data.CIFAR100, url=Path(archive).as_uri(), md5=md5(archive))
+    archive = make_archive(server, cifar.CIFAR100, n_train=20, n_test=10, seed=7)
+    spec = dataclasses.replace(cifar.CIFAR100, url=Path(archive).as_uri(), md5=md5(archive))
     return spec, archive
 
 
@@ -346,7 +347,7 @@ def test_download_verifies_extracts_and_loads(tmp_path, served):
     root = tmp_path / "data"
     ds = data.load_cifar(spec, str(root))
 
-    expected = cifar_arrays(data.CIFAR100, 20, 10, seed=7)
+    expected = cifar_arrays(cifar.CIFAR100, 20, 10, seed=7)
     assert ds.train_labels.tolist() == expected["train_labels"].tolist()
     np.testing.assert_array_equal(ds.test_images.reshape(10, -1).numpy(), expected["test_data"])
     assert ds.classes == expected["names"]
@@ -357,7 +358,7 @@ def test_download_verifies_extracts_and_loads(tmp_path, served):
 
 def test_download_works_through_data_specs(tmp_path, served, monkeypatch):
     spec, _ = served
-    monkeypatch.setitem(data.SPECS, "cifar100", spec)
+    monkeypatch.setitem(cifar.SPECS, "cifar100", spec)
     monkeypatch.setitem(data.SIZES, "cifar100", (20, 10))
     ds = data.load_dataset("cifar100", str(tmp_path / "data"), subset=10)
     assert len(ds.train_labels) == 10 and len(ds.test_labels) == 2
@@ -387,11 +388,11 @@ def test_download_with_wrong_md5_is_refused(tmp_path, served):
 def test_archive_in_root_is_verified_and_extracted_without_download(tmp_path, no_network):
     root = tmp_path / "data"
     root.mkdir()
-    archive = make_archive(root, data.CIFAR10, n_train=10, n_test=5, seed=4)
-    spec = dataclasses.replace(offline(data.CIFAR10, tmp_path), md5=md5(archive))
+    archive = make_archive(root, cifar.CIFAR10, n_train=10, n_test=5, seed=4)
+    spec = dataclasses.replace(offline(cifar.CIFAR10, tmp_path), md5=md5(archive))
 
     ds = data.load_cifar(spec, str(root))
-    expected = cifar_arrays(data.CIFAR10, 10, 5, seed=4)
+    expected = cifar_arrays(cifar.CIFAR10, 10, 5, seed=4)
     assert ds.train_labels.tolist() == expected["train_labels"].tolist()
     assert (root / spec.folder / "data_batch_5").is_file()
 
@@ -399,8 +400,8 @@ def test_archive_in_root_is_verified_and_extracted_without_download(tmp_path, no
 def test_damaged_archive_in_root_is_refused(tmp_path, no_network):
     root = tmp_path / "data"
     root.mkdir()
-    archive = make_archive(root, data.CIFAR100, n_train=4, n_test=2)
-    spec = dataclasses.replace(offline(data.CIFAR100, tmp_path), md5=md5(archive))
+    archive = make_archive(root, cifar.CIFAR100, n_train=4, n_test=2)
+    spec = dataclasses.replace(offline(cifar.CIFAR100, tmp_path), md5=md5(archive))
     raw = Path(archive).read_bytes()
     Path(archive).write_bytes(raw[:len(raw) // 2])
     with pytest.raises(UserError, match=names_path(archive)):
@@ -408,7 +409,7 @@ def test_damaged_archive_in_root_is_refused(tmp_path, no_network):
 
 
 def test_offline_without_archive_explains_what_to_do(tmp_path):
-    spec = offline(data.CIFAR100, tmp_path)
+    spec = offline(cifar.CIFAR100, tmp_path)
     root = tmp_path / "data"
     with pytest.raises(UserError) as info:
         data.load_cifar(spec, str(root))
@@ -436,7 +437,7 @@ def test_download_failing_midway_leaves_no_part_file(tmp_path, monkeypatch):
             return False
 
     monkeypatch.setattr(urllib.request, "urlopen", lambda *a, **k: Dropped(b"x" * 1000))
-    spec = dataclasses.replace(data.CIFAR100, url="http://127.0.0.1:9/cifar-100-python.tar.gz")
+    spec = dataclasses.replace(cifar.CIFAR100, url="http://127.0.0.1:9/cifar-100-python.tar.gz")
     root = tmp_path / "data"
     with pytest.raises(UserError, match="--dataset synthetic"):
         data.load_cifar(spec, str(root))
@@ -448,7 +449,7 @@ def test_download_failing_midway_leaves_no_part_file(tmp_path, monkeypatch):
 FETCH_TWICE = """
 import os, sys, time, urllib.request
 sys.path.insert(0, sys.argv[1])
-import dataclasses, data
+import dataclasses, cifar, data
 url, md5, root, go, count = sys.argv[2:]
 real = urllib.request.urlopen
 def counted(*args, **kwargs):
@@ -457,7 +458,7 @@ def counted(*args, **kwargs):
     time.sleep(1.5)
     return real(*args, **kwargs)
 urllib.request.urlopen = counted
-spec = dataclasses.replace(data.CIFAR100, url=url, md5=md5)
+spec = dataclasses.replace(cifar.CIFAR100, url=url, md5=md5)
 open(f"{go}.{os.getpid()}", "w").close()  # ready
 while not os.path.exists(go):
     time.sleep(0.01)

@@ -14,6 +14,7 @@ import torch
 
 import run_folder
 import runs
+import cifar
 import data
 import main
 import train
@@ -406,8 +407,8 @@ def test_a_model_that_cannot_take_the_images(tmp_path):
 
 
 def test_a_truncated_dataset_file_from_a_shell(tmp_path):
-    write_cifar(tmp_path, data.CIFAR100, n_train=12, n_test=4)
-    train_file = tmp_path / data.CIFAR100.folder / "train"
+    write_cifar(tmp_path, cifar.CIFAR100, n_train=12, n_test=4)
+    train_file = tmp_path / cifar.CIFAR100.folder / "train"
     train_file.write_bytes(train_file.read_bytes()[:500])
     line = one_line_error(cli("CNN2", "--data-dir", str(tmp_path), "--out", str(tmp_path / "runs")))
     assert f"{train_file} is not a readable CIFAR-100 file" in line

@@ -12,6 +12,7 @@ import pytest
 import torch
 from torch import nn
 
+import cifar
 import data
 import main
 import optimizers
@@ -348,9 +349,9 @@ def test_channel_stats_is_numpys_mean_and_std_over_the_pixels():
 
 
 def test_channel_stats_of_cifar10_are_the_reports():
-    if not os.path.isdir(os.path.join("data", data.SPECS["cifar10"].folder)):
+    if not os.path.isdir(os.path.join("data", cifar.SPECS["cifar10"].folder)):
         pytest.skip("CIFAR-10 is not in data/")
-    images = data.load_cifar(data.SPECS["cifar10"], "data", download=False).train_images
+    images = data.load_cifar(cifar.SPECS["cifar10"], "data", download=False).train_images
     mean, std = data.channel_stats(images)
     np.testing.assert_allclose(mean, common.PUBLISHED_MEAN, rtol=0, atol=1e-12)
     np.testing.assert_allclose(std, common.PUBLISHED_STD, rtol=0, atol=1e-12)

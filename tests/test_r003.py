@@ -96,7 +96,7 @@ def test_snapshots_are_pruned_to_the_three_the_figure_uses_and_are_those_epochs(
 def test_tsne_is_drawn_with_its_library_and_points_in_the_title(tiny, monkeypatch):
     tmp, run_dir = tiny
     titles = []
-    monkeypatch.setattr("plotting.plot_tsne", lambda panels, classes, title, path, **options:
+    monkeypatch.setattr("figures.tsne.plot_tsne", lambda panels, classes, title, path, **options:
                         titles.append((len(panels), title)) or open(path, "w").close())
     out = results.regenerate(str(tmp / "runs"), only=["003"])
     assert not out["problems"], out["problems"]

@@ -10,7 +10,7 @@ import torch
 
 import runs
 import results
-import data
+import cifar
 import main
 import plotting
 import train
@@ -181,14 +181,14 @@ def test_feature_maps_see_the_first_test_image_at_the_model_s_resolution(trained
 
 
 def test_cifar_test_image_is_read_from_disk_and_never_downloaded(monkeypatch, tmp_path):
-    monkeypatch.setattr(data.urllib.request, "urlopen",
+    monkeypatch.setattr(cifar.urllib.request, "urlopen",
                         lambda *a, **k: pytest.fail("regeneration tried to download"))
     cfg = dataclasses.replace(load_experiment(resolve_path("CNN2")).config, step="CNN2",
                               data_dir=str(tmp_path / "data"), subset=20)
     with pytest.raises(UserError, match="--data-dir") as e:
         load.first_test_image(cfg)
     assert "cifar-100-python" in str(e.value)
-    written = write_cifar(tmp_path / "data", data.CIFAR100, n_train=5, n_test=3, seed=1)
+    written = write_cifar(tmp_path / "data", cifar.CIFAR100, n_train=5, n_test=3, seed=1)
     image, label, name = load.first_test_image(cfg)
     assert image.reshape(-1).tolist() == written["test_data"][0].tolist()
     assert int(label) == written["test_labels"][0] and name == written["names"][int(label)]

@@ -1,4 +1,4 @@
-"""tsne.py and plotting.plot_tsne: the subsample, each backend, the missing-library message, the figure.
+"""figures/tsne.py: the subsample, each backend, the missing-library message, the figure (plot_tsne).
 
 A backend is forced by hiding the other: sys.modules[name] = None makes `import name` raise
 ImportError. openTSNE imports scikit-learn itself, so it cannot be the only library present.
@@ -144,7 +144,7 @@ def test_plot_tsne_draws_one_axes_per_panel_and_one_legend(tmp_path, figures, pa
     data = [(f"epoch {i}", rng.normal(size=(200, 2)), rng.integers(0, n_classes, 200))
             for i in range(panels)]
     path = tmp_path / "tsne.png"
-    plotting.plot_tsne(data, classes, "latent\nopenTSNE 1.0.4, 200 points", str(path))
+    tsne.plot_tsne(data, classes, "latent\nopenTSNE 1.0.4, 200 points", str(path))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     (fig,) = figures
     assert [ax.get_title() for ax in fig.axes] == [f"epoch {i}" for i in range(panels)]
@@ -160,9 +160,9 @@ def test_plot_tsne_draws_one_axes_per_panel_and_one_legend(tmp_path, figures, pa
 
 def test_plot_tsne_colours_points_by_class(tmp_path, figures):
     points = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 0.0]])
-    plotting.plot_tsne([("p", points, np.array([2, 0, 2]))], CLASSES, "t", str(tmp_path / "a.png"))
+    tsne.plot_tsne([("p", points, np.array([2, 0, 2]))], CLASSES, "t", str(tmp_path / "a.png"))
     drawn = figures[0].axes[0].collections[0]
-    tab10 = plotting.class_colours(10)
+    tab10 = tsne.class_colours(10)
     # Points are drawn in a shuffled order; match each colour to its point by position.
     by_point = {tuple(p): tuple(c) for p, c in zip(drawn.get_offsets(), drawn.get_facecolors())}
     assert by_point[(1.0, 1.0)][:3] == tuple(tab10[0]) and by_point[(0.0, 0.0)][:3] == tuple(tab10[2])
