@@ -17,7 +17,6 @@ from torchvision.transforms.functional import _get_perspective_coeffs
 
 import augment
 from augment import colour, geometry, ops
-import data
 from experiments.r002 import augmentations
 from test_transforms import torchvision_params
 

@@ -2,7 +2,6 @@
 frozen features and its offline weights error."""
 import dataclasses
 import json
-import os
 import textwrap
 import urllib.error
 
@@ -14,7 +13,6 @@ import augment
 import main
 import optimizers
 import train
-from config import Config
 from early_stopping import EarlyStopping
 from errors import UserError
 from experiments import load_experiment, resolve_path
