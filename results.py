@@ -33,6 +33,7 @@ from errors import OneLineParser, UserError
 from experiments import REPORTS, STEPS, Report
 from figures import notes as figure_notes
 from figures.context import results_dir
+from pages import tensorboard
 from pages.markdown import results_markdown, results_table
 from runs import Run
 from summary import DEFAULT_COLUMNS, mean_history
@@ -248,6 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
                                       "(default: each run's own --data-dir); never downloaded")
     p.add_argument("--report", nargs="+", default=[], choices=[r.id for r in REPORTS],
                    metavar="ID", help="only these reports (default: all)")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="also write every run's metrics.csv as TensorBoard event files in "
+                        "OUT/tensorboard/<step>/ (needs the tensorboard package)")
     for o in figures.OPTIONS:  # the figures' own options, from the table
         p.add_argument(o.flag, type=o.type, default=o.default, metavar=o.metavar, help=o.help)
     return p
@@ -257,8 +261,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Regenerate from the command line; returns the process exit code."""
     args = build_parser().parse_args(argv)
     try:
+        if args.tensorboard:
+            tensorboard.writer_class()  # a missing package is said before anything is written
         result = regenerate(args.out, args.data_dir, args.report,
                             {o.key: getattr(args, o.key) for o in figures.OPTIONS})
+        if args.tensorboard:
+            result["written"] += tensorboard.write(args.out, result["runs"], result["problems"])
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -3,6 +3,7 @@
     pages/__init__.py       what a page shows, gathered from the runs (this file), and writing it
     pages/markdown.py       the results tables in Markdown: OUT/results/<report>.md, main.py's tables
     pages/verdicts.py       each step's figures against the report's: value, difference, verdict
+    pages/tensorboard.py    every run's metrics.csv as TensorBoard event files (results.py --tensorboard)
     pages/templates/        the Jinja2 templates: base.html, index.html, report.html
     pages/style.css         the one stylesheet, copied beside the pages
 
