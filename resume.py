@@ -76,13 +76,6 @@ def load_checkpoint(path: str, cfg: Config) -> dict[str, Any]:
     return ckpt
 
 
-def nothing_left(ckpt: dict[str, Any], cfg: Config) -> str | None:
-    """Why --resume has nothing to train in a run that ended: it stopped early, or has cfg.epochs."""
-    stopper = ckpt.get("early_stopping") or {}
-    return ended_line(ckpt["epoch"], bool(stopper.get("stopped")), stopper.get("best_epoch"),
-                      cfg.epochs)
-
-
 def ended_line(epochs: int, stopped: bool, best: float | None, asked: int) -> str | None:
     """The sentence --resume says of a run with nothing left to train, or None if it has."""
     if stopped:

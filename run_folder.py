@@ -168,11 +168,6 @@ class RunFolder:
         self.held: dict[str, Any] | None = None  # a best evaluation within the epoch (hold_best)
         self.checkpoint, self.best = os.path.join(self.dir, CHECKPOINT), os.path.join(self.dir, BEST)
 
-    @property
-    def ended(self) -> bool:
-        """Whether the run in the folder ended (summary.json; a stopped or running one has none)."""
-        return os.path.isfile(os.path.join(self.dir, SUMMARY))
-
     def resumable(self, cfg: Config) -> dict[str, Any]:
         """The checkpoint --resume goes on from; refuses by name one, or a best.pt, it cannot."""
         ckpt = resume.load_checkpoint(self.checkpoint, cfg)

@@ -132,11 +132,6 @@ def run(exp: Experiment, cfg: Config, seeded: bool = False) -> dict[str, Any]:
     set_determinism(cfg.deterministic, device)  # before CUDA's first use: cuBLAS reads it then
     folder = RunFolder(cfg.out, cfg.step, cfg.seed if seeded else None)
     ckpt = folder.resumable(cfg) if cfg.resume else None  # before the data
-    if ckpt is not None and folder.ended and (done := resume.nothing_left(ckpt, cfg)):
-        print(f"{cfg.step}: --resume: {done}")  # not even config.json: no setting applied
-        run = runs.read_run(folder.dir)
-        return {**(run.summary if run else {}), "step": cfg.step, "device": str(device),
-                "run_dir": folder.dir}
     torch.manual_seed(cfg.seed)
 
     loaders = make_loaders(exp, cfg, device)
