@@ -159,19 +159,12 @@ def _shown(flag: str, value: Any) -> str:
     return flag if isinstance(value, bool) else f"{flag} {value}"
 
 
-def overrides(args: argparse.Namespace, settings: dict[str, Any]) -> dict[str, Any]:
-    """Everything the command line sets; a field set both by its option and by --set is a UserError."""
-    given = given_options(args)
-    for key in given.keys() & settings.keys():
-        raise UserError(f"{_shown(*given[key])} and --set {key}={settings[key]} both set {key}; "
-                        f"give it once")
-    return {**{k: v for k, (_, v) in given.items()}, **settings}
-
-
 def resolve_config(exp: Experiment, args: argparse.Namespace,
                    settings: dict[str, Any] | None = None) -> Config:
-    """The experiment's config with the options the user gave on top."""
-    cfg = dataclasses.replace(exp.config, **overrides(args, settings or {}))
+    """The experiment's config with the options the user gave on top (parse_settings has refused a
+    field set both by its option and by --set)."""
+    given = {key: value for key, (_, value) in given_options(args).items()}
+    cfg = dataclasses.replace(exp.config, **given, **(settings or {}))
     # Synthetic data stands in for the step's own dataset, with as many classes.
     source = exp.config.dataset if cfg.dataset == "synthetic" else cfg.dataset
     return dataclasses.replace(cfg, num_classes=data.NUM_CLASSES.get(source, exp.config.num_classes))
