@@ -74,7 +74,7 @@ class Config:
     # torch's deterministic algorithms, cuDNN's benchmark off, cuBLAS's fixed workspace (CUDA).
     deterministic: bool = field(default=False, metadata=SETTING)
     # Weights after every epoch in <run>/snapshots/, pruned at the end to epoch 1, best // 2 and
-    # the best (report 003's t-SNE figure; run_folder.prune_snapshots).
+    # the best (report 003's t-SNE figure; run_folder.writer.prune_snapshots).
     snapshots: bool = False
 
 

@@ -15,8 +15,7 @@ import optimizers
 import pages
 import pages.markdown
 import results
-import run_folder
-import runs
+from run_folder import checkpoint, reader, writer
 from config import DERIVED, Config, check_config, check_value, parse_value
 from errors import OneLineParser, UserError
 from experiments import (REPORTS, Experiment, build_model, check_model_fits, expand, listing,
@@ -186,9 +185,9 @@ def summary(exp: Experiment, cfg: Config) -> None:
 def _tables(cfgs: list[Config], tasks: list[launch.Task], outcome: launch.Outcome) -> str:
     """The results tables of the runs just made or found finished (pages.markdown.tables); for a step
     with several seeds, also their mean curves with the min-max band (results.seed_curves)."""
-    by_step: dict[str, list[runs.Run]] = {}
+    by_step: dict[str, list[reader.Run]] = {}
     for t in tasks:
-        if outcome.status.get(t.name) == launch.OK and (r := runs.attempt_read(t.dir, [])):
+        if outcome.status.get(t.name) == launch.OK and (r := reader.attempt_read(t.dir, [])):
             by_step.setdefault(t.cfg.step, []).append(r)
     for several in by_step.values():
         several.sort(key=lambda r: r.config.seed)  # the finished ones were found first
@@ -213,7 +212,7 @@ def _check(args: argparse.Namespace) -> tuple[list[Experiment], list[Config]]:
 def _check_data(cfgs: list[Config]) -> None:
     """Refuse, before any training, an --out that cannot be written, missing data, a split too large."""
     for out in dict.fromkeys(c.out for c in cfgs):
-        run_folder.check_writable(out)
+        writer.check_writable(out)
     for key in dict.fromkeys((c.dataset, c.data_dir, c.subset, c.seed, c.num_classes) for c in cfgs):
         data.load_dataset(*key)  # a missing dataset stops here, once
     for cfg in cfgs:  # the split fits the data: known only now, from the subset
@@ -241,9 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _check_data(cfgs)
         tasks, finished = launch.plan(exps, cfgs, args.seeds)
         for task in (t for t in tasks if t.cfg.resume):  # one that cannot be resumed, before any trains
-            folder = run_folder.RunFolder(task.cfg.out, task.cfg.step,
-                                          task.cfg.seed if task.seeded else None)
-            folder.resumable(task.cfg)
+            checkpoint.read_for_resume(task.dir, task.cfg)
         execute = executor.choose(args, cfgs)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -255,7 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if execute is not launch.run_here:
         data.load_dataset.cache_clear()  # each run loads the data in its own process
     for task in finished:
-        print(f"{task.name}: --resume: {runs.finished_line(task.dir, task.cfg.epochs)}")
+        print(f"{task.name}: --resume: {reader.finished_line(task.dir, task.cfg.epochs)}")
     outcome = execute(tasks)
     outcome.status.update({t.name: launch.OK for t in finished})
     if outcome.failures and execute is not launch.run_here:

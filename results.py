@@ -27,7 +27,7 @@ import figures
 import pages
 import plotting
 import run_folder
-import runs
+from run_folder import reader, writer
 from config import Config
 from errors import OneLineParser, UserError
 from experiments import REPORTS, STEPS, Report
@@ -35,7 +35,7 @@ from figures import notes as figure_notes
 from figures.context import results_dir
 from pages import tensorboard
 from pages.markdown import results_markdown, results_table
-from runs import Run
+from run_folder.reader import Run
 from summary import DEFAULT_COLUMNS, mean_history
 
 
@@ -81,14 +81,14 @@ def regenerate(out: str, data_dir: str | None = None, only: Sequence[str] = (),
         written.extend(files)
         return files
 
-    others = sorted(d for d in os.listdir(out) if d not in STEPS and not runs.SET_ASIDE.fullmatch(d)
-                    and any(os.path.isfile(os.path.join(p, runs.METRICS))
-                            for p in runs.step_dirs(out, d)))
+    others = sorted(d for d in os.listdir(out) if d not in STEPS and not run_folder.SET_ASIDE.fullmatch(d)
+                    and any(os.path.isfile(os.path.join(p, run_folder.METRICS))
+                            for p in reader.step_dirs(out, d)))
     reports = [r for r in REPORTS if not only or r.id in only]
     drawn: dict[str, pages.Drawn] = {}
     for report in reports:
         by_step = _read_steps(out, report.steps, problems)
-        found = {s: runs.mean_run(runs.compared(rs)) for s, rs in by_step.items()}
+        found = {s: reader.mean_run(reader.compared(rs)) for s, rs in by_step.items()}
         files: list[str] = []
         for rs in by_step.values():
             files += attempt(lambda: _curves(rs))
@@ -99,7 +99,7 @@ def regenerate(out: str, data_dir: str | None = None, only: Sequence[str] = (),
         files += [f for _, mine in report_files for f in mine]
         drawn[report.id] = report_files
         path = os.path.join(results_dir(out), f"{report.id}.md")
-        seeds = {s: runs.compared(rs) for s, rs in by_step.items() if len(runs.compared(rs)) > 1}
+        seeds = {s: reader.compared(rs) for s, rs in by_step.items() if len(reader.compared(rs)) > 1}
         attempt(lambda: _write(path, results_markdown(report, found, files, out, seeds, said.notes,
                                                       not_drawn)))
         found_all.update(found)
@@ -107,8 +107,8 @@ def regenerate(out: str, data_dir: str | None = None, only: Sequence[str] = (),
         by_step = _read_steps(out, others, problems)
         for rs in by_step.values():
             attempt(lambda: _curves(rs))
-        found = {s: runs.mean_run(runs.compared(rs)) for s, rs in by_step.items()}
-        seeds = {s: runs.compared(rs) for s, rs in by_step.items() if len(runs.compared(rs)) > 1}
+        found = {s: reader.mean_run(reader.compared(rs)) for s, rs in by_step.items()}
+        seeds = {s: reader.compared(rs) for s, rs in by_step.items() if len(reader.compared(rs)) > 1}
         path = os.path.join(results_dir(out), "other.md")
         table = results_table(others, found, DEFAULT_COLUMNS, seeds=seeds)
         attempt(lambda: _write(path, f"# Runs outside the reports\n\n{table}\n"))
@@ -182,7 +182,7 @@ def _read_options(values: dict[str, Any], problems: list[str]) -> tuple[dict[str
 
 
 def _confusion(run: Run) -> list[str]:
-    return run_folder.draw_confusion(run.dir, run.step, run.config.keep, run.end or {},
+    return writer.draw_confusion(run.dir, run.step, run.config.keep, run.end or {},
                                      figure_notes.of_run(run))
 
 
@@ -195,8 +195,8 @@ def _remove(path: str) -> list[str]:
 
 
 def _read_steps(out: str, steps: Sequence[str], problems: list[str]) -> dict[str, list[Run]]:
-    """Every run of each step (runs.read_step), a damaged one recorded as a problem; steps with none left out."""
-    found = {s: runs.read_step(out, s, problems) for s in steps}
+    """Every run of each step (reader.read_step), a damaged one recorded as a problem; steps with none left out."""
+    found = {s: reader.read_step(out, s, problems) for s in steps}
     return {s: rs for s, rs in found.items() if rs}
 
 
@@ -204,12 +204,12 @@ def _curves(step_runs: list[Run]) -> list[str]:
     """Each run's loss_accuracy.png, and for several seeds their mean with its band (seed_curves)."""
     written = []
     for run in step_runs:
-        path = os.path.join(run.dir, runs.CURVES)
+        path = os.path.join(run.dir, run_folder.CURVES)
         plotting.plot_loss_accuracy(run.history, run.step, path, best_epoch=run.best_epoch,
                                     footnote=figure_notes.of_run(run, loss=True))
         written.append(path)
         written += _confusion(run)
-    return written + seed_curves(runs.compared(step_runs))
+    return written + seed_curves(reader.compared(step_runs))
 
 
 def seed_curves(several: Sequence[Run]) -> list[str]:
@@ -219,7 +219,7 @@ def seed_curves(several: Sequence[Run]) -> list[str]:
     mean, low, high = mean_history([r.history for r in several])
     if not mean:
         return []
-    path = os.path.join(os.path.dirname(several[0].dir), runs.SEEDS_CURVES)
+    path = os.path.join(os.path.dirname(several[0].dir), run_folder.SEEDS_CURVES)
     plotting.plot_loss_accuracy(mean, f"{several[0].step}, mean of {len(several)} seeds", path,
                                 low=low, high=high,
                                 footnote=figure_notes.footnote({several[0].step: several[0]},

@@ -1,32 +1,37 @@
 """The shared train/eval loop: `run` trains one experiment and leaves everything in <out>/<step>/.
 
 `run` reads as a table of contents: loaders (augment/loaders.py), model and optimizer, the run's
-folder, the epochs (`fit`; resume.py words its faults), and the end (`finish`: the best weights on
-the test set, snapshots, the summary). `train_one_epoch` and `evaluate` are the two inner loops.
+folder, the epochs (`fit`, and beside it the faults that stop it: non-finite values, out of memory,
+Ctrl-C), and the end (`finish`: the best weights on the test set, snapshots, the summary).
+`train_one_epoch` and `evaluate` are the two inner loops. Longer than ~300 lines and still one
+concept: the loop, and what stops it.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import math
+import os
 import time
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import torch
 from torch import nn
 from tqdm import tqdm
 
-import resume
-import runs
+import run_folder
 from augment.loaders import Loaders, make_loaders
 from config import Config, check_config
-from devices import (autocast, precision_text, prepare_model, resolve_device, resolve_precision,
-                     set_determinism, to_device, uses_channels_last)
+from devices import (autocast, nondeterministic_error, precision_text, prepare_model,
+                     resolve_device, resolve_precision, set_determinism, to_device,
+                     uses_channels_last)
 from early_stopping import EarlyStopping
-from errors import UserError
+from errors import Interrupted, TrainingError, UserError, exit_at_once, on_sigint
 from experiments import Experiment, build_model, check_model_fits, report_of
 from optimizers import make_optimizer, trainable_parameters
-from run_folder import RunFolder
+from run_folder.checkpoint import load_weights, read_for_resume, restore
+from run_folder.writer import RunFolder
 from summary import (DEFAULT_COLUMNS, compare_line, epoch_line, epoch_rows, evaluation_line,
                      setting_notes, summarize)
 
@@ -130,8 +135,8 @@ def run(exp: Experiment, cfg: Config, seeded: bool = False) -> dict[str, Any]:
     device = resolve_device(cfg.device)
     cfg = dataclasses.replace(cfg, precision=resolve_precision(cfg.precision, device))  # as used
     set_determinism(cfg.deterministic, device)  # before CUDA's first use: cuBLAS reads it then
-    folder = RunFolder(cfg.out, cfg.step, cfg.seed if seeded else None)
-    ckpt = folder.resumable(cfg) if cfg.resume else None  # before the data
+    folder_dir = run_folder.run_dir(cfg.out, cfg.step, cfg.seed if seeded else None)
+    ckpt = read_for_resume(folder_dir, cfg) if cfg.resume else None  # before the data
     torch.manual_seed(cfg.seed)
 
     loaders = make_loaders(exp, cfg, device)
@@ -139,7 +144,7 @@ def run(exp: Experiment, cfg: Config, seeded: bool = False) -> dict[str, Any]:
     try:
         check_model_fits(model, exp, cfg, loaders.classes, device)
     except RuntimeError as e:
-        resume.no_deterministic_kernel(cfg, device, e, "before training", "nothing was written")
+        no_deterministic_kernel(cfg, device, e, "before training", "nothing was written")
         raise
     optimizer = make_optimizer(model, cfg, device)
     # Compiled or not, `model` holds the weights: its state_dict has no compiler prefix.
@@ -147,11 +152,12 @@ def run(exp: Experiment, cfg: Config, seeded: bool = False) -> dict[str, Any]:
     history: list[dict[str, float]] = []
     stopper = EarlyStopping(cfg.early_stopping, cfg.monitor, cfg.patience, cfg.min_delta)
     if ckpt is not None:
-        stopper, history = resume.restore(ckpt, folder.checkpoint, exp, cfg, model, optimizer,
-                                          loaders.random)
+        stopper, history = restore(ckpt, os.path.join(folder_dir, run_folder.CHECKPOINT), exp,
+                                   cfg, model, optimizer, loaders.random)
 
-    folder.start(exp, cfg, model, device, history, resumed=ckpt is not None,
-                 keeps_best=loaders.val is not None)
+    folder = RunFolder(folder_dir, exp, cfg, model, optimizer, loaders.random, stopper,
+                       keeps_best=loaders.val is not None)
+    folder.start(device, history, resumed=ckpt is not None)
     split = f", {loaders.val_images} validation ({cfg.val_split})" if loaders.val is not None else ""
     name = f"{cfg.step} (seed {cfg.seed})" if seeded else cfg.step
     print(f"{name}: {trainable_parameters(model):,} parameters on {device} in "
@@ -174,7 +180,7 @@ def fit(cfg: Config, model: nn.Module, step_model: nn.Module, optimizer: torch.o
     """
     pauses = _pauses(cfg.eval_every, len(loaders.train))
     epoch = folder.checkpointed
-    with resume.epoch_faults(cfg, folder, device, lambda: max(epoch, folder.checkpointed + 1)):
+    with epoch_faults(cfg, folder, device, lambda: max(epoch, folder.checkpointed + 1)):
         if cfg.eval_at_start and not history:
             _record_evaluation(cfg, step_model, model, loaders, device, history, 0, stopper, folder)
         for epoch in range(folder.checkpointed + 1, cfg.epochs + 1):
@@ -190,24 +196,93 @@ def fit(cfg: Config, model: nn.Module, step_model: nn.Module, optimizer: torch.o
             else:
                 train = train_one_epoch(step_model, loaders.train, optimizer, device, desc,
                                         precision=cfg.precision)
-            resume.check_training(cfg, epoch, train, model, folder)
+            check_training(cfg, epoch, train, model, folder)
             row = {"epoch": epoch, "train_loss": train["loss"], "train_accuracy": train["accuracy"],
                    **_evaluations(step_model, loaders, device, ("val", "test", "train_eval"),
                                   cfg.precision),
                    "seconds": time.perf_counter() - start}
-            resume.check_evaluations(cfg, epoch, row, folder)
+            check_evaluations(cfg, epoch, row, folder)
             history.append(row)
             # A rule that stopped within the epoch takes no more values: the epoch is finished only
             # so that the checkpoint holds whole epochs.
             improved = loaders.val is not None and stopper.update(epoch, row[cfg.monitor])
             print(epoch_line(cfg.step, cfg.epochs, row, improved), flush=True)
-            folder.save_epoch(cfg, epoch, model, optimizer, history, loaders.random, stopper,
-                              improved)
+            folder.save_epoch(epoch, history, improved)
             if stopper.stopped:
                 print(f"{cfg.step}: early stopping after epoch {epoch}: no improvement of "
                       f"{cfg.monitor} for {stopper.counter} "
                       f"{'epochs' if len(history) == len(epoch_rows(history)) else 'evaluations'}; "
                       f"the best was epoch {stopper.best_epoch}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The faults that stop a run between checkpoints
+# ---------------------------------------------------------------------------------------------
+
+def check_training(cfg: Config, epoch: int, train: dict[str, Any], model: nn.Module,
+                   folder: RunFolder) -> None:
+    """Stop at a non-finite training loss or weights, before anything of the epoch is saved."""
+    if train["first_bad_batch"] >= 0:
+        raise TrainingError(
+            f"{cfg.step}: the training loss became {train['loss']} at epoch {epoch}, batch "
+            f"{train['first_bad_batch'] + 1}; stopped, {folder.kept()}; try a lower --lr")
+    if not _all_finite(model):  # a step can break the weights after its loss was read
+        raise TrainingError(
+            f"{cfg.step}: the weights became non-finite at epoch {epoch} (after the training "
+            f"loss of each batch was read); stopped, {folder.kept()}; try a lower --lr")
+
+
+def check_evaluations(cfg: Config, epoch: float, row: dict[str, float], folder: RunFolder) -> None:
+    """Stop at a non-finite evaluation: checkpoint.pt and best.pt never hold such an epoch."""
+    bad = [f"{k.replace('_', ' ')} {row[k]}" for k in ("val_loss", "test_loss")
+           if k in row and not math.isfinite(row[k])]
+    if bad:
+        raise TrainingError(f"{cfg.step}: the {' and '.join(bad)} at epoch {epoch}; stopped, "
+                            f"{folder.kept()}; try a lower --lr")
+
+
+@contextlib.contextmanager
+def epoch_faults(cfg: Config, folder: RunFolder, device: torch.device,
+                 epoch: Callable[[], int]) -> Iterator[None]:
+    """Ctrl-C, running out of memory and (--deterministic) an op without a deterministic kernel,
+    during the epochs, as one sentence; epoch() is the current one."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        # Writing the marker takes a moment; a second Ctrl-C should not have to wait for it.
+        previous = on_sigint(exit_at_once)
+        try:
+            message = folder.mark_interrupted(epoch())
+        finally:
+            if previous is not None:
+                on_sigint(previous)
+        raise Interrupted(message) from None
+    except torch.OutOfMemoryError:
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+        gpu = ", or close other programs on the GPU (nvidia-smi lists them)" \
+            if device.type == "cuda" else ""
+        raise TrainingError(
+            f"{cfg.step}: {device.type.upper()} out of memory at batch size {cfg.batch_size} "
+            f"(epoch {epoch()}); try --batch-size {max(1, cfg.batch_size // 2)}{gpu}; "
+            f"{folder.kept()}") from None
+    except RuntimeError as e:
+        no_deterministic_kernel(cfg, device, e, f"in epoch {epoch()}", folder.kept())
+        raise
+
+
+def no_deterministic_kernel(cfg: Config, device: torch.device, e: RuntimeError, when: str,
+                            kept: str) -> None:
+    """--deterministic met an op without a deterministic kernel: say which, in one sentence."""
+    message = nondeterministic_error(e, cfg.step, device, when) if cfg.deterministic else None
+    if message is not None:
+        raise UserError(f"{message}; {kept}") from None
+
+
+def _all_finite(model: nn.Module) -> bool:
+    """Whether every floating-point weight and buffer is finite: one device sync per call."""
+    tensors = [t for t in model.state_dict().values() if t.is_floating_point()]
+    return not tensors or bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
 
 
 def _pauses(eval_every: float, n: int) -> list[int]:
@@ -230,7 +305,7 @@ def finish(exp: Experiment, cfg: Config, model: nn.Module, step_model: nn.Module
     if cfg.keep == "last" or loaders.val is None:  # the last weights, before best.pt replaces them
         kept = evaluate(step_model, kept_test, device, cfg.precision)
     if loaders.val is not None:
-        best = runs.load_weights(model, folder.best, cfg.step)
+        best = load_weights(model, folder.best, cfg.step)
         test = evaluate(step_model, loaders.test, device, cfg.precision)
         end.update(best_epoch=best["epoch"], best_test_loss=test["loss"],
                    best_test_accuracy=test["accuracy"])
@@ -240,8 +315,8 @@ def finish(exp: Experiment, cfg: Config, model: nn.Module, step_model: nn.Module
     if full_test is not None:
         end["full_test_accuracy"] = kept["accuracy"]
     # Snapshots are of whole epochs: a best within one keeps the epoch it ends.
-    folder.finish(cfg, end, history, math.ceil(end.get("best_epoch") or len(epoch_rows(history))),
-                  kept["confusion"].cpu().tolist(), loaders.names)
+    end = folder.finish(end, history, math.ceil(end.get("best_epoch") or len(epoch_rows(history))),
+                        kept["confusion"].cpu().tolist(), loaders.names)
     summary = summarize(history, end, cfg.keep, cfg.monitor)
     report = report_of(cfg.step)
     notes = setting_notes(cfg, exp.config, history, end)
@@ -277,10 +352,10 @@ def _record_evaluation(cfg: Config, step_model: nn.Module, model: nn.Module, loa
     """
     history.append({"epoch": at, **_evaluations(step_model, loaders, device,
                                                 ("train_eval", "val", "test"), cfg.precision)})
-    resume.check_evaluations(cfg, at, history[-1], folder)
+    check_evaluations(cfg, at, history[-1], folder)
     improved = loaders.val is not None and stopper.update(at, history[-1][cfg.monitor])
     if improved:
-        folder.hold_best(at, model)
+        folder.hold_best(at)
     print(evaluation_line(cfg.step, history[-1], improved), flush=True)
 
 

@@ -7,7 +7,7 @@ from config import FIGURES as FIGURE_NAMES
 from experiments import REPORTS
 from figures import notes
 from figures.context import Context
-from runs import Run
+from run_folder.reader import Run
 
 
 def steps_of(report: str) -> tuple[str, ...]:
@@ -28,7 +28,7 @@ def overlay(found: dict[str, Run], ctx: Context, *, metric: str, steps: tuple[st
         return []
     path = ctx.path()
     several = sorted({found[s].mean_of for s in steps if s in found and found[s].mean_of > 1})
-    if several:  # steps run with several seeds are drawn as their mean (runs.mean_run)
+    if several:  # steps run with several seeds are drawn as their mean (reader.mean_run)
         title += f" (means of {'/'.join(map(str, several))} seeds)"
     label = FIGURE_NAMES.get(metric, (metric, ""))
     plotting.plot_overlay(curves, metric, f"{label[0]} ({label[1] or 'value'})", title, path,

@@ -59,8 +59,8 @@ class Figure:
     """One figure of a report: a row of figures.FIGURES.
 
     A step figure (steps given) is drawn for each of those steps' runs into the run's folder:
-    draw(run: runs.Run, ctx: Context) -> paths written. A report figure (no steps) is drawn once
-    into OUT/results/: draw(found: dict[str, runs.Run], ctx) -> paths, found being the report's
+    draw(run: run_folder.reader.Run, ctx: Context) -> paths written. A report figure (no steps) is drawn once
+    into OUT/results/: draw(found: dict[str, run_folder.reader.Run], ctx) -> paths, found being the report's
     runs by step. A figure that has nothing to show returns [].
     """
 

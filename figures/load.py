@@ -2,7 +2,7 @@
 and what a layer makes of them.
 
 A model is built from the run's own copy of its experiment (Run.experiment) and given the weights
-the run saved (runs.load_weights); images are read from disk only, never downloaded.
+the run saved (checkpoint.load_weights); images are read from disk only, never downloaded.
 """
 from __future__ import annotations
 
@@ -16,12 +16,13 @@ from torchvision.transforms import v2
 
 import augment
 import data
-import runs
+import run_folder
+from run_folder import checkpoint
 from config import Config
 from errors import UserError
 from experiments import Experiment
 from models import pretrained
-from runs import Run
+from run_folder.reader import Run
 
 
 # ---------------------------------------------------------------------------------------------
@@ -51,10 +52,10 @@ def untrained_model(exp: Experiment, cfg: Config) -> tuple[nn.Module, str]:
         return exp.model(dataclasses.replace(cfg, pretrained=False)), label
 
 
-def trained_model(exp: Experiment, run: Run, file: str = runs.CHECKPOINT) -> tuple[nn.Module, str]:
+def trained_model(exp: Experiment, run: Run, file: str = run_folder.CHECKPOINT) -> tuple[nn.Module, str]:
     """The network in the run's checkpoint.pt (or best.pt), and a label saying after which epoch."""
     model = exp.model(dataclasses.replace(run.config, pretrained=False))  # the checkpoint replaces them
-    ckpt = runs.load_weights(model, os.path.join(run.dir, file), run.step)
+    ckpt = checkpoint.load_weights(model, os.path.join(run.dir, file), run.step)
     row = next((r for r in run.history if r["epoch"] == ckpt["epoch"]), run.history[-1])
     return model.eval(), (f"trained: after epoch {ckpt['epoch']} (test accuracy "
                           f"{row['test_accuracy']:.1f}%)")

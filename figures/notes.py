@@ -10,16 +10,16 @@ import os
 from typing import Mapping, Sequence
 
 import plotting
-import runs
+import run_folder
 from experiments import STEPS
-from runs import Run
+from run_folder.reader import Run
 from summary import setting_notes
 
 
 def setting(run: Run) -> list[str]:
     """How the run differs from its step's setting (the report's), as its row of the results table says."""
     return setting_notes(run.config, run.experiment().config, run.history, run.end,
-                         os.path.exists(os.path.join(run.dir, runs.INTERRUPTED)))
+                         os.path.exists(os.path.join(run.dir, run_folder.INTERRUPTED)))
 
 
 def footnote(found: Mapping[str, Run], steps: Sequence[str] = (), *, loss: bool = False) -> str:

@@ -9,14 +9,14 @@ import numpy as np
 from matplotlib.patches import Patch
 
 import plotting
-import runs
+from run_folder import reader
 from config import Reported
 from figures import notes, tiles
 from figures.common import steps_of
 from figures.context import Context
 from figures.load import (first_conv, first_conv_outputs, first_test_image, for_display,
                           layer_label, model_input, trained_model, untrained_model)
-from runs import Run
+from run_folder.reader import Run
 
 
 def first_layer(run: Run, ctx: Context) -> list[str]:
@@ -62,7 +62,7 @@ def overview(found: dict[str, Run], ctx: Context) -> list[str]:
     path = ctx.path()
     footnote = notes.footnote(found)
     plot_overview({s: r.history for s, r in found.items()},
-                  {s: runs.reported_for(s, found.get(s)) for s in steps_of(ctx.report)}, path,
+                  {s: reader.reported_for(s, found.get(s)) for s in steps_of(ctx.report)}, path,
                   footnote=f"* {footnote}" if footnote else "",
                   marked=[s for s, r in found.items() if notes.setting(r)])
     return [path]

@@ -8,12 +8,12 @@ import torch
 
 import data
 import plotting
-import runs
+import run_folder
 from errors import UserError
 from figures import notes
 from figures.context import Context
 from figures.load import model_input, run_dataset, trained_model
-from runs import Run
+from run_folder.reader import Run
 
 SHOWN = 4  # images in each figure, as in the report
 
@@ -49,7 +49,7 @@ def softmax(run: Run, ctx: Context) -> list[str]:
                         f"no validation split")
     g = torch.Generator().manual_seed(cfg.seed)
     pick = val_idx[torch.randperm(len(val_idx), generator=g)[:SHOWN]]
-    model, label = trained_model(exp, run, runs.BEST if cfg.keep == "best" else runs.CHECKPOINT)
+    model, label = trained_model(exp, run, run_folder.BEST if cfg.keep == "best" else run_folder.CHECKPOINT)
     x = model_input(ds.train_images[pick], ds.train_labels[pick], exp.test_transform, cfg.seed)
     probs = torch.softmax(model(x).float(), 1)
     names = [ds.classes[int(y)] for y in ds.train_labels[pick]]

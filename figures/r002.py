@@ -10,7 +10,7 @@ from figures.common import steps_of
 from figures.context import Context
 from plotting import (BEST_STYLE, TRAIN_STYLE, VAL_STYLE, epoch_axes, legend_outside, plt, save,
                       step_style)
-from runs import Run
+from run_folder.reader import Run
 
 ES_STEPS = ("002-ES-loss", "002-ES-acc", "002-ES-BN-acc")
 DROPOUT = tuple((k / 10, f"002-drop0.{k}") for k in range(1, 10))

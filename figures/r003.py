@@ -12,11 +12,12 @@ from torch import nn
 import augment
 import data
 import plotting
-import runs
+import run_folder
+from run_folder import checkpoint
 from errors import UserError
 from figures import load, notes, tsne
 from figures.context import Context, Option
-from runs import Run
+from run_folder.reader import Run
 
 PERPLEXITY = 50  # the report's TSNE(perplexity=50)
 TSNE_SAMPLES = 5000  # training images in the t-SNE by default: 500 per CIFAR-10 class
@@ -97,11 +98,11 @@ def latent_space(run: Run, ctx: Context) -> list[str]:
     cfg, exp = run.config, run.experiment()
     samples = ctx.options.get(SAMPLES.key, SAMPLES.default)
     best = run.best_epoch or len(run.history)
-    epochs = runs.snapshot_epochs(best)
-    missing = [e for e in epochs if not os.path.isfile(runs.snapshot_path(run.dir, e))]
+    epochs = run_folder.snapshot_epochs(best)
+    missing = [e for e in epochs if not os.path.isfile(run_folder.snapshot_path(run.dir, e))]
     if missing:
         raise UserError(f"{run.step}: the t-SNE needs the weights after epochs "
-                        f"{', '.join(map(str, epochs))}, but {run.dir}/{runs.SNAPSHOTS}/ lacks "
+                        f"{', '.join(map(str, epochs))}, but {run.dir}/{run_folder.SNAPSHOTS}/ lacks "
                         f"{', '.join(map(str, missing))} (train with --set snapshots=true)")
     ds = load.run_dataset(cfg, ctx.data_dir)
     images, labels = ds.train_images, ds.train_labels
@@ -113,7 +114,7 @@ def latent_space(run: Run, ctx: Context) -> list[str]:
     panels, names = [], []
     for epoch in epochs:
         model = exp.model(cfg)
-        runs.load_weights(model, runs.snapshot_path(run.dir, epoch), run.step)
+        checkpoint.load_weights(model, run_folder.snapshot_path(run.dir, epoch), run.step)
         latent, logits = features(model, x)
         when = "start" if epoch == 1 else ("best" if epoch == best else "middle")
         points, name, _ = tsne.embed(latent, PERPLEXITY, cfg.seed)

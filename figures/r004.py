@@ -17,7 +17,7 @@ from errors import UserError
 from figures import load, notes, tiles
 from figures.common import steps_of
 from figures.context import Context, Option
-from runs import Run
+from run_folder.reader import Run
 
 
 def read_image(path: str) -> tuple[torch.Tensor, str]:

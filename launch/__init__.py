@@ -9,7 +9,7 @@
     launch/slurm.py     --executor slurm: one Slurm job array through submitit (imported only then)
     launch/progress.py  the live lines: one per running run, and the counts
 
-The package imports nothing of the kit's training at module level (torch, runs, train, config):
+The package imports nothing of the kit's training at module level (torch, run_folder, train, config):
 the functions that plan and run import it. So a Slurm task's own process, which unpickles a
 launch.slurm.RunTask and only waits for its run's process, stays small for the hours it waits.
 """
@@ -43,8 +43,8 @@ class Task:
     @property
     def dir(self) -> str:
         """The run's folder."""
-        import runs
-        return runs.run_dir(self.cfg.out, self.cfg.step, self.cfg.seed if self.seeded else None)
+        import run_folder
+        return run_folder.run_dir(self.cfg.out, self.cfg.step, self.cfg.seed if self.seeded else None)
 
     @property
     def name(self) -> str:
@@ -54,30 +54,30 @@ class Task:
     @property
     def log(self) -> str:
         """Where its output goes when it runs in a process of its own."""
-        import runs
-        return os.path.join(self.dir, runs.LOG)
+        import run_folder
+        return os.path.join(self.dir, run_folder.LOG)
 
 
 def plan(exps: Sequence[Experiment], cfgs: Sequence[Config],
          seeds: Sequence[int] | None) -> tuple[list[Task], list[Task]]:
     """Each step once per seed (or once): the runs to make, and with --resume those already finished.
 
-    With --resume each run is taken as it is found (runs.run_state): finished, it is skipped (not
+    With --resume each run is taken as it is found (reader.run_state): finished, it is skipped (not
     trained again, not moved aside); started, it is resumed from its checkpoint; new, it is started.
     """
-    import runs
+    from run_folder import reader
     todo, finished = [], []
     for exp, cfg in zip(exps, cfgs):
         for seed in seeds if seeds is not None else [None]:
             task = Task(exp, cfg if seed is None else dataclasses.replace(cfg, seed=seed),
                         seed is not None)
             if cfg.resume:
-                state = runs.run_state(task.dir, cfg.epochs)
-                if state == runs.FINISHED:
+                state = reader.run_state(task.dir, cfg.epochs)
+                if state == reader.FINISHED:
                     finished.append(task)
                     continue
                 task = dataclasses.replace(task, cfg=dataclasses.replace(
-                    task.cfg, resume=state == runs.STARTED))
+                    task.cfg, resume=state == reader.STARTED))
             todo.append(task)
     return todo, finished
 

@@ -18,7 +18,7 @@ import threading
 import time
 from typing import Any, Sequence
 
-import run_folder
+from run_folder import writer
 from devices import resolve_device
 from errors import UserError, on_sigint
 from launch import NOT_STARTED, OK, STOPPED, Outcome, Task, child_signals, command, last_line
@@ -73,7 +73,7 @@ def slots(tasks: Sequence[Task], jobs: int, gpus: Sequence[int] | None) -> list[
 def start(task: Task, gpu: str | None, threads: int, progress: Progress) -> subprocess.Popen:
     """Start one run: its earlier run set aside (unless resumed), its output into its log.txt."""
     if not task.cfg.resume:
-        moved = run_folder.set_aside(task.dir)  # here, so that log.txt is not moved with it
+        moved = writer.set_aside(task.dir)  # here, so that log.txt is not moved with it
         if moved:
             progress.event(f"{task.dir} held an earlier run: moved it to {moved}")
     os.makedirs(task.dir, exist_ok=True)

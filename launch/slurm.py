@@ -134,13 +134,13 @@ class RunTask(submitit.helpers.Checkpointable):
 def run(tasks: Sequence[Task], executor: Any, wait: bool = True,
         progress: Progress | None = None) -> Outcome:
     """Submit every task as one job array; then wait for them, showing progress, unless not `wait`."""
-    import run_folder
+    from run_folder import writer
     progress = progress or Progress()
     if not tasks:
         return Outcome()
     for task in tasks:
         if not task.cfg.resume:
-            moved = run_folder.set_aside(task.dir)  # here, so that the new log.txt is not moved with it
+            moved = writer.set_aside(task.dir)  # here, so that the new log.txt is not moved with it
             if moved:
                 progress.event(f"{task.dir} held an earlier run: moved it to {moved}")
             os.makedirs(task.dir, exist_ok=True)

@@ -26,7 +26,8 @@ from urllib.parse import quote
 
 import cifar
 import data
-import runs
+import run_folder
+from run_folder import reader
 import summary
 from config import FIGURES as FIGURE_NAMES
 from config import Config, reported_figures
@@ -34,13 +35,13 @@ from errors import UserError
 from experiments import REPORTS, Report, load_experiment, resolve_path
 from figures.context import Figure, results_dir
 from pages import verdicts
-from runs import Run
+from run_folder.reader import Run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STYLE = "style.css"
 # The files of a run folder a page links to, when the run has them.
-RUN_FILES = (runs.METRICS, runs.CONFIG, runs.SUMMARY, runs.EXPERIMENT, runs.CONFUSION, runs.LOG,
-             runs.INTERRUPTED)
+RUN_FILES = (run_folder.METRICS, run_folder.CONFIG, run_folder.SUMMARY, run_folder.EXPERIMENT,
+             run_folder.CONFUSION, run_folder.LOG, run_folder.INTERRUPTED)
 
 
 Drawn = Sequence[tuple[Figure, Sequence[str]]]  # each figure of a report with the files drawn for it
@@ -69,8 +70,8 @@ def write_pages(out: str, drawn: Mapping[str, Drawn | None],
     that every link of the index leads somewhere. Returns the files written."""
     folder, problems = results_dir(out), problems if problems is not None else []
     os.makedirs(folder, exist_ok=True)
-    # Each step's runs compared with the report (runs.compared): its seeds', else its one run.
-    found = {r.id: {s: runs.compared(runs.read_step(out, s, problems)) for s in r.steps}
+    # Each step's runs compared with the report (reader.compared): its seeds', else its one run.
+    found = {r.id: {s: reader.compared(reader.read_step(out, s, problems)) for s in r.steps}
              for r in REPORTS}
     written = []
     for report in REPORTS:
@@ -134,7 +135,7 @@ def index_row(report: Report, found: dict[str, list[Run]]) -> dict[str, Any]:
 
 def step_results(report: Report, found: dict[str, list[Run]]) -> dict[str, dict[str, Any]]:
     """Each step's figures against the report's, on the report's columns (verdicts.step_result)."""
-    return {s: verdicts.step_result(found.get(s, []), runs.reported_for(s, _first(found, s)),
+    return {s: verdicts.step_result(found.get(s, []), reader.reported_for(s, _first(found, s)),
                                     report.columns) for s in report.steps}
 
 
@@ -150,7 +151,7 @@ def report_view(folder: str, report: Report, found: dict[str, list[Run]],
                 drawn: Drawn | None) -> dict[str, Any]:
     """Everything report.html shows, as plain data."""
     results = step_results(report, found)
-    stated = {c for s in report.steps for c in reported_figures(runs.reported_for(s, _first(found, s)))}
+    stated = {c for s in report.steps for c in reported_figures(reader.reported_for(s, _first(found, s)))}
     columns = [c for c in report.columns if c in stated]  # only the figures the report gives
     run_steps = [s for s in report.steps if found.get(s)]
     course, source = _source(report)
@@ -162,7 +163,7 @@ def report_view(folder: str, report: Report, found: dict[str, list[Run]],
                   "epochs": _epochs(found.get(s, [])),
                   "reproduced": verdicts.reproduced(results[s])} for s in report.steps],
         "notes": [(s, r.note) for s in report.steps
-                  if (r := runs.reported_for(s, _first(found, s))) is not None and r.note],
+                  if (r := reader.reported_for(s, _first(found, s))) is not None and r.note],
         "figures": _figures(folder, drawn) if run_steps and drawn is not None else None,
         "drawn": drawn is not None,
         "steps": [{"step": s, "runs": [_run_view(folder, r) for r in found[s]]} for s in run_steps],
@@ -243,7 +244,7 @@ def _changes(found: dict[str, list[Run]]) -> list[tuple[str, str]]:
     every = [r for step_runs in found.values() for r in step_runs]
     notes: dict[str, list[str]] = {}
     for run in every:
-        interrupted = os.path.exists(os.path.join(run.dir, runs.INTERRUPTED))
+        interrupted = os.path.exists(os.path.join(run.dir, run_folder.INTERRUPTED))
         for note in summary.setting_notes(run.config, run.experiment().config, run.history,
                                           run.end, interrupted):
             steps = notes.setdefault(note.split(" (report:")[0], [])
@@ -267,8 +268,8 @@ def _run_view(folder: str, run: Run) -> dict[str, Any]:
         path = os.path.join(run.dir, name)
         return href(path, folder) if os.path.isfile(path) else None
 
-    return {"name": os.path.relpath(run.dir, os.path.dirname(folder)), "curves": link(runs.CURVES),
-            "confusion": link(runs.CONFUSION_FIGURE),
+    return {"name": os.path.relpath(run.dir, os.path.dirname(folder)), "curves": link(run_folder.CURVES),
+            "confusion": link(run_folder.CONFUSION_FIGURE),
             "files": [(name, link(name)) for name in RUN_FILES if link(name)]}
 
 
@@ -299,7 +300,7 @@ def _environment(step: str, step_runs: list[Run]) -> dict[str, Any]:
     def values(key: str) -> str:
         return ", ".join(sorted({str(e.get(key, "?")) for e in envs}))
 
-    dates = [os.path.getmtime(os.path.join(r.dir, runs.METRICS)) for r in step_runs]
+    dates = [os.path.getmtime(os.path.join(r.dir, run_folder.METRICS)) for r in step_runs]
     return {"step": step, "run": True, "torch": values("torch"), "torchvision": values("torchvision"),
             "python": values("python"), "device": ", ".join(sorted({r.device for r in step_runs})),
             "date": time.strftime("%Y-%m-%d %H:%M", time.localtime(max(dates))),

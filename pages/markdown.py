@@ -5,14 +5,14 @@ from __future__ import annotations
 import os
 from typing import Mapping, Sequence
 
-import runs
+from run_folder import reader
 from config import FIGURES as FIGURE_NAMES
 from config import reported_figures
 from experiments import REPORTS, Report, report_of
 from figures import notes as figure_notes
 from figures.context import results_dir
 from pages import href
-from runs import Run
+from run_folder.reader import Run
 from summary import (DEFAULT_COLUMNS, VERDICT_RULE, Spread, aggregate, figure_text, spread_text,
                      verdict_text)
 
@@ -33,7 +33,7 @@ def results_table(steps: Sequence[str], found: dict[str, Run], columns: Sequence
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for step in steps:
         run = found.get(step)
-        rep = runs.reported_for(step, run)
+        rep = reader.reported_for(step, run)
         theirs = reported_figures(rep)
         if run is None:
             cells = [step, "-", (status or {}).get(step, "not run")]
@@ -71,7 +71,7 @@ def _epochs(s: Spread) -> str:
 def tables(steps: Sequence[str], by_step: Mapping[str, Sequence[Run]],
            status: dict[str, str]) -> str:
     """main.py's end-of-command tables, one per report: each step's runs (one, or several seeds)."""
-    found = {s: runs.mean_run(list(rs)) for s, rs in by_step.items() if rs}
+    found = {s: reader.mean_run(list(rs)) for s, rs in by_step.items() if rs}
     seeds = {s: rs for s, rs in by_step.items() if len(rs) > 1}
     text = []
     for report in [*REPORTS, None]:
@@ -95,7 +95,7 @@ def results_markdown(report: Report, found: dict[str, Run], files: list[str], ou
     not_run = [s for s in report.steps if s not in found]
     hardware = f" The report's minutes are on a {report.hardware}." if report.hardware else ""
     notes = [f"- {s}: {r.note}" for s in report.steps
-             if (r := runs.reported_for(s, found.get(s))) is not None and r.note]
+             if (r := reader.reported_for(s, found.get(s))) is not None and r.note]
     return "\n".join([
         f"# Report {report.id}: {report.title}",
         "",

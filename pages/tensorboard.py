@@ -16,7 +16,7 @@ import glob
 import os
 from typing import Any
 
-import runs
+from run_folder import reader
 from errors import UserError
 
 FOLDER = "tensorboard"  # under OUT/
@@ -60,7 +60,7 @@ def write(out: str, steps: list[str], problems: list[str]) -> list[str]:
     summary_writer = writer_class()
     written = []
     for step in steps:
-        for run in runs.read_step(out, step, problems):
+        for run in reader.read_step(out, step, problems):
             logdir = os.path.join(out, FOLDER, os.path.relpath(run.dir, out))
             for old in glob.glob(os.path.join(logdir, "events.out.tfevents.*")):
                 os.remove(old)

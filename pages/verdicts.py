@@ -14,7 +14,7 @@ from config import Reported, reported_figures
 from summary import ABOVE, BELOW, difference, distance, figure_text, spread, tolerance, verdict
 
 if TYPE_CHECKING:
-    from runs import Run
+    from run_folder.reader import Run
 
 VERDICTS = ("matches", "within", "above", "below", "not compared")  # "within": several runs' spread
 

@@ -15,7 +15,8 @@ import torch
 
 import main
 import results
-import runs
+import run_folder
+from run_folder import reader
 from config import Reported
 from experiments import REPORTS
 from helpers import ROOT, error_line, files, table_rows
@@ -36,8 +37,8 @@ def test_the_best_evaluation_within_an_epoch_is_the_best_epoch_everywhere(tmp_pa
                       "--batch-size", "16", "--lr", "0.2", "--device", "cpu", "--set",
                       "eval_every=0.25", "--out", str(out)]) == 0
     console = [l for l in capsys.readouterr().out.splitlines() if not l.startswith("pages: ")]
-    run = runs.read_run(str(out / "004-LeNet"))
-    best = torch.load(out / "004-LeNet" / runs.BEST, weights_only=True)["epoch"]
+    run = reader.read_run(str(out / "004-LeNet"))
+    best = torch.load(out / "004-LeNet" / run_folder.BEST, weights_only=True)["epoch"]
     assert best == 0.5  # within the epoch: the case the issue found split three ways
     starred = [float(re.search(r"epoch +([\d.]+)", line).group(1)) for line in console
                if "%*" in line]
@@ -59,9 +60,9 @@ def test_the_evaluation_before_training_can_be_the_best(tmp_path, capsys):
     assert main.main(["004-LeNet", "--dataset", "synthetic", "--subset", "64", "--epochs", "1",
                       "--lr", "1e-12", "--device", "cpu", "--out", str(out)]) == 0
     console = [l for l in capsys.readouterr().out.splitlines() if not l.startswith("pages: ")]
-    run = runs.read_run(str(out / "004-LeNet"))
+    run = reader.read_run(str(out / "004-LeNet"))
     assert [line.split()[2] for line in console if "%*" in line] == ["0"]
-    assert torch.load(out / "004-LeNet" / runs.BEST, weights_only=True)["epoch"] == 0
+    assert torch.load(out / "004-LeNet" / run_folder.BEST, weights_only=True)["epoch"] == 0
     assert run.end["best_epoch"] == run.summary["best_epoch"] == 0 and "best epoch 0," in console[-1]
 
 
@@ -98,7 +99,7 @@ def finished(tmp_path_factory):
     # A rate too small to change the validation figures: no improvement after epoch 1.
     assert main.main([TINY, *SMALL, "--epochs", "4", "--lr", "1e-12", "--set", "patience=1",
                       "--out", str(tmp / "stopped")]) == 0
-    assert runs.read_run(str(tmp / "stopped" / "tiny_step")).end["stopped_early"]
+    assert reader.read_run(str(tmp / "stopped" / "tiny_step")).end["stopped_early"]
     return tmp
 
 
@@ -113,7 +114,7 @@ def copy_of(finished, name, tmp_path):
 def test_resume_refuses_a_run_whose_best_pt_it_cannot_read_before_training(
         damage, says, finished, tmp_path, capsys):
     out = copy_of(finished, "one", tmp_path)
-    best = out / "tiny_step" / runs.BEST
+    best = out / "tiny_step" / run_folder.BEST
     whole = best.read_bytes()
     if damage == "missing":
         os.remove(best)

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import run_folder
-import runs
+from run_folder import writer
 import cifar
 import data
 import main
@@ -56,10 +56,10 @@ def test_ctrl_c_keeps_the_last_epoch_and_resume_matches_an_uninterrupted_run(tmp
     monkeypatch.setattr(torch.optim.Adam, "step", real_step)
 
     run_dir = tmp_path / "runs" / "CNN5b"
-    assert "interrupted during epoch 2" in (run_dir / runs.INTERRUPTED).read_text()
+    assert "interrupted during epoch 2" in (run_dir / run_folder.INTERRUPTED).read_text()
     assert torch.load(run_dir / "checkpoint.pt", weights_only=True)["epoch"] == 1
     train.run(exp, dataclasses.replace(cfg, resume=True))
-    assert not (run_dir / runs.INTERRUPTED).exists()
+    assert not (run_dir / run_folder.INTERRUPTED).exists()
     assert same_metrics(read_metrics(run_dir), read_metrics(tmp_path / "whole" / "CNN5b"))
 
 
@@ -80,7 +80,7 @@ def test_ctrl_c_from_a_shell_stops_with_one_line_and_exit_code_130(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("CNN2: interrupted during epoch "), err
     kept = torch.load(out / "CNN2" / "checkpoint.pt", weights_only=True)["epoch"]
     assert f"the checkpoint of epoch {kept} is kept" in lines[0]
-    assert (out / "CNN2" / runs.INTERRUPTED).exists()
+    assert (out / "CNN2" / run_folder.INTERRUPTED).exists()
 
 
 def test_ctrl_c_while_a_checkpoint_is_written_lets_it_finish(tmp_path, monkeypatch):
@@ -122,7 +122,7 @@ def test_a_second_ctrl_c_exits_at_once(tmp_path, monkeypatch):
     before = signal.getsignal(signal.SIGINT)
     monkeypatch.setattr(os, "_exit", fake_exit)
     monkeypatch.setattr(train, "train_one_epoch", ctrl_c)
-    monkeypatch.setattr(run_folder.RunFolder, "mark_interrupted", second_ctrl_c)
+    monkeypatch.setattr(writer.RunFolder, "mark_interrupted", second_ctrl_c)
     with pytest.raises(ExitedAtOnce) as exited:
         train.run(exp, cfg)
     assert exited.value.args == (130,)
@@ -284,7 +284,7 @@ def test_running_a_finished_step_again_moves_the_old_run_aside(tmp_path, capsys)
     train.run(exp, dataclasses.replace(cfg, seed=1))
     kept = [p for p in (tmp_path / "runs").iterdir() if p.name.startswith("CNN5b-")]
     assert len(kept) == 1 and (kept[0] / "metrics.csv").read_text() == old
-    assert runs.SET_ASIDE.fullmatch(kept[0].name)  # report.py leaves such folders out
+    assert run_folder.SET_ASIDE.fullmatch(kept[0].name)  # report.py leaves such folders out
     assert (kept[0] / "checkpoint.pt").exists()
     assert f"moved it to {kept[0]}" in capsys.readouterr().out
     assert (tmp_path / "runs" / "CNN5b" / "metrics.csv").read_text() != old

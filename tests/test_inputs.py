@@ -18,7 +18,7 @@ import pytest
 import main
 import results
 import run_folder
-import runs
+from run_folder import reader, writer
 import train
 from config import CHOICES, DERIVED, RANGES, Config, check_config, check_value, field_type, parse_value
 from errors import UserError
@@ -285,7 +285,7 @@ def test_ctrl_c_in_results_is_one_line_and_130(copied, monkeypatch, capsys):
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(runs, "read_run", interrupt)  # while the first run is read (read_step)
+    monkeypatch.setattr(reader, "read_run", interrupt)  # while the first run is read (read_step)
     assert results.main(["--out", str(copied), "--report", "001"]) == 130
     assert capsys.readouterr().err.strip().splitlines() == [
         "interrupted: the figures and tables written so far are kept; run results.py again to redo "
@@ -300,12 +300,12 @@ def fake_run(out, step, checkpoint=b""):
     cfg = dataclasses.replace(exp.config, step=step, dataset="synthetic", num_classes=10, subset=10)
     folder = os.path.join(out, step)
     os.makedirs(folder)
-    run_folder.write_metrics(os.path.join(folder, runs.METRICS), [
+    writer.write_metrics(os.path.join(folder, run_folder.METRICS), [
         {"epoch": 1, "train_loss": 2.0, "train_accuracy": 10.0, "val_loss": 2.0,
          "val_accuracy": 10.0, "test_loss": 2.0, "test_accuracy": 10.0, "seconds": 1.0}])
-    with open(os.path.join(folder, runs.CONFIG), "w") as f:
+    with open(os.path.join(folder, run_folder.CONFIG), "w") as f:
         json.dump({"config": dataclasses.asdict(cfg), "parameters": 1, "reported": None}, f)
-    with open(os.path.join(folder, runs.CHECKPOINT), "wb") as f:
+    with open(os.path.join(folder, run_folder.CHECKPOINT), "wb") as f:
         f.write(checkpoint)
 
 

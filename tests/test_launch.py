@@ -13,7 +13,8 @@ import pytest
 import torch
 
 import main
-import runs
+import run_folder
+from run_folder import reader
 from experiments import load_experiment, resolve_path
 from helpers import ROOT, read_metrics
 from launch import Task, command, local
@@ -44,9 +45,9 @@ def test_jobs_run_side_by_side_and_a_failure_does_not_stop_the_others(tmp_path, 
     table = stdout[stdout.index("1 run(s) failed"):]
     row = next(line for line in table.splitlines() if line.startswith("| Broken |"))
     assert "| 2 |" in row and "model(cfg) failed (line 6): RuntimeError: this network does not " \
-                               "build" in row and str(out / "Broken" / runs.LOG) in row
+                               "build" in row and str(out / "Broken" / run_folder.LOG) in row
     # Each run's own output is in its folder's log.txt, beginning with the command that made it.
-    log = (out / "001-A" / runs.LOG).read_text().splitlines()
+    log = (out / "001-A" / run_folder.LOG).read_text().splitlines()
     assert log[0].startswith(f"$ {sys.executable} {os.path.join(ROOT, 'main.py')} ")
     assert "--set epochs=1" in log[0] and any(" epoch   1/1 " in line for line in log)
     assert (out / "001-A" / "summary.json").is_file() and len(read_metrics(out / "001-A")) == 1
@@ -73,7 +74,7 @@ def test_ctrl_c_stops_every_job_each_keeping_its_checkpoint(tmp_path, capsys):
     assert parent.returncode == 130, stdout
     epochs = {}
     for step in ("001-A", "001-A-drop0.2"):
-        assert "interrupted during epoch" in (out / step / runs.INTERRUPTED).read_text()
+        assert "interrupted during epoch" in (out / step / run_folder.INTERRUPTED).read_text()
         epochs[step] = len(read_metrics(out / step))
         assert epochs[step] >= 1 and (out / step / "checkpoint.pt").is_file()
         assert f"stopped {step}: {step}: interrupted during epoch" in stdout
@@ -85,7 +86,7 @@ def test_ctrl_c_stops_every_job_each_keeping_its_checkpoint(tmp_path, capsys):
     assert main.main([*command[:2], *command[3:], "--resume", "--epochs", str(last)]) == 0
     assert "resuming after epoch" in capsys.readouterr().out
     for step in ("001-A", "001-A-drop0.2"):
-        assert runs.run_state(str(out / step), last) == runs.FINISHED
+        assert reader.run_state(str(out / step), last) == reader.FINISHED
 
 
 @pytest.mark.parametrize("visible, gpus, expected", [

@@ -16,7 +16,7 @@ import cifar
 import data
 import main
 import optimizers
-import runs
+import run_folder
 import train
 from config import Config
 from early_stopping import EarlyStopping
@@ -43,7 +43,7 @@ def read_metrics(run_dir):
 
 
 def read_summary(run_dir):
-    with open(os.path.join(run_dir, runs.SUMMARY)) as f:
+    with open(os.path.join(run_dir, run_folder.SUMMARY)) as f:
         return json.load(f)
 
 
@@ -200,7 +200,7 @@ def test_best_pt_holds_the_best_validation_epoch(tmp_path):
     history = read_metrics(run_dir)
     accuracies = [r["val_accuracy"] for r in history]
     best_epoch = accuracies.index(max(accuracies)) + 1  # the first of equals
-    best = torch.load(run_dir / runs.BEST, weights_only=True)
+    best = torch.load(run_dir / run_folder.BEST, weights_only=True)
     summary = read_summary(run_dir)
     assert best["epoch"] == summary["best_epoch"] == result["best_epoch"] == best_epoch
     # The test set seen with best.pt's weights at the end is the test set of that epoch.
@@ -209,7 +209,7 @@ def test_best_pt_holds_the_best_validation_epoch(tmp_path):
     assert summary["best_test_loss"] == pytest.approx(at_best["test_loss"], rel=1e-5)
     assert result["test_accuracy"] == summary["best_test_accuracy"]  # keep="best"
     if best_epoch != len(history):
-        last = torch.load(run_dir / runs.CHECKPOINT, weights_only=True)["model"]
+        last = torch.load(run_dir / run_folder.CHECKPOINT, weights_only=True)["model"]
         assert any(not torch.equal(best["model"][k], last[k]) for k in last)
 
 
@@ -232,7 +232,7 @@ def test_best_pt_starts_as_the_starting_weights(tmp_path, monkeypatch):
     monkeypatch.setattr(train, "train_one_epoch", spy)
     result = train.run(exp, cfg)
     run_dir = tmp_path / "runs" / cfg.step
-    best = torch.load(run_dir / runs.BEST, weights_only=True)
+    best = torch.load(run_dir / run_folder.BEST, weights_only=True)
     assert best["epoch"] == 0 == result["best_epoch"] and result["epochs"] == 1
     assert read_summary(run_dir)["stopped_early"] is True
     assert all(torch.equal(best["model"][k], v) for k, v in start["model"].items())
@@ -251,8 +251,8 @@ def test_resume_with_validation_and_early_stopping_equals_one_run(tmp_path):
     assert read_metrics(whole) == read_metrics(resumed)
     assert len(read_metrics(whole)) == 3 and "val_accuracy" in read_metrics(whole)[0]
     assert read_summary(whole) == read_summary(resumed)
-    a = torch.load(whole / runs.CHECKPOINT, weights_only=True)["early_stopping"]
-    b = torch.load(resumed / runs.CHECKPOINT, weights_only=True)["early_stopping"]
+    a = torch.load(whole / run_folder.CHECKPOINT, weights_only=True)["early_stopping"]
+    b = torch.load(resumed / run_folder.CHECKPOINT, weights_only=True)["early_stopping"]
     assert a == b
 
 

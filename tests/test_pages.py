@@ -24,7 +24,7 @@ import figures
 import pages
 import plotting
 import results
-import runs
+from run_folder import reader
 import train
 from config import Reported
 from errors import UserError
@@ -230,10 +230,10 @@ def test_results_redraws_the_confusion_figure_from_its_csv(site, tmp_path):
     run_dir = tmp_path / "001-A"
     shutil.copytree(site / "001-A", run_dir)
     (run_dir / "confusion.png").unlink()
-    run = runs.read_run(str(run_dir))
+    run = reader.read_run(str(run_dir))
     assert results._confusion(run) == [str(run_dir / "confusion.png")]
     assert (run_dir / "confusion.png").read_bytes().startswith(b"\x89PNG")
-    names, matrix = runs.read_confusion(str(run_dir))
+    names, matrix = reader.read_confusion(str(run_dir))
     assert names == list(run.end["per_class_accuracy"])
     assert sum(map(sum, matrix)) == 40  # the 200 images' 40 test images
 

@@ -8,7 +8,8 @@ import torch
 
 import data
 import results
-import runs
+import run_folder
+from run_folder import reader
 import train
 from early_stopping import EarlyStopping
 from experiments import STEPS, load_experiment, resolve_path
@@ -48,9 +49,9 @@ def test_patience_5_stops_at_best_plus_5_keeping_the_best():
 
 
 def test_snapshot_epochs_are_the_first_the_middle_and_the_best():
-    assert runs.snapshot_epochs(28) == (1, 14, 28)
-    assert runs.snapshot_epochs(3) == (1, 3)
-    assert runs.snapshot_epochs(1) == (1,)
+    assert run_folder.snapshot_epochs(28) == (1, 14, 28)
+    assert run_folder.snapshot_epochs(3) == (1, 3)
+    assert run_folder.snapshot_epochs(1) == (1,)
 
 
 def _config(tmp_path, epochs, out, **changes):
@@ -78,17 +79,17 @@ def _weights(path):
 
 def test_snapshots_are_pruned_to_the_three_the_figure_uses_and_are_those_epochs(tiny):
     tmp, run_dir = tiny
-    best = runs.read_run(str(run_dir)).end["best_epoch"]
-    kept = runs.snapshot_epochs(best)
-    assert sorted(os.listdir(run_dir / runs.SNAPSHOTS)) == sorted(f"epoch-{e}.pt" for e in kept)
+    best = reader.read_run(str(run_dir)).end["best_epoch"]
+    kept = run_folder.snapshot_epochs(best)
+    assert sorted(os.listdir(run_dir / run_folder.SNAPSHOTS)) == sorted(f"epoch-{e}.pt" for e in kept)
     # The same run again, one epoch at a time with --resume and no snapshots: its checkpoint
     # after epoch k holds the weights after epoch k (the seed fixes them on the CPU).
     for epoch in range(1, max(kept) + 1):
         exp, cfg = _config(tmp, epoch, "again", snapshots=False, resume=epoch > 1)
         train.run(exp, cfg)
         if epoch in kept:
-            again = _weights(tmp / "again" / "003-final" / runs.CHECKPOINT)
-            snap = _weights(run_dir / runs.SNAPSHOTS / f"epoch-{epoch}.pt")
+            again = _weights(tmp / "again" / "003-final" / run_folder.CHECKPOINT)
+            snap = _weights(run_dir / run_folder.SNAPSHOTS / f"epoch-{epoch}.pt")
             assert snap.keys() == again.keys()
             assert all(torch.equal(snap[k], again[k]) for k in snap), epoch
 
@@ -102,8 +103,8 @@ def test_tsne_is_drawn_with_its_library_and_points_in_the_title(tiny, monkeypatc
     assert not out["problems"], out["problems"]
     assert str(run_dir / "tsne.png") in out["written"]
     (n_panels, title), = titles
-    best = runs.read_run(str(run_dir)).end["best_epoch"]
-    assert n_panels == len(runs.snapshot_epochs(best)) + 1  # and the logits at the best epoch
+    best = reader.read_run(str(run_dir)).end["best_epoch"]
+    assert n_panels == len(run_folder.snapshot_epochs(best)) + 1  # and the logits at the best epoch
     assert "48 training images" in title and ("openTSNE" in title or "scikit-learn" in title)
 
 

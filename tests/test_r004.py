@@ -12,7 +12,7 @@ from figures import r004
 import main
 import optimizers
 import results
-import runs
+from run_folder import reader
 import train
 from expected import EXPECTED_PARAMETERS, R004_LENET
 from helpers import drawn_figures
@@ -81,7 +81,7 @@ def test_half_epoch_cadence_adds_rows_at_0_0_5_1_1_5_2(tmp_path):
     assert [float(r["epoch"]) for r in got] == [0, 0.5, 1, 1.5, 2]
     assert all(r["train_eval_loss"] and r["val_loss"] and r["test_accuracy"] for r in got)
     assert [bool(r["seconds"]) for r in got] == [False, False, True, False, True]  # whole epochs
-    run = runs.read_run(str(tmp_path / "004-LeNet"))
+    run = reader.read_run(str(tmp_path / "004-LeNet"))
     assert run.summary["epochs"] == 2
     lowest = min(run.history, key=lambda r: r["val_loss"])
     assert run.summary["lowest_val_loss_epoch"] == lowest["epoch"]
@@ -205,7 +205,7 @@ def test_image_is_resized_to_224_and_maps_are_112_and_7_and_another_replaces_it(
     Image.fromarray(pixels.flip(0).numpy()).save(tmp_path / "dots.png")
     ctx = figures.Context(str(trained), options={"image": r004.read_image(str(tmp_path / "dots.png"))})
     with drawn_figures() as drawn:
-        r004.activations(runs.read_run(str(trained / "004-ResNet18")), ctx)
+        r004.activations(reader.read_run(str(trained / "004-ResNet18")), ctx)
     for name in ACTIVATIONS:
         assert drawn[str(trained / name)]["title"].splitlines()[0].endswith("for dots.png"), name
     assert sorted(p.name for p in (trained / "004-ResNet18").glob("activations*")) == [

@@ -8,7 +8,8 @@ import shutil
 import pytest
 import torch
 
-import runs
+import run_folder
+from run_folder import reader
 import results
 import cifar
 import main
@@ -96,7 +97,7 @@ def test_overview_stars_the_runs_outside_the_report_s_setting_and_says_how(regen
     assert overview["footnote"].replace("\n", " ") == (  # wrapped to the figure's width
         "* not the report's setting: dataset synthetic; CNN2: subset 64, batch_size 16, epochs 2 "
         "(report: 20); CNN6: subset 8, batch_size 8, pretrained False, epochs 1 (report: 10)")
-    acc = {s: float(runs.read_run(str(out / s)).history[-1]["test_accuracy"]) for s in RUNS}
+    acc = {s: float(reader.read_run(str(out / s)).history[-1]["test_accuracy"]) for s in RUNS}
     assert all(f"{a:.1f}% *" in overview["text"] for a in acc.values())
     kernels = result["drawn"][str(out / "CNN6" / "kernels.png")]
     assert "trained: after epoch 1" in kernels["text"]  # CNN6 trains every layer
@@ -133,7 +134,7 @@ def test_kernel_and_feature_grids_have_a_tile_per_channel(trained):
     out, _ = trained
     counts = {}
     for step in RUNS:
-        run = runs.read_run(str(out / step))
+        run = reader.read_run(str(out / step))
         counts[step] = r000.plot_first_layer(run)
     assert counts == {"CNN2": {"kernels": [32, 32], "feature_maps": [32, 32]},
                      "CNN6": {"kernels": [64, 64], "feature_maps": [64, 64]}}
@@ -149,7 +150,7 @@ def test_regeneration_trains_nothing_and_leaves_the_runs_as_they_were(regenerate
 def test_before_is_the_run_s_starting_weights_and_after_its_checkpoint(trained):
     out, starts = trained
     for step in RUNS:
-        run = runs.read_run(str(out / step))
+        run = reader.read_run(str(out / step))
         exp = run.experiment()
         before, label = load.untrained_model(exp, run.config)
         after, _ = load.trained_model(exp, run)
@@ -164,7 +165,7 @@ def test_before_is_the_run_s_starting_weights_and_after_its_checkpoint(trained):
 def test_feature_maps_see_the_first_test_image_at_the_model_s_resolution(trained):
     out, _ = trained
     for step, side in (("CNN2", 32), ("CNN6", 224)):
-        run = runs.read_run(str(out / step))
+        run = reader.read_run(str(out / step))
         exp = run.experiment()
         image, label, name = load.first_test_image(run.config)
         x = load.model_input(image, label, exp.test_transform, run.config.seed)
@@ -272,7 +273,7 @@ def test_runs_moved_aside_are_left_out_and_an_interrupted_run_is_marked(trained,
     out, _ = trained
     shutil.copytree(out / "CNN2", tmp_path / "CNN2")
     shutil.copytree(out / "CNN2", tmp_path / "CNN2-20261123-101500")  # as train.py sets one aside
-    (tmp_path / "CNN2" / runs.INTERRUPTED).write_text("interrupted during epoch 3\n")
+    (tmp_path / "CNN2" / run_folder.INTERRUPTED).write_text("interrupted during epoch 3\n")
     results.regenerate(str(tmp_path))
     rows = table_rows((tmp_path / "results" / "000.md").read_text())
     assert list(rows) == list(REPORT_STEPS)

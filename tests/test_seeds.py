@@ -12,7 +12,7 @@ import main
 import pages.markdown
 import results
 import run_folder
-import runs
+from run_folder import reader, writer
 import summary
 from helpers import read_metrics, table_rows
 
@@ -99,10 +99,10 @@ def test_seeds_have_their_own_folders_and_the_table_aggregates_them(tiny, tmp_pa
     assert main.main([tiny, "--seeds", "0", "1", "--epochs", "1", *TINY, "--out", str(out)]) == 0
     step = out / "Tiny"
     assert not (step / "metrics.csv").exists()  # no plain run: each seed in its own folder
-    assert (step / runs.SEEDS_CURVES).is_file()
+    assert (step / run_folder.SEEDS_CURVES).is_file()
     losses = []
     for seed in (0, 1):
-        config = runs.read_run(str(step / f"seed-{seed}")).config
+        config = reader.read_run(str(step / f"seed-{seed}")).config
         assert config.seed == seed
         losses.append(float(read_metrics(step / f"seed-{seed}")[-1]["train_loss"]))
     assert losses[0] != losses[1]  # the seed changed the run
@@ -124,9 +124,9 @@ def test_one_seed_reads_as_a_plain_run_does(tiny, tmp_path):
     rows = []
     for out, seeds in ((tmp_path / "plain", []), (tmp_path / "seeded", ["--seeds", "0"])):
         assert main.main([tiny, *seeds, "--epochs", "1", *TINY, "--out", str(out)]) == 0
-        several = runs.compared(runs.read_step(str(out), "Tiny"))
+        several = reader.compared(reader.read_step(str(out), "Tiny"))
         assert len(several) == 1 and several[0].seeded == bool(seeds)
-        table = pages.markdown.results_table(["Tiny"], {"Tiny": runs.mean_run(several)},
+        table = pages.markdown.results_table(["Tiny"], {"Tiny": reader.mean_run(several)},
                                              summary.DEFAULT_COLUMNS)
         rows.append(table_rows(table)["Tiny"])
     assert (tmp_path / "seeded" / "Tiny" / "seed-0" / "summary.json").is_file()
@@ -138,13 +138,13 @@ def test_a_plain_run_set_aside_leaves_the_seeds_where_they_are(tmp_path):
     for folder in (step, step / "seed-0", step / "seed-1-20250101-120000"):
         folder.mkdir(parents=True)
         (folder / "metrics.csv").write_text("epoch\n1\n")
-    (step / runs.SEEDS_CURVES).write_bytes(b"png")
-    moved = run_folder.set_aside(str(step))
-    assert runs.SET_ASIDE.fullmatch(os.path.basename(moved))
+    (step / run_folder.SEEDS_CURVES).write_bytes(b"png")
+    moved = writer.set_aside(str(step))
+    assert run_folder.SET_ASIDE.fullmatch(os.path.basename(moved))
     assert sorted(os.listdir(moved)) == ["metrics.csv"]
-    assert sorted(os.listdir(step)) == sorted([runs.SEEDS_CURVES, "seed-0", "seed-1-20250101-120000"])
+    assert sorted(os.listdir(step)) == sorted([run_folder.SEEDS_CURVES, "seed-0", "seed-1-20250101-120000"])
     # A step's folders: the plain run, then each seed's; a set-aside seed folder is not one.
-    assert runs.step_dirs(str(tmp_path), "CNN2") == [str(step), str(step / "seed-0")]
+    assert reader.step_dirs(str(tmp_path), "CNN2") == [str(step), str(step / "seed-0")]
 
 
 # ---- --resume on a whole command ---------------------------------------------------------------
@@ -170,8 +170,8 @@ def test_resume_takes_each_run_as_it_finds_it(tmp_path, monkeypatch, capsys):
     assert main.main(command) == 130
     monkeypatch.setattr(torch.optim.Adam, "step", real_step)
     first, second, third = (out / s for s in ("First", "Second", "Third"))
-    assert (second / runs.INTERRUPTED).exists() and not third.exists()
-    assert [runs.run_state(str(d), 2) for d in (first, second, third)] == ["finished", "started", "new"]
+    assert (second / run_folder.INTERRUPTED).exists() and not third.exists()
+    assert [reader.run_state(str(d), 2) for d in (first, second, third)] == ["finished", "started", "new"]
     before = {f: os.stat(first / f).st_mtime_ns for f in os.listdir(first)}
     time.sleep(0.01)
     capsys.readouterr()
@@ -181,13 +181,13 @@ def test_resume_takes_each_run_as_it_finds_it(tmp_path, monkeypatch, capsys):
     assert "First: --resume: already has 2 epochs (--epochs 2); nothing was changed" in out_text
     assert {f: os.stat(first / f).st_mtime_ns for f in os.listdir(first)} == before
     assert "Second: " in out_text and "resuming after epoch 1" in out_text
-    assert not (second / runs.INTERRUPTED).exists() and len(read_metrics(second)) == 2
+    assert not (second / run_folder.INTERRUPTED).exists() and len(read_metrics(second)) == 2
     assert len(read_metrics(third)) == 2
-    assert [runs.run_state(str(d), 2) for d in (first, second, third)] == ["finished"] * 3
-    assert not [d for d in os.listdir(out) if runs.SET_ASIDE.fullmatch(d)]  # nothing moved aside
+    assert [reader.run_state(str(d), 2) for d in (first, second, third)] == ["finished"] * 3
+    assert not [d for d in os.listdir(out) if run_folder.SET_ASIDE.fullmatch(d)]  # nothing moved aside
     assert list(table_rows(out_text)) == ["First", "Second", "Third"]  # all three in the table
     # A larger --epochs continues a finished run, as --resume always did.
-    assert runs.run_state(str(first), 3) == "started"
+    assert reader.run_state(str(first), 3) == "started"
 
 
 # ---- options that contradict each other ---------------------------------------------------------

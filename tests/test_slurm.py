@@ -7,7 +7,8 @@ import pytest
 
 import main
 import results
-import runs
+import run_folder
+from run_folder import reader
 from helpers import read_metrics, table_rows
 
 
@@ -44,9 +45,9 @@ def test_a_job_array_of_two_seeds_runs_and_is_aggregated(tmp_path, monkeypatch, 
     assert "done 2, failed 0, running 0, waiting 0" in stdout
     for seed in (0, 1):
         folder = out / "001-A" / f"seed-{seed}"
-        assert runs.run_state(str(folder), 1) == runs.FINISHED
+        assert reader.run_state(str(folder), 1) == reader.FINISHED
         assert len(read_metrics(folder)) == 1
-        log = (folder / runs.LOG).read_text()
+        log = (folder / run_folder.LOG).read_text()
         assert "(Slurm job " in log.splitlines()[0] and " epoch   1/1 " in log
     row = table_rows(stdout)["001-A"]
     assert row[3].endswith("(n=2)") and row[-1].endswith("seeds 0, 1")

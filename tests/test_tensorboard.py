@@ -12,7 +12,7 @@ import pytest
 import main
 import results
 from helpers import error_line
-from runs import read_history
+from run_folder.reader import read_history
 
 event_accumulator = pytest.importorskip(
     "tensorboard.backend.event_processing.event_accumulator",

@@ -8,7 +8,7 @@ from torch import nn
 
 import devices
 import run_folder
-import runs
+from run_folder import writer
 import train
 from errors import TrainingError, UserError
 from helpers import config, read_metrics, small
@@ -58,7 +58,7 @@ def test_a_run_leaves_every_promised_file(tmp_path):
         "loss_accuracy.png", "metrics.csv", "summary.json"]
     rows = read_metrics(run_dir)
     # No validation split, so no validation columns: report 000's metrics.csv as it always was.
-    assert list(rows[0]) == [c for c in runs.COLUMNS if not c.startswith(("val_", "train_eval_"))]
+    assert list(rows[0]) == [c for c in run_folder.COLUMNS if not c.startswith(("val_", "train_eval_"))]
     assert [r["epoch"] for r in rows] == ["1", "2"]
     saved = json.loads((run_dir / "config.json").read_text())
     assert saved["config"]["step"] == "CNN5b" and saved["config"]["epochs"] == 2
@@ -127,7 +127,7 @@ def test_resume_with_another_architecture_is_refused(tmp_path):
 def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     """A failure while writing leaves the previous checkpoint whole."""
     path = str(tmp_path / "checkpoint.pt")
-    run_folder.save_atomic(path, {"epoch": 1})
+    writer.save_atomic(path, {"epoch": 1})
 
     def broken_save(obj, f):
         f.write(b"half a checkpoint")
@@ -135,7 +135,7 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch, "save", broken_save)
     with pytest.raises(OSError):
-        run_folder.save_atomic(path, {"epoch": 2})
+        writer.save_atomic(path, {"epoch": 2})
     assert torch.load(path, weights_only=True) == {"epoch": 1}
 
 

@@ -1,11 +1,8 @@
-"""A run's folder <out>/<step>/: the files in it, and reading a run back (Run, read_run).
+"""Reading a run's folder back: its metrics and confusion matrix, the Run (read_run), every run of
+a step (read_step: its plain run, then its seeds'), and how far a run got (run_state, for --resume).
 
-A step run with several seeds (--seeds) has a folder per seed inside its own, <out>/<step>/seed-<s>/;
-read_step reads every run of a step back, and run_state says how far a run got (--resume).
-
-What writes the folder (RunFolder, atomic writes, snapshots, moving an earlier run aside) is
-run_folder.py's; what a checkpoint holds and how a run is resumed from it is resume.py's; the run's
-figures against the report's are summary.py's.
+The file names are run_folder/__init__.py's; the writer is run_folder/writer.py; reading saved
+weights is run_folder/checkpoint.py's; the run's figures against the report's are summary.py's.
 """
 from __future__ import annotations
 
@@ -14,98 +11,20 @@ import csv
 import dataclasses
 import json
 import os
-import re
-import zipfile
 from dataclasses import dataclass
 from typing import Any
 
-import torch
-from torch import nn
-
-import resume
 from config import Config, Reported
-from errors import UserError, first_line
+from errors import UserError
 from experiments import STEPS, Experiment, load_experiment, resolve_path
+from run_folder import (COLUMNS, CONFIG, CONFUSION, EXPERIMENT, INTERRUPTED, METRICS, CHECKPOINT,
+                        REQUIRED_COLUMNS, SEED_DIR, SUMMARY)
 from summary import best_epoch, mean_history, summarize
 
-# metrics.csv's columns in order; the validation ones only when the run has a validation split.
-# train_eval_*: the training set evaluated in eval mode, in runs with extra evaluations (eval_every).
-COLUMNS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss",
-           "test_accuracy", "train_eval_loss", "train_eval_accuracy", "seconds")
-REQUIRED_COLUMNS = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds")
-CHECKPOINT = "checkpoint.pt"  # the last finished epoch: model, optimizer, history, RNG, early stopping
-BEST = "best.pt"  # the weights of the best validation epoch
-SUMMARY = "summary.json"  # written when a run ends: best epoch, whether it stopped early, kept weights
-CONFIG = "config.json"  # the resolved configuration, parameters, the report's figures, environment
-EXPERIMENT = "experiment.py"  # a copy of the experiment file that was run
-METRICS = "metrics.csv"  # one row per evaluation
-CURVES = "loss_accuracy.png"  # the run's loss and accuracy per epoch
-CONFUSION = "confusion.csv"  # the kept weights on the test set: images of each class by prediction
-CONFUSION_FIGURE = "confusion.png"  # confusion.csv drawn (CIFAR-100: its 20 most confused pairs)
-INTERRUPTED = "INTERRUPTED.txt"  # in a run's folder while its last run was stopped by Ctrl-C
-SET_ASIDE = re.compile(r".+-\d{8}-\d{6}(-\d+)?")  # an earlier run's folder (run_folder.set_aside)
-LOG = "log.txt"  # a run's own output when it ran in a process of its own (--jobs, Slurm)
-SEED_DIR = re.compile(r"seed-(\d+)")  # <out>/<step>/seed-<s>/: the run of one of several seeds
-# In a step's folder, what belongs to its seeds rather than to its plain run: seed-<s>/, a seed
-# folder set aside (seed-<s>-<date>-<time>/), the seeds' mean curves. Never moved with the plain run.
-SEEDS_PREFIX = "seed"
-SEEDS_CURVES = "seeds_loss_accuracy.png"  # the mean over a step's seeds, with their min-max band
-SNAPSHOTS = "snapshots"  # <run>/snapshots/epoch-N.pt: the weights after epoch N (Config.snapshots)
-
 
 # ---------------------------------------------------------------------------------------------
-# Where a run's files are
+# Reading a run's files: metrics, the confusion matrix
 # ---------------------------------------------------------------------------------------------
-
-def run_dir(out: str, step: str, seed: int | None = None) -> str:
-    """A run's folder: <out>/<step>/, or <out>/<step>/seed-<seed>/ for one of several seeds."""
-    return os.path.join(out, step) if seed is None else os.path.join(out, step, f"seed-{seed}")
-
-def snapshot_path(run_dir: str, epoch: int) -> str:
-    """Where the weights after `epoch` are kept when the run keeps snapshots."""
-    return os.path.join(run_dir, SNAPSHOTS, f"epoch-{epoch}.pt")
-
-def snapshot_epochs(best: int) -> tuple[int, ...]:
-    """The epochs report 003's t-SNE shows: after epoch 1, in the middle (best // 2) and the best."""
-    return tuple(sorted({1, max(1, best // 2), max(1, best)}))
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading a run's files: weights, metrics, the confusion matrix
-# ---------------------------------------------------------------------------------------------
-
-def read_weights(path: str, step: str) -> dict[str, Any]:
-    """A weights file of the run (checkpoint.pt, best.pt, a snapshot), refused in one sentence naming
-    it when it is missing, empty, damaged or not one; tensors and plain data only (weights_only)."""
-    if not os.path.isfile(path):
-        raise UserError(f"{step}: there is no {path}")
-    if os.path.getsize(path) == 0:
-        raise UserError(f"{path} is empty, not a weights file of {step}")
-    if not zipfile.is_zipfile(path):  # cut short, overwritten, or never written by torch.save
-        raise UserError(f"{path} is damaged: it is not the zip archive torch.save writes")
-    try:
-        # mmap: a checkpoint also holds the optimizer's state, which only --resume reads.
-        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception as e:  # damaged inside, or a pickle that would run code
-        raise UserError(f"{path} is not a readable weights file of {step} ({first_line(e)})") from None
-    if not isinstance(state, dict) or "model" not in state or "epoch" not in state:
-        raise UserError(f"{path} is not a weights file written by this kit (it lacks epoch, model)")
-    return state
-
-
-def load_weights(model: nn.Module, path: str, step: str) -> dict[str, Any]:
-    """Load a weights file of the run (read_weights) into model; returns it.
-
-    The one reader of saved weights: one sentence naming the file when it is missing, damaged or
-    of another network.
-    """
-    state = read_weights(path, step)
-    try:
-        model.load_state_dict(state["model"])
-    except Exception as e:  # another architecture
-        raise UserError(f"{path} is not a readable weights file of {step} ({first_line(e)})") from None
-    return state
-
 
 def _number(key: str, text: str) -> float:
     return int(text) if key == "epoch" and text.lstrip("-").isdigit() else float(text)
@@ -275,11 +194,22 @@ def run_state(folder: str, epochs: int) -> str:
     return STARTED if os.path.isfile(os.path.join(folder, CHECKPOINT)) else NEW
 
 
+def ended_line(epochs: int, stopped: bool, best: float | None, asked: int) -> str | None:
+    """The sentence --resume says of a run with nothing left to train, or None if it has."""
+    if stopped:
+        return (f"already stopped early at epoch {epochs} (its best was epoch {best:g}); nothing was "
+                f"changed: run without --resume to train it again (the old run is moved aside)")
+    if epochs >= asked:
+        return (f"already has {epochs} epoch{'s' if epochs != 1 else ''} (--epochs {asked}); "
+                f"nothing was changed: give a larger --epochs to train on")
+    return None
+
+
 def finished_line(folder: str, asked: int) -> str:
     """What --resume says of a finished run (run_state): 'already has 3 epochs', or stopped early."""
     with open(os.path.join(folder, SUMMARY)) as f:
         end = json.load(f)
-    return resume.ended_line(end.get("epochs", 0), bool(end.get("stopped_early")),
+    return ended_line(end.get("epochs", 0), bool(end.get("stopped_early")),
                              end.get("best_epoch"), asked) or "finished"
 
 

@@ -1,39 +1,33 @@
-"""--resume: what a checkpoint holds, what it must match, and putting a run back as it was; and the
-faults that stop a run between two checkpoints, each said in one sentence.
+"""A run's checkpoint: what checkpoint.pt holds, reading it back for --resume (what it must match),
+putting a run back as it was; and the one reader of saved weights (checkpoint.pt, best.pt, snapshots).
 
-A checkpoint is written after every finished epoch (run_folder.RunFolder.save_epoch) with every
-state the next epoch depends on: the weights, the optimizer, the metrics so far, the early-stopping
-rule and every random generator. Resuming from it gives, on the CPU, the very metrics an
-uninterrupted run gives. A run stopped short (Ctrl-C, out of memory, a non-finite loss, weights or
-evaluation, an op without a deterministic kernel) never saves the bad epoch, and its message ends
-with what --resume continues from.
+A checkpoint is written after every finished epoch (writer.RunFolder.save_epoch) with every state the
+next epoch depends on: the weights, the optimizer, the metrics so far, the early-stopping rule and
+every random generator. Resuming from it gives, on the CPU, the very metrics an uninterrupted run
+gives. The faults that stop a run between two checkpoints are train.py's, beside the loop.
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import math
 import os
-from typing import TYPE_CHECKING, Any, Iterator
+import zipfile
+from typing import Any
 
 import torch
 from torch import nn
 
 from config import Config, fields_with
-from devices import nondeterministic_error
 from early_stopping import EarlyStopping
-from errors import Interrupted, TrainingError, UserError, exit_at_once, first_line, on_sigint
+from errors import UserError, first_line
 from experiments import Experiment
-
-if TYPE_CHECKING:
-    from run_folder import RunFolder
+from run_folder import BEST, CHECKPOINT
 
 CHECKPOINT_KEYS = ("epoch", "model", "optimizer", "history", "rng", "config", "architecture")
 
 
-def checkpoint(cfg: Config, epoch: int, model: nn.Module, optimizer: torch.optim.Optimizer,
-               history: list[dict[str, float]], loaders: list[Any],
-               stopper: EarlyStopping) -> dict[str, Any]:
+def contents(cfg: Config, epoch: int, model: nn.Module, optimizer: torch.optim.Optimizer,
+             history: list[dict[str, float]], loaders: list[Any],
+             stopper: EarlyStopping) -> dict[str, Any]:
     """What checkpoint.pt holds after `epoch`: everything the next epoch depends on."""
     return {"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "history": history, "rng": rng_state(loaders), "config": dataclasses.asdict(cfg),
@@ -76,15 +70,17 @@ def load_checkpoint(path: str, cfg: Config) -> dict[str, Any]:
     return ckpt
 
 
-def ended_line(epochs: int, stopped: bool, best: float | None, asked: int) -> str | None:
-    """The sentence --resume says of a run with nothing left to train, or None if it has."""
-    if stopped:
-        return (f"already stopped early at epoch {epochs} (its best was epoch {best:g}); nothing was "
-                f"changed: run without --resume to train it again (the old run is moved aside)")
-    if epochs >= asked:
-        return (f"already has {epochs} epoch{'s' if epochs != 1 else ''} (--epochs {asked}); "
-                f"nothing was changed: give a larger --epochs to train on")
-    return None
+def read_for_resume(run_dir: str, cfg: Config) -> dict[str, Any]:
+    """The checkpoint --resume goes on from in run_dir; refuses by name one, or a best.pt, it cannot."""
+    ckpt = load_checkpoint(os.path.join(run_dir, CHECKPOINT), cfg)
+    if cfg.val_split != "none":  # finishing the run tests best.pt's weights
+        try:
+            read_weights(os.path.join(run_dir, BEST), cfg.step)
+        except UserError as e:
+            raise UserError(f"--resume: {e} (best.pt holds the best epoch's weights, which the "
+                            f"run's end tests); run without --resume to start again (the old "
+                            f"run is moved aside)") from None
+    return ckpt
 
 
 def rng_state(loaders: list[Any]) -> dict[str, Any]:
@@ -134,69 +130,37 @@ def restore(ckpt: dict[str, Any], path: str, exp: Experiment, cfg: Config, model
 
 
 # ---------------------------------------------------------------------------------------------
-# The faults that stop a run between checkpoints
+# Saved weights, read back
 # ---------------------------------------------------------------------------------------------
 
-def check_training(cfg: Config, epoch: int, train: dict[str, Any], model: nn.Module,
-                   folder: RunFolder) -> None:
-    """Stop at a non-finite training loss or weights, before anything of the epoch is saved."""
-    if train["first_bad_batch"] >= 0:
-        raise TrainingError(
-            f"{cfg.step}: the training loss became {train['loss']} at epoch {epoch}, batch "
-            f"{train['first_bad_batch'] + 1}; stopped, {folder.kept()}; try a lower --lr")
-    if not _all_finite(model):  # a step can break the weights after its loss was read
-        raise TrainingError(
-            f"{cfg.step}: the weights became non-finite at epoch {epoch} (after the training "
-            f"loss of each batch was read); stopped, {folder.kept()}; try a lower --lr")
-
-
-def check_evaluations(cfg: Config, epoch: float, row: dict[str, float], folder: RunFolder) -> None:
-    """Stop at a non-finite evaluation: checkpoint.pt and best.pt never hold such an epoch."""
-    bad = [f"{k.replace('_', ' ')} {row[k]}" for k in ("val_loss", "test_loss")
-           if k in row and not math.isfinite(row[k])]
-    if bad:
-        raise TrainingError(f"{cfg.step}: the {' and '.join(bad)} at epoch {epoch}; stopped, "
-                            f"{folder.kept()}; try a lower --lr")
-
-
-@contextlib.contextmanager
-def epoch_faults(cfg: Config, folder: RunFolder, device: torch.device, epoch: Any) -> Iterator[None]:
-    """Ctrl-C, running out of memory and (--deterministic) an op without a deterministic kernel,
-    during the epochs, as one sentence; epoch() is the current one."""
+def read_weights(path: str, step: str) -> dict[str, Any]:
+    """A weights file of the run (checkpoint.pt, best.pt, a snapshot), refused in one sentence naming
+    it when it is missing, empty, damaged or not one; tensors and plain data only (weights_only)."""
+    if not os.path.isfile(path):
+        raise UserError(f"{step}: there is no {path}")
+    if os.path.getsize(path) == 0:
+        raise UserError(f"{path} is empty, not a weights file of {step}")
+    if not zipfile.is_zipfile(path):  # cut short, overwritten, or never written by torch.save
+        raise UserError(f"{path} is damaged: it is not the zip archive torch.save writes")
     try:
-        yield
-    except KeyboardInterrupt:
-        # Writing the marker takes a moment; a second Ctrl-C should not have to wait for it.
-        previous = on_sigint(exit_at_once)
-        try:
-            message = folder.mark_interrupted(epoch())
-        finally:
-            if previous is not None:
-                on_sigint(previous)
-        raise Interrupted(message) from None
-    except torch.OutOfMemoryError:
-        if device.type == "cuda":
-            torch.cuda.empty_cache()
-        gpu = ", or close other programs on the GPU (nvidia-smi lists them)" \
-            if device.type == "cuda" else ""
-        raise TrainingError(
-            f"{cfg.step}: {device.type.upper()} out of memory at batch size {cfg.batch_size} "
-            f"(epoch {epoch()}); try --batch-size {max(1, cfg.batch_size // 2)}{gpu}; "
-            f"{folder.kept()}") from None
-    except RuntimeError as e:
-        no_deterministic_kernel(cfg, device, e, f"in epoch {epoch()}", folder.kept())
-        raise
+        # mmap: a checkpoint also holds the optimizer's state, which only --resume reads.
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as e:  # damaged inside, or a pickle that would run code
+        raise UserError(f"{path} is not a readable weights file of {step} ({first_line(e)})") from None
+    if not isinstance(state, dict) or "model" not in state or "epoch" not in state:
+        raise UserError(f"{path} is not a weights file written by this kit (it lacks epoch, model)")
+    return state
 
 
-def no_deterministic_kernel(cfg: Config, device: torch.device, e: RuntimeError, when: str,
-                            kept: str) -> None:
-    """--deterministic met an op without a deterministic kernel: say which, in one sentence."""
-    message = nondeterministic_error(e, cfg.step, device, when) if cfg.deterministic else None
-    if message is not None:
-        raise UserError(f"{message}; {kept}") from None
+def load_weights(model: nn.Module, path: str, step: str) -> dict[str, Any]:
+    """Load a weights file of the run (read_weights) into model; returns it.
 
-
-def _all_finite(model: nn.Module) -> bool:
-    """Whether every floating-point weight and buffer is finite: one device sync per call."""
-    tensors = [t for t in model.state_dict().values() if t.is_floating_point()]
-    return not tensors or bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
+    The one reader of saved weights: one sentence naming the file when it is missing, damaged or
+    of another network.
+    """
+    state = read_weights(path, step)
+    try:
+        model.load_state_dict(state["model"])
+    except Exception as e:  # another architecture
+        raise UserError(f"{path} is not a readable weights file of {step} ({first_line(e)})") from None
+    return state

@@ -1,8 +1,8 @@
-"""RunFolder, the one writer of a run's folder <out>/<step>/; runs.py names its files, reads it back.
+"""RunFolder, the one writer of a run's folder <out>/<step>/, in the spirit of timm's CheckpointSaver.
 
 What must survive a crash or a Ctrl-C is written here: atomic writes, moving an earlier run aside,
-the INTERRUPTED marker, the free-space check, snapshots. What a checkpoint holds and how a run is
-resumed from it is resume.py's; the run's figures against the report's are summary.py's.
+the INTERRUPTED marker, the free-space check, snapshots. The file names are run_folder/__init__.py's;
+what a checkpoint holds is checkpoint.py's; the run's figures against the report's are summary.py's.
 """
 from __future__ import annotations
 
@@ -21,15 +21,17 @@ import torch
 from torch import nn
 
 import plotting
-import resume
 from config import Config
 from devices import environment
 from errors import UserError, ctrl_c_deferred
-from experiments import STEPS
+from early_stopping import EarlyStopping
+from experiments import STEPS, Experiment
 from optimizers import trainable_parameters
-from runs import (BEST, CHECKPOINT, COLUMNS, CONFIG, CONFUSION, CONFUSION_FIGURE, CURVES, EXPERIMENT,
-                  INTERRUPTED, METRICS, SEEDS_PREFIX, SNAPSHOTS, SUMMARY, read_confusion, read_weights,
-                  run_dir, snapshot_epochs, snapshot_path)
+from run_folder import (BEST, CHECKPOINT, COLUMNS, CONFIG, CONFUSION, CONFUSION_FIGURE, CURVES,
+                        EXPERIMENT, INTERRUPTED, METRICS, SEEDS_PREFIX, SNAPSHOTS, SUMMARY,
+                        snapshot_epochs, snapshot_path)
+from run_folder.checkpoint import contents
+from run_folder.reader import read_confusion
 from summary import epoch_rows, per_class_accuracy, setting_notes
 
 
@@ -155,39 +157,30 @@ def prune_snapshots(run_dir: str, best: int) -> list[int]:
 # ---------------------------------------------------------------------------------------------
 
 class RunFolder:
-    """<out>/<step>/ (with a seed: <out>/<step>/seed-<seed>/) and every file a run writes there, in
-    the spirit of timm's CheckpointSaver.
+    """A run's folder (run_folder.run_dir) and every file the run writes there, in the spirit of
+    timm's CheckpointSaver: built once with what it saves, then told each epoch's facts.
 
     `checkpointed` is the epoch checkpoint.pt holds: the stopping messages say what is kept by it.
     """
 
-    def __init__(self, out: str, step: str, seed: int | None = None) -> None:
-        self.dir, self.step, self.checkpointed = run_dir(out, step, seed), step, 0
-        self.keeps_best = False  # with a validation split: best.pt holds the best epoch's weights
-        self.step_config = Config()  # the step's own (the report's setting): its curves say how it differs
+    def __init__(self, run_dir: str, exp: Experiment, cfg: Config, model: nn.Module,
+                 optimizer: torch.optim.Optimizer, loaders: list[Any], stopper: EarlyStopping,
+                 keeps_best: bool) -> None:
+        """loaders: the ones with random state (train, then validation), saved in the checkpoint;
+        keeps_best: the run has a validation split, and best.pt holds its best epoch's weights."""
+        self.dir, self.exp, self.cfg, self.model = run_dir, exp, cfg, model
+        self.optimizer, self.loaders, self.stopper, self.keeps_best = optimizer, loaders, stopper, keeps_best
+        self.step, self.checkpointed = cfg.step, 0
         self.held: dict[str, Any] | None = None  # a best evaluation within the epoch (hold_best)
-        self.checkpoint, self.best = os.path.join(self.dir, CHECKPOINT), os.path.join(self.dir, BEST)
+        self.checkpoint, self.best = os.path.join(run_dir, CHECKPOINT), os.path.join(run_dir, BEST)
 
-    def resumable(self, cfg: Config) -> dict[str, Any]:
-        """The checkpoint --resume goes on from; refuses by name one, or a best.pt, it cannot."""
-        ckpt = resume.load_checkpoint(self.checkpoint, cfg)
-        if cfg.val_split != "none":  # finishing the run tests best.pt's weights
-            try:
-                read_weights(self.best, cfg.step)
-            except UserError as e:
-                raise UserError(f"--resume: {e} (best.pt holds the best epoch's weights, which the "
-                                f"run's end tests); run without --resume to start again (the old "
-                                f"run is moved aside)") from None
-        return ckpt
-
-    def start(self, exp: Any, cfg: Config, model: nn.Module, device: torch.device,
-              history: list[dict[str, float]], resumed: bool, keeps_best: bool) -> None:
+    def start(self, device: torch.device, history: list[dict[str, float]], resumed: bool) -> None:
         """Set an earlier run aside (unless resumed), then write what this run is and how to repeat it.
 
         Everything that can be refused is checked before the earlier run is moved.
         """
-        self.checkpointed, self.keeps_best = len(epoch_rows(history)), keeps_best
-        self.step_config = exp.config
+        cfg, model, exp = self.cfg, self.model, self.exp
+        self.checkpointed = len(epoch_rows(history))
         try:
             os.makedirs(os.path.dirname(self.dir) or ".", exist_ok=True)
             existing = os.path.getsize(self.checkpoint) if resumed else 0  # set aside otherwise
@@ -208,32 +201,31 @@ class RunFolder:
                 f.write(exp.source)
             if history:  # an interruption may have left a row for an epoch the checkpoint lacks
                 write_metrics(os.path.join(self.dir, METRICS), history)
-            if keeps_best and not resumed:  # best.pt starts as the starting weights
+            if self.keeps_best and not resumed:  # best.pt starts as the starting weights
                 save_atomic(self.best, {"epoch": 0, "model": model.state_dict()})
         except OSError as e:
             raise UserError(f"{cfg.step}: cannot write the run's folder {self.dir} "
                             f"({e.strerror or e}); choose another --out") from None
 
-    def hold_best(self, epoch: float, model: nn.Module) -> None:
+    def hold_best(self, epoch: float) -> None:
         """A new best at an evaluation inside an epoch: its weights, written with the epoch's checkpoint.
 
         Kept in memory until then, so that best.pt never runs ahead of checkpoint.pt: a run stopped
         within the epoch evaluates it again when resumed.
         """
         self.held = {"epoch": epoch, "model": {k: v.detach().clone()
-                                                for k, v in model.state_dict().items()}}
+                                                for k, v in self.model.state_dict().items()}}
 
-    def save_epoch(self, cfg: Config, epoch: int, model: nn.Module, optimizer: Any,
-                   history: list[dict[str, float]], loaders: list[Any], stopper: Any,
-                   improved: bool) -> None:
+    def save_epoch(self, epoch: int, history: list[dict[str, float]], improved: bool) -> None:
         """Everything an epoch leaves: metrics.csv, its figure, best.pt if it (or an evaluation within
         it, hold_best) improved, its snapshot, then checkpoint.pt; a full disk stops the run with the
         last checkpoint kept."""
+        cfg, model = self.cfg, self.model
         try:
             write_metrics(os.path.join(self.dir, METRICS), history)
             plotting.plot_loss_accuracy(history, cfg.step, os.path.join(self.dir, CURVES),
-                                        best_epoch=stopper.best_epoch if self.keeps_best else None,
-                                        footnote=self._footnote(cfg, history, stopper.stopped))
+                                        best_epoch=self.stopper.best_epoch if self.keeps_best else None,
+                                        footnote=self._footnote(history, self.stopper.stopped))
             with ctrl_c_deferred():  # the checkpoint and `checkpointed` always agree
                 if improved:
                     save_atomic(self.best, {"epoch": epoch, "model": model.state_dict()})
@@ -242,20 +234,19 @@ class RunFolder:
                 self.held = None
                 if cfg.snapshots:  # before checkpoint.pt: a resumed run never lacks one
                     save_snapshot(self.dir, epoch, model)
-                save_atomic(self.checkpoint, resume.checkpoint(cfg, epoch, model, optimizer, history,
-                                                               loaders, stopper))
+                save_atomic(self.checkpoint, contents(cfg, epoch, model, self.optimizer, history,
+                                                      self.loaders, self.stopper))
                 self.checkpointed = epoch
         except OSError as e:
             raise UserError(f"{cfg.step}: could not write to {self.dir} ({e.strerror or e}); "
                             f"{self.kept()}; free some space first") from None
 
-    def _footnote(self, cfg: Config, history: list[dict[str, float]], stopped: bool,
-                  loss: bool = True) -> str:
+    def _footnote(self, history: list[dict[str, float]], stopped: bool, loss: bool = True) -> str:
         """A figure's footnote as results.py gives it (figures/notes.py), from what the run knows so
         far; loss: the figure plots a loss, which the report may have scaled."""
-        report = STEPS.get(cfg.step)
-        notes = setting_notes(cfg, self.step_config, history, {"stopped_early": stopped})
-        return plotting.footnote_for({cfg.step: notes},
+        report = STEPS.get(self.cfg.step)
+        notes = setting_notes(self.cfg, self.exp.config, history, {"stopped_early": stopped})
+        return plotting.footnote_for({self.cfg.step: notes},
                                      loss=report.loss_note if report and loss else "")
 
     def kept(self) -> str:
@@ -272,17 +263,19 @@ class RunFolder:
                         f"command that started it)\n")
         return message
 
-    def finish(self, cfg: Config, end: dict[str, Any], history: list[dict[str, float]], best: int,
-               confusion: list[list[int]], classes: list[str]) -> None:
+    def finish(self, end: dict[str, Any], history: list[dict[str, float]], best: int,
+               confusion: list[list[int]], classes: list[str]) -> dict[str, Any]:
         """The run ended: keep only the snapshots the t-SNE shows, write the kept weights' confusion
-        matrix (confusion.csv, its figure, each class's accuracy in end) and summary.json."""
-        if cfg.snapshots:  # only now is the best epoch, and so the middle one, known
-            end["snapshots"] = prune_snapshots(self.dir, best)
-        end["per_class_accuracy"] = per_class_accuracy(confusion, classes)
+        matrix (confusion.csv, its figure) and summary.json; returns what summary.json holds: `end`
+        with the snapshots kept and each class's accuracy."""
+        cfg = self.cfg
+        end = {**end, **({"snapshots": prune_snapshots(self.dir, best)} if cfg.snapshots else {}),
+               "per_class_accuracy": per_class_accuracy(confusion, classes)}
         write_confusion(os.path.join(self.dir, CONFUSION), confusion, classes)
         self._write_json(SUMMARY, end)
         draw_confusion(self.dir, cfg.step, cfg.keep, end,
-                       self._footnote(cfg, history, end.get("stopped_early", False), loss=False))
+                       self._footnote(history, end.get("stopped_early", False), loss=False))
+        return end
 
     def _write_json(self, name: str, content: dict[str, Any]) -> None:
         with open(os.path.join(self.dir, name), "w") as f:
