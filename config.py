@@ -112,6 +112,16 @@ class Reported:
     minutes: Figure = None  # on the report's hardware (experiments.Report.hardware)
     parameters: Union[int, None] = None  # as the report prints it
     note: str = ""  # where a figure of the report is wrong, or how it was read off
+    # The figure that decides whether the step is reproduced (compare.py); "": the first of
+    # HEADLINES the report gives. The others keep their verdicts but do not decide.
+    headline: str = ""
+
+    @property
+    def decisive(self) -> str | None:
+        """The figure that decides whether the step is reproduced: headline, else the first of
+        HEADLINES the report gives; None when it gives none."""
+        given = reported_figures(self)
+        return self.headline or next((k for k in HEADLINES if k in given), None)
 
 
 # The figures a run is compared on, with their labels and units, in the order tables show them.
@@ -130,7 +140,11 @@ FIGURES: dict[str, tuple[str, str]] = {
     "full_test_accuracy": ("full test acc", "%"),
     "minutes": ("minutes", ""),
 }
-assert set(FIGURES) == {f.name for f in dataclasses.fields(Reported)} - {"parameters", "note"}
+assert set(FIGURES) == {f.name for f in dataclasses.fields(Reported)} - {"parameters", "note", "headline"}
+# A step's headline figure when its Reported names none: the figure its report is about, first
+# the one early stopping or the report's table chose the weights by, then the test set's.
+HEADLINES = ("best_val_accuracy", "test_accuracy", "full_test_accuracy", "val_accuracy",
+             "best_epoch", "lowest_val_loss", "train_loss", "test_loss")
 
 
 def reported_figures(reported: Reported | None) -> dict[str, Any]:

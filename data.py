@@ -163,6 +163,13 @@ def split_size(kind: str, val_size: int) -> int:
     return BATCH5 if kind == "batch5" else (0 if kind == "none" else val_size)
 
 
+def held_out(n: int, kind: str, val_size: int, full: int = 50000) -> int:
+    """The validation images a split holds out of a training set of n: a subset (n < full) holds
+    out the same share, at least one image."""
+    size = split_size(kind, val_size)
+    return max(1, round(size * n / full)) if size and n < full else size
+
+
 def split_indices(n: int, kind: str, val_size: int, seed: int,
                   full: int = 50000) -> tuple[torch.Tensor, torch.Tensor]:
     """Training and validation indices into a training set of n images, each sorted.
@@ -171,9 +178,7 @@ def split_indices(n: int, kind: str, val_size: int, seed: int,
     share, at least one image.
     """
     assert kind in SPLITS, kind
-    size = split_size(kind, val_size)
-    if size and n < full:
-        size = max(1, round(size * n / full))
+    size = held_out(n, kind, val_size, full)
     if size >= n:
         raise UserError(f"a validation split of {size} images leaves nothing to train on: the "
                         f"training set has {n}; choose a smaller val_size")

@@ -34,7 +34,7 @@ from experiments import REPORTS, STEPS, Report
 from figures import notes as figure_notes
 from figures.context import results_dir
 from pages import tensorboard
-from pages.markdown import results_markdown, results_table
+from pages.markdown import comparisons, results_markdown, results_table, verdicts_text
 from run_folder.reader import Run
 from summary import DEFAULT_COLUMNS, mean_history
 
@@ -99,8 +99,7 @@ def regenerate(out: str, data_dir: str | None = None, only: Sequence[str] = (),
         files += [f for _, mine in report_files for f in mine]
         drawn[report.id] = report_files
         path = os.path.join(results_dir(out), f"{report.id}.md")
-        seeds = {s: reader.compared(rs) for s, rs in by_step.items() if len(reader.compared(rs)) > 1}
-        attempt(lambda: _write(path, results_markdown(report, found, files, out, seeds, said.notes,
+        attempt(lambda: _write(path, results_markdown(report, by_step, files, out, said.notes,
                                                       not_drawn)))
         found_all.update(found)
     if others and not only:
@@ -108,10 +107,10 @@ def regenerate(out: str, data_dir: str | None = None, only: Sequence[str] = (),
         for rs in by_step.values():
             attempt(lambda: _curves(rs))
         found = {s: reader.mean_run(reader.compared(rs)) for s, rs in by_step.items()}
-        seeds = {s: reader.compared(rs) for s, rs in by_step.items() if len(reader.compared(rs)) > 1}
+        compared = comparisons(others, by_step, DEFAULT_COLUMNS)
         path = os.path.join(results_dir(out), "other.md")
-        table = results_table(others, found, DEFAULT_COLUMNS, seeds=seeds)
-        attempt(lambda: _write(path, f"# Runs outside the reports\n\n{table}\n"))
+        text = "\n".join([results_table(compared, DEFAULT_COLUMNS), "", *verdicts_text(compared)])
+        attempt(lambda: _write(path, f"# Runs outside the reports\n\n{text}\n"))
         found_all.update(found)
     unread_runs: list[str] = []  # each said once already, when its report was drawn
     attempt(lambda: pages.write_pages(out, drawn, unread_runs))

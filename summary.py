@@ -1,19 +1,22 @@
-"""A run's figures under the names config.Reported gives them, and the comparison with the report.
+"""A run's figures under the names config.Reported gives them, and the console's lines of a run.
 
-One summary serves the end-of-run line, main.py's tables and results.py's tables, so the three
-always agree. A step run with several seeds is aggregated here too: each figure's Spread (mean, std,
-n, min, max) and its verdict against the report's figure (within, above or below); a single run
-matches within TOLERANCE. pages/verdicts.py gives each step's verdict on the pages by these rules.
+One summary serves the end-of-run line, main.py's tables and results.py's tables. Several seeds'
+runs are aggregated here too (Spread: mean, std, n, min, max); whether they reproduce the report is
+compare.py's, which every line and table renders.
 """
 from __future__ import annotations
 
 import math
 import statistics
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-from config import FIGURES, REPORTS_PRECISION, Config, Reported, fields_with, reported_figures
+from config import FIGURES, REPORTS_PRECISION, Config, fields_with
 from early_stopping import MONITORS
+
+if TYPE_CHECKING:
+    from compare import Comparison
+    from experiments import Report
 
 # The figures a run outside the reports' table is shown with (a report names its own columns).
 DEFAULT_COLUMNS = ("best_val_accuracy", "test_accuracy", "train_loss")
@@ -88,21 +91,6 @@ def figure_text(name: str, value: Any) -> str:
     return f"{value:.{digits}f}{unit}" if isinstance(value, float) else f"{value:g}{unit}"
 
 
-def difference(value: float, reported: Any) -> str:
-    """Run minus report; for a range, 0 inside it, else the distance to its nearer end."""
-    if isinstance(reported, (tuple, list)) and distance(value, reported) == 0:
-        return "in range"
-    return f"{distance(value, reported):+.2f}"
-
-
-def distance(value: float, reported: Any) -> float:
-    """Run minus report; for a (low, high) range 0 inside it, else the distance to its nearer end."""
-    if isinstance(reported, (tuple, list)):
-        low, high = reported
-        return 0.0 if low <= value <= high else value - (low if value < low else high)
-    return value - reported
-
-
 def setting_notes(cfg: Config, step_config: Config, history: list[dict[str, float]],
                   end: dict[str, Any] | None, interrupted: bool = False) -> list[str]:
     """How a run's setting differs from its step's (the report's); an empty list if it does not."""
@@ -120,23 +108,26 @@ def setting_notes(cfg: Config, step_config: Config, history: list[dict[str, floa
     return notes
 
 
-def compare_line(step: str, summary: dict[str, Any], reported: Reported | None, hardware: str,
-                 columns: tuple[str, ...], notes: list[str]) -> str:
-    """One line: the run's figures beside the report's, on the report's own metrics."""
+def compare_line(comparison: Comparison, summary: dict[str, Any], columns: tuple[str, ...],
+                 report: Report | None) -> str:
+    """The end-of-run lines: the run's figures beside the report's with each verdict (compare.py's
+    records, rendered), then the step's verdict and the sentence that explains it. A step of a
+    report that gives no figure for it still names how its setting differs."""
+    hardware = report.hardware if report else ""
     shown = [c for c in columns if c in summary and c != "minutes"]
-    line = f"{step}: " + ", ".join(f"{FIGURES[c][0]} {figure_text(c, summary[c])}" for c in shown)
+    line = f"{comparison.step}: " + ", ".join(f"{FIGURES[c][0]} {figure_text(c, summary[c])}"
+                                              for c in shown)
     line += f", {summary['minutes']:.1f} min over {summary['epochs']} epochs"
-    figures = reported_figures(reported)
-    compared = [f"{FIGURES[c][0]} {figure_text(c, figures[c])}"
-                + (f" ({difference(summary[c], figures[c])})" if c in summary else "")
-                for c in columns if c in figures]
-    if compared:
-        line += " | report: " + ", ".join(compared)
-        if "minutes" in figures and hardware:
+    given = [r for r in comparison.records if r.reported is not None]
+    if given:
+        line += " | report: " + ", ".join(
+            f"{r.label} {r.theirs}" + (f" ({r.cell})" if r.cell != "-" else "") for r in given)
+        if any(r.figure == "minutes" for r in given) and hardware:
             line += f" on a {hardware}"
-    if notes and reported is not None:  # a step of a report, even one that gives no figure for it
-        line += f" (not the report's setting: {', '.join(notes)})"
-    return line
+    if not given:
+        notes = f" (not the report's setting: {', '.join(comparison.notes)})"
+        return line + (notes if report and comparison.notes else "")
+    return line + f"\n{comparison.step}: {comparison.verdict}. {comparison.sentence}"
 
 
 def epoch_line(step: str, epochs: int, row: dict[str, float], improved: bool) -> str:
@@ -160,7 +151,7 @@ def evaluation_line(step: str, row: dict[str, float], improved: bool = False) ->
 
 
 # ---------------------------------------------------------------------------------------------
-# Several seeds of a step: each figure's spread, and the verdict against the report's
+# Several seeds of a step: each figure's spread
 # ---------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -172,11 +163,6 @@ class Spread:
     n: int
     low: float  # the smallest run's value
     high: float  # the largest's
-
-    @property
-    def interval(self) -> tuple[float, float]:
-        """Where the runs say the figure lies: mean +- 2 std, widened to min-max where that is wider."""
-        return min(self.mean - 2 * self.std, self.low), max(self.mean + 2 * self.std, self.high)
 
 
 def spread(values: Sequence[float]) -> Spread:
@@ -195,42 +181,6 @@ def aggregate(summaries: Sequence[dict[str, Any]]) -> dict[str, Spread]:
             if all(number(s, k) for s in summaries)}
 
 
-WITHIN, ABOVE, BELOW = "within", "above", "below"  # the runs against the report's figure
-VERDICT_RULE = ("*within* when the report's figure (any point of its range) lies inside the runs' "
-                "mean ± 2 std, widened to their min-max where that is wider; *above* or *below* "
-                "when the runs lie wholly above or below it.")
-
-
-def verdict(s: Spread, reported: Any) -> str | None:
-    """Whether the report's figure lies within the runs' spread, or the runs lie above or below it.
-
-    The rule: the report's value (or any point of its range, such as 60-65%) inside mean +- 2 std,
-    widened to the runs' min-max (Spread.interval). With one run there is no spread: None.
-    """
-    if s.n < 2:
-        return None
-    low, high = reported if isinstance(reported, (tuple, list)) else (reported, reported)
-    lo, hi = s.interval
-    return ABOVE if lo > high else BELOW if hi < low else WITHIN
-
-
-def spread_text(name: str, s: Spread) -> str:
-    """A figure over several runs as tables print it: 73.10 ± 0.80% (n=3); one run as figure_text."""
-    if s.n == 1:
-        return figure_text(name, s.mean)
-    if name.endswith("epoch") or name == "epochs":
-        return f"{s.mean:.1f} ± {s.std:.1f} (n={s.n})"
-    mean, unit = figure_text(name, float(s.mean)), FIGURES.get(name, ("", ""))[1]
-    return f"{mean.removesuffix(unit)} ± {figure_text(name, float(s.std))} (n={s.n})"
-
-
-def verdict_text(s: Spread, reported: Any) -> str:
-    """The diff cell of several runs: mean minus report, and the verdict: "+0.52, within"."""
-    word = verdict(s, reported)
-    diff = difference(s.mean, reported)
-    return f"{diff}, {word}" if word and diff != "in range" else (word or diff)
-
-
 def mean_history(histories: Sequence[list[dict[str, float]]]) -> tuple[list[dict[str, float]], ...]:
     """Several runs' metrics averaged row by row: (mean, min, max) histories.
 
@@ -245,25 +195,3 @@ def mean_history(histories: Sequence[list[dict[str, float]]]) -> tuple[list[dict
         low.append({"epoch": e, **{k: min(r[k] for r in same) for k in keys}})
         high.append({"epoch": e, **{k: max(r[k] for r in same) for k in keys}})
     return mean, low, high
-
-
-# ---------------------------------------------------------------------------------------------
-# One run against the report: how far it may be from the report's figure and still match it
-# ---------------------------------------------------------------------------------------------
-
-# How far a single run may be from the report's figure and still match it: seed-to-seed noise.
-# Accuracies: 1 percentage point (a small CIFAR net's test accuracy moves by a few tenths between
-# seeds, and the reports print 0.1-1 point); epoch numbers: 2 (on a flat validation curve the best
-# epoch moves by a few); losses: 5% of the report's value (they span 0.04 to 2.7).
-TOLERANCE = {"%": 1.0, "epoch": 2.0, "loss": 0.05}
-
-
-def tolerance(name: str, reported: Any) -> float:
-    """How far one run may be from the report's figure `name` and still match it (TOLERANCE)."""
-    unit = FIGURES.get(name, ("", ""))[1]
-    if unit == "%":
-        return TOLERANCE["%"]
-    if name.endswith("epoch") or name == "epochs":
-        return TOLERANCE["epoch"]
-    high = max(reported) if isinstance(reported, (tuple, list)) else reported
-    return TOLERANCE["loss"] * abs(high)

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+import compare
 import run_folder
 from augment.loaders import Loaders, make_loaders
 from config import Config, check_config
@@ -321,8 +322,9 @@ def finish(exp: Experiment, cfg: Config, model: nn.Module, step_model: nn.Module
     report = report_of(cfg.step)
     notes = setting_notes(cfg, exp.config, history, end)
     columns = report.columns if report else tuple(k for k in DEFAULT_COLUMNS if k in summary)
-    print(compare_line(cfg.step, summary, exp.reported, report.hardware if report else "",
-                       columns, notes))
+    comparison = compare.compare(cfg.step, [compare.outcome(cfg, summary, notes)], exp.reported,
+                                 columns, report.hardware if report else "")
+    print(compare_line(comparison, summary, columns, report))
     return {**summary, "step": cfg.step, "device": str(device), "run_dir": folder.dir}
 
 

@@ -2,13 +2,12 @@
 
     pages/__init__.py       what a page shows, gathered from the runs (this file), and writing it
     pages/markdown.py       the results tables in Markdown: OUT/results/<report>.md, main.py's tables
-    pages/verdicts.py       each step's figures against the report's: value, difference, verdict
     pages/tensorboard.py    every run's metrics.csv as TensorBoard event files (results.py --tensorboard)
     pages/templates/        the Jinja2 templates: base.html, index.html, report.html
     pages/style.css         the one stylesheet, copied beside the pages
 
-A page reads like its report: the setting, the step table beside the report's figures with a
-verdict in words and colour, the report's figures in its order, each step's curves and confusion
+A page reads like its report: the setting, the step table beside the report's figures with
+compare.py's verdict in words and colour and the sentence that explains it, the report's figures in its order, each step's curves and confusion
 matrix, the environment. Everything is local and linked relatively (the folder can be zipped or
 served as it is), readable without JavaScript and on a phone. Jinja2 escapes every string that
 comes from a run, a config or an experiment file.
@@ -34,7 +33,8 @@ from config import Config, reported_figures
 from errors import UserError
 from experiments import REPORTS, Report, load_experiment, resolve_path
 from figures.context import Figure, results_dir
-from pages import verdicts
+from compare import (NOT_COMPARABLE, NOT_REPRODUCED, REPRODUCED, RULES, UNDECIDED_WORD, Comparison,
+                     compare_runs)
 from run_folder.reader import Run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -70,35 +70,42 @@ def write_pages(out: str, drawn: Mapping[str, Drawn | None],
     that every link of the index leads somewhere. Returns the files written."""
     folder, problems = results_dir(out), problems if problems is not None else []
     os.makedirs(folder, exist_ok=True)
-    # Each step's runs compared with the report (reader.compared): its seeds', else its one run.
-    found = {r.id: {s: reader.compared(reader.read_step(out, s, problems)) for s in r.steps}
-             for r in REPORTS}
+    every = {r.id: {s: reader.read_step(out, s, problems) for s in r.steps} for r in REPORTS}
+    # The runs each page shows (reader.compared): a step's seeds', else its one run; the verdicts
+    # are compare.py's, on every run of the step (it says which it left out).
+    found = {r.id: {s: reader.compared(rs) for s, rs in every[r.id].items()} for r in REPORTS}
+    compared = {r.id: {s: compare_runs(s, rs, r.columns) for s, rs in every[r.id].items()}
+                for r in REPORTS}
     written = []
     for report in REPORTS:
         if report.id in drawn or not os.path.isfile(os.path.join(folder, f"{report.id}.html")):
-            written.append(write_report(folder, report, found[report.id], drawn.get(report.id)))
+            written.append(write_report(folder, report, found[report.id], compared[report.id],
+                                        drawn.get(report.id)))
     others = os.path.isfile(os.path.join(folder, "other.md"))
-    written.append(write_index(folder, [(r, found[r.id]) for r in REPORTS], others))
+    written.append(write_index(folder, [(r, found[r.id], compared[r.id]) for r in REPORTS], others))
     return written
 
 
 def write_report(folder: str, report: Report, found: dict[str, list[Run]],
-                 drawn: Drawn | None) -> str:
-    """Write folder/<report>.html; found holds each step's runs (an empty list: not run).
+                 compared: dict[str, Comparison], drawn: Drawn | None) -> str:
+    """Write folder/<report>.html; found holds each step's runs (an empty list: not run), compared
+    each step's comparison with the report (compare.compare_runs).
 
     drawn: the report's figures with their files, in the report's order; None when they were not
     drawn (main.py writes the pages without drawing them).
     """
     path = os.path.join(folder, f"{report.id}.html")
-    _write(path, templates().get_template("report.html").render(**report_view(folder, report, found, drawn)))
+    view = report_view(folder, report, found, compared, drawn)
+    _write(path, templates().get_template("report.html").render(**view))
     return path
 
 
-def write_index(folder: str, reports: Sequence[tuple[Report, dict[str, list[Run]]]],
+def write_index(folder: str,
+                reports: Sequence[tuple[Report, dict[str, list[Run]], dict[str, Comparison]]],
                 others: bool = False) -> str:
     """Write folder/index.html (every report, its runs, how many reproduced) and the stylesheet."""
     shutil.copyfile(os.path.join(HERE, STYLE), os.path.join(folder, STYLE))
-    rows = [index_row(report, found) for report, found in reports]
+    rows = [index_row(report, found, compared) for report, found, compared in reports]
     path = os.path.join(folder, "index.html")
     _write(path, templates().get_template("index.html").render(
         reports=rows, others=others, style=STYLE, generated=time.strftime("%Y-%m-%d %H:%M")))
@@ -119,24 +126,19 @@ def href(path: str, folder: str) -> str:
 # What the index shows
 # ---------------------------------------------------------------------------------------------
 
-def index_row(report: Report, found: dict[str, list[Run]]) -> dict[str, Any]:
+def index_row(report: Report, found: dict[str, list[Run]],
+              compared: dict[str, Comparison]) -> dict[str, Any]:
     """A report's line of the index: steps run, reproduced, training time, devices."""
-    results = step_results(report, found)
     done = [s for s in report.steps if found.get(s)]
-    reproduced = [verdicts.reproduced(results[s]) for s in done]
+    verdicts = [compared[s].verdict for s in done]
     every = [r for s in done for r in found[s]]
     return {"id": report.id, "title": report.title, "page": f"{report.id}.html",
             "steps": len(report.steps), "run": len(done), "runs": len(every),
-            "reproduced": sum(v is True for v in reproduced),
-            "compared": sum(v is not None for v in reproduced),
+            "reproduced": verdicts.count(REPRODUCED),
+            "judged": verdicts.count(REPRODUCED) + verdicts.count(NOT_REPRODUCED)
+            + verdicts.count(UNDECIDED_WORD), "not_comparable": verdicts.count(NOT_COMPARABLE),
             "minutes": sum(r.summary["minutes"] for r in every),
             "devices": sorted({r.device for r in every})}
-
-
-def step_results(report: Report, found: dict[str, list[Run]]) -> dict[str, dict[str, Any]]:
-    """Each step's figures against the report's, on the report's columns (verdicts.step_result)."""
-    return {s: verdicts.step_result(found.get(s, []), reader.reported_for(s, _first(found, s)),
-                                    report.columns) for s in report.steps}
 
 
 def _first(found: dict[str, list[Run]], step: str) -> Run | None:
@@ -148,9 +150,8 @@ def _first(found: dict[str, list[Run]], step: str) -> Run | None:
 # ---------------------------------------------------------------------------------------------
 
 def report_view(folder: str, report: Report, found: dict[str, list[Run]],
-                drawn: Drawn | None) -> dict[str, Any]:
-    """Everything report.html shows, as plain data."""
-    results = step_results(report, found)
+                compared: dict[str, Comparison], drawn: Drawn | None) -> dict[str, Any]:
+    """Everything report.html shows, as plain data; the verdicts are compared's, rendered."""
     stated = {c for s in report.steps for c in reported_figures(reader.reported_for(s, _first(found, s)))}
     columns = [c for c in report.columns if c in stated]  # only the figures the report gives
     run_steps = [s for s in report.steps if found.get(s)]
@@ -159,9 +160,9 @@ def report_view(folder: str, report: Report, found: dict[str, list[Run]],
         "style": STYLE, "report": report, "course": course, "source": source,
         "setting": setting_lines(report), "changes": _changes(found),
         "columns": [{"name": c, "label": FIGURE_NAMES[c][0]} for c in columns],
-        "rows": [{"step": s, "runs": len(found.get(s, [])), "results": results[s],
-                  "epochs": _epochs(found.get(s, [])),
-                  "reproduced": verdicts.reproduced(results[s])} for s in report.steps],
+        "rows": [{"step": s, "runs": len(found.get(s, [])), "comparison": compared[s],
+                  "epochs": _epochs(found.get(s, []))} for s in report.steps],
+        "rules": RULES,
         "notes": [(s, r.note) for s in report.steps
                   if (r := reader.reported_for(s, _first(found, s))) is not None and r.note],
         "figures": _figures(folder, drawn) if run_steps and drawn is not None else None,
@@ -268,8 +269,8 @@ def _run_view(folder: str, run: Run) -> dict[str, Any]:
         path = os.path.join(run.dir, name)
         return href(path, folder) if os.path.isfile(path) else None
 
-    return {"name": os.path.relpath(run.dir, os.path.dirname(folder)), "curves": link(run_folder.CURVES),
-            "confusion": link(run_folder.CONFUSION_FIGURE),
+    return {"name": os.path.relpath(run.dir, os.path.dirname(folder)),
+            "curves": link(run_folder.CURVES), "confusion": link(run_folder.CONFUSION_FIGURE),
             "files": [(name, link(name)) for name in RUN_FILES if link(name)]}
 
 

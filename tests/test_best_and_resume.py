@@ -13,12 +13,13 @@ import shutil
 import pytest
 import torch
 
+import compare
 import main
 import results
 import run_folder
+from config import Config, Reported
+from experiments import REPORTS, STEPS
 from run_folder import reader
-from config import Reported
-from experiments import REPORTS
 from helpers import ROOT, error_line, files, table_rows
 from summary import compare_line, summarize
 
@@ -44,14 +45,14 @@ def test_the_best_evaluation_within_an_epoch_is_the_best_epoch_everywhere(tmp_pa
                if "%*" in line]
     assert starred[-1] == best  # the last `*` is the best
     assert run.end["best_epoch"] == run.best_epoch == run.summary["best_epoch"] == best
-    assert f"best epoch {best:g}," in console[-1]
+    assert f"best epoch {best:g}," in console[-2]  # the last line is the verdict's sentence
     # best.pt holds that evaluation's weights: the test set seen with them at the end is its row's.
     row = next(r for r in run.history if r["epoch"] == best)
     assert run.end["best_test_accuracy"] == pytest.approx(row["test_accuracy"], abs=1e-9)
     assert results.main(["--out", str(out), "--report", "004"]) == 0
     columns = next(r for r in REPORTS if r.id == "004").columns
     cells = table_rows((out / "results" / "004.md").read_text())["004-LeNet"]
-    assert cells[3 + 3 * columns.index("best_epoch")] == f"{best:g}"
+    assert cells[4 + 3 * columns.index("best_epoch")] == f"{best:g}"
 
 
 def test_the_evaluation_before_training_can_be_the_best(tmp_path, capsys):
@@ -63,7 +64,7 @@ def test_the_evaluation_before_training_can_be_the_best(tmp_path, capsys):
     run = reader.read_run(str(out / "004-LeNet"))
     assert [line.split()[2] for line in console if "%*" in line] == ["0"]
     assert torch.load(out / "004-LeNet" / run_folder.BEST, weights_only=True)["epoch"] == 0
-    assert run.end["best_epoch"] == run.summary["best_epoch"] == 0 and "best epoch 0," in console[-1]
+    assert run.end["best_epoch"] == run.summary["best_epoch"] == 0 and "best epoch 0," in console[-2]
 
 
 def test_a_summary_without_its_end_picks_the_best_evaluation():
@@ -80,11 +81,12 @@ def test_a_summary_without_its_end_picks_the_best_evaluation():
 def test_a_step_whose_report_gives_no_figure_still_says_what_differs():
     """004-ResNet18's report gives figures only: the line still names the setting's differences."""
     summary = {"best_val_accuracy": 40.0, "minutes": 0.1, "epochs": 1}
-    line = compare_line("004-ResNet18", summary, Reported(), "", ("best_val_accuracy",),
-                        ["dataset synthetic", "pretrained False"])
+    run = compare.outcome(Config(), summary, ["dataset synthetic", "pretrained False"])
+    line = compare_line(compare.compare("004-ResNet18", [run], Reported(), ("best_val_accuracy",)),
+                        summary, ("best_val_accuracy",), STEPS["004-ResNet18"])
     assert line.endswith("(not the report's setting: dataset synthetic, pretrained False)")
-    assert "not the report's" not in compare_line("mine", summary, None, "", ("best_val_accuracy",),
-                                                  ["dataset synthetic"])
+    mine = compare.compare("mine", [run], None, ("best_val_accuracy",))
+    assert "not the report's" not in compare_line(mine, summary, ("best_val_accuracy",), None)
 
 
 # ---------------------------------------------------------------------------------------------

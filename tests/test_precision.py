@@ -90,7 +90,8 @@ def test_the_command_line_says_bf16_records_it_and_notes_it_against_the_report(t
                       "--precision", "bf16", "--device", "cpu", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "003-final: 1,211,018 parameters on cpu in bf16 autocast, fp32 weights" in out
-    assert "not the report's setting: " in out and "precision bf16" in out.splitlines()[-2]
+    verdict = out.splitlines()[-2]  # above the pages' line: the verdict and its sentence
+    assert verdict.startswith("003-final: not comparable.") and "precision bf16" in verdict
     info = json.loads((tmp_path / "003-final" / "config.json").read_text())
     assert info["config"]["precision"] == "bf16" and info["config"]["deterministic"] is False
 

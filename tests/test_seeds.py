@@ -19,45 +19,12 @@ from helpers import read_metrics, table_rows
 TINY = ["--dataset", "synthetic", "--subset", "128", "--batch-size", "64", "--device", "cpu"]
 
 
-# ---- the verdict, on hand-written values ------------------------------------------------------
+# ---- the spread, on hand-written values (the verdict is tests/test_compare.py's) ---------------
 
 def test_spread_is_the_mean_the_sample_std_and_the_extremes():
     s = summary.spread([70.0, 72.0, 74.0])
     assert (s.mean, s.std, s.n, s.low, s.high) == (72.0, 2.0, 3, 70.0, 74.0)
-    assert s.interval == (68.0, 76.0)  # mean ± 2 std
     assert summary.spread([5.0]).std == 0.0
-
-
-@pytest.mark.parametrize("reported, word", [
-    (73.6, "within"), (68.0, "within"), (76.0, "within"),  # inside mean ± 2 std, ends included
-    (76.5, "below"), (67.9, "above"),  # the runs lie wholly below / above the report's figure
-    ((60, 65), "above"), ((75, 80), "within"), ((76.5, 80), "below"),  # a range: any point of it
-])
-def test_verdict_against_a_figure_or_a_range(reported, word):
-    assert summary.verdict(summary.spread([70.0, 72.0, 74.0]), reported) == word
-
-
-def test_verdict_widens_to_the_runs_own_extremes():
-    # Ten runs, one far off: mean 1, std sqrt(10) = 3.16, so mean + 2 std = 7.32 < 10, the largest.
-    s = summary.spread([0.0] * 9 + [10.0])
-    assert math.isclose(s.std, math.sqrt(10)) and s.interval == (s.mean - 2 * s.std, 10.0)
-    assert summary.verdict(s, 9.0) == "within"  # one of our own runs reached it
-    assert summary.verdict(s, 10.5) == "below"
-
-
-def test_one_run_has_no_verdict_and_reads_as_a_plain_figure():
-    s = summary.spread([72.25])
-    assert summary.verdict(s, 70.0) is None
-    assert summary.spread_text("test_accuracy", s) == summary.figure_text("test_accuracy", 72.25)
-    assert summary.verdict_text(s, 70.0) == summary.difference(72.25, 70.0) == "+2.25"
-
-
-def test_spread_and_verdict_text():
-    s = summary.spread([70.0, 72.0, 74.0])
-    assert summary.spread_text("val_accuracy", s) == "72.00 ± 2.00% (n=3)"
-    assert summary.spread_text("best_epoch", summary.spread([3, 4, 5])) == "4.0 ± 1.0 (n=3)"
-    assert summary.verdict_text(s, 73.6) == "-1.60, within"
-    assert summary.verdict_text(s, (60, 65)) == "+7.00, above"
 
 
 def test_mean_history_over_the_epochs_every_run_reached():
@@ -108,26 +75,27 @@ def test_seeds_have_their_own_folders_and_the_table_aggregates_them(tiny, tmp_pa
     assert losses[0] != losses[1]  # the seed changed the run
     mean, std = (losses[0] + losses[1]) / 2, abs(losses[0] - losses[1]) / math.sqrt(2)
     row = table_rows(capsys.readouterr().out)["Tiny"]
-    assert row[9] == f"{mean:.4f} ± {std:.4f} (n=2)"  # train loss, the report's own figure
-    assert row[10] == "1.0000" and row[11] == f"{mean - 1:+.2f}, above"
-    assert row[-1].endswith("seeds 0, 1")
+    assert row[10] == f"{mean:.4f} ± {std:.4f} (n=2)"  # train loss, the report's own figure
+    assert row[11] == "1.0" and row[12] == f"{mean - 1:+.2f} not comparable"  # a subset
+    assert row[1] == "not comparable" and row[-1].endswith("seeds 0, 1")
 
     # results.py reads them back as one step outside the table: neither seed is a step of its own.
     monkeypatch.setattr(results.figures, "of", lambda report: ())  # the reports' (empty) figures
     regenerated = results.regenerate(str(out))
     assert regenerated["problems"] == [] and regenerated["runs"] == ["Tiny"]
     rows = table_rows((out / "results" / "other.md").read_text())
-    assert list(rows) == ["Tiny"] and rows["Tiny"][9] == row[9]
+    assert list(rows) == ["Tiny"] and rows["Tiny"] == row
 
 
 def test_one_seed_reads_as_a_plain_run_does(tiny, tmp_path):
     rows = []
     for out, seeds in ((tmp_path / "plain", []), (tmp_path / "seeded", ["--seeds", "0"])):
         assert main.main([tiny, *seeds, "--epochs", "1", *TINY, "--out", str(out)]) == 0
-        several = reader.compared(reader.read_step(str(out), "Tiny"))
+        several = reader.read_step(str(out), "Tiny")
         assert len(several) == 1 and several[0].seeded == bool(seeds)
-        table = pages.markdown.results_table(["Tiny"], {"Tiny": reader.mean_run(several)},
-                                             summary.DEFAULT_COLUMNS)
+        columns = summary.DEFAULT_COLUMNS
+        table = pages.markdown.results_table(
+            pages.markdown.comparisons(["Tiny"], {"Tiny": several}, columns), columns)
         rows.append(table_rows(table)["Tiny"])
     assert (tmp_path / "seeded" / "Tiny" / "seed-0" / "summary.json").is_file()
     assert rows[0] == rows[1] and "±" not in " ".join(rows[0])

@@ -76,9 +76,12 @@ def test_a_run_leaves_every_promised_file(tmp_path):
 def test_final_line_compares_with_the_report(tmp_path, capsys):
     exp, cfg = config("CNN2", tmp_path)
     train.run(exp, cfg)
-    last = capsys.readouterr().out.strip().splitlines()[-1]
-    assert last.startswith("CNN2: train loss") and "| report: train loss 2.1460" in last
-    assert "test acc 30%" in last and "on a GTX 960M" in last and "dataset synthetic" in last
+    line, verdict = capsys.readouterr().out.strip().splitlines()[-2:]
+    assert line.startswith("CNN2: train loss") and "| report: train loss 2.146 (" in line
+    assert "test acc 30% (" in line and "on a GTX 960M" in line
+    assert verdict.startswith("CNN2: not comparable. On its headline figure, test acc: Not "
+                              "comparable: the runs are not in the report's setting (dataset "
+                              "synthetic")
 
 
 def test_non_finite_loss_stops_with_epoch_and_batch(tmp_path):
