@@ -155,7 +155,7 @@ def test_one_failing_step_does_not_stop_the_others(tmp_path, capsys):
     assert code == 2  # the experiment's fault, reported by file and line
     assert "Broken.py: model(cfg) failed (line 7): RuntimeError: this network does not build" in err
     rows = table_rows(out)
-    assert rows["Broken"][2] == "failed" and rows["CNN2"][2] == "1"
+    assert rows["Broken"][1] == "failed" and rows["CNN2"][3] == "1"
     assert RUN_FILES <= set(os.listdir(tmp_path / "runs" / "CNN2"))
 
 
@@ -169,4 +169,4 @@ def test_every_step_of_a_report_runs_and_leaves_its_files(report, tmp_path, caps
     for step in report.steps:
         assert RUN_FILES <= set(os.listdir(out_dir / step)), step
     rows = table_rows(capsys.readouterr().out)
-    assert list(rows) == list(report.steps) and all(r[2] == "1" for r in rows.values())
+    assert list(rows) == list(report.steps) and all(r[3] == "1" for r in rows.values())

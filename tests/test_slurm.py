@@ -50,11 +50,11 @@ def test_a_job_array_of_two_seeds_runs_and_is_aggregated(tmp_path, monkeypatch, 
         log = (folder / run_folder.LOG).read_text()
         assert "(Slurm job " in log.splitlines()[0] and " epoch   1/1 " in log
     row = table_rows(stdout)["001-A"]
-    assert row[3].endswith("(n=2)") and row[-1].endswith("seeds 0, 1")
+    assert row[4].endswith("(n=2)") and row[-1].endswith("seeds 0, 1")
     # The results command reads the cluster's runs as it reads local ones.
     monkeypatch.setattr(results.figures, "of", lambda report: ())  # its figures are tested elsewhere
     assert results.regenerate(str(out), only=["001"])["problems"] == []
-    assert table_rows((out / "results" / "001.md").read_text())["001-A"][3] == row[3]
+    assert table_rows((out / "results" / "001.md").read_text())["001-A"][4] == row[4]
 
 
 def test_bad_slurm_settings_are_refused_before_anything_is_submitted(tmp_path, capsys):
