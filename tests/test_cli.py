@@ -157,16 +157,3 @@ def test_one_failing_step_does_not_stop_the_others(tmp_path, capsys):
     rows = table_rows(out)
     assert rows["Broken"][1] == "failed" and rows["CNN2"][3] == "1"
     assert RUN_FILES <= set(os.listdir(tmp_path / "runs" / "CNN2"))
-
-
-@pytest.mark.parametrize("report", REPORTS, ids=lambda r: r.id)
-def test_every_step_of_a_report_runs_and_leaves_its_files(report, tmp_path, capsys):
-    """The issues' acceptance command, on fewer images: every step of a report on the CPU."""
-    out_dir = tmp_path / "runs"
-    code = main.main([report.id, "--dataset", "synthetic", "--subset", "40", "--epochs", "1",
-                      "--no-pretrained", "--out", str(out_dir)])
-    assert code == 0, capsys.readouterr().err
-    for step in report.steps:
-        assert RUN_FILES <= set(os.listdir(out_dir / step)), step
-    rows = table_rows(capsys.readouterr().out)
-    assert list(rows) == list(report.steps) and all(r[3] == "1" for r in rows.values())

@@ -78,8 +78,8 @@ def test_an_option_below_its_minimum_is_refused_before_anything_is_written(tmp_p
 
 
 @pytest.mark.parametrize("module, forbidden", [
-    ("experiments", ("figures", "plotting", "results", "analysis")),
-    ("plotting", ("experiments", "figures", "results", "runs")),
+    ("experiments", ("figures", "plotting", "results", "run_folder")),
+    ("plotting", ("experiments", "figures", "results", "run_folder")),
 ])
 def test_declarations_and_drawing_import_nothing_above_them(module, forbidden):
     code = f"import sys, {module}; print(sorted(m for m in {forbidden!r} if m in sys.modules))"
