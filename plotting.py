@@ -15,6 +15,8 @@ import matplotlib
 matplotlib.use("Agg")  # files only: runs happen on servers without a display
 # Plain numbers on every axis: "+2.302" above a validation loss axis reads as part of the values.
 matplotlib.rcParams["axes.formatter.useoffset"] = False
+# Text a little larger than matplotlib's 10 pt: the figures are read scaled down on a page.
+matplotlib.rcParams["font.size"] = 12
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -28,7 +30,7 @@ TRAIN_EVAL_STYLE = {"color": "tab:purple", "linestyle": ":", "marker": "v", "mar
 SPLIT_LABELS = {"train_eval": "train (eval mode)", "val": "validation"}
 BEST_STYLE = {"color": "tab:cyan", "linestyle": ":", "linewidth": 1.5}  # report 002's best-epoch line
 FOOTNOTE_STYLE = {"fontsize": "small", "color": "0.2"}
-_CHARACTERS_PER_INCH = 15  # of FOOTNOTE_STYLE's text: where a footnote line is wrapped
+_CHARACTERS_PER_INCH = 12  # of FOOTNOTE_STYLE's text: where a footnote line is wrapped
 
 # One look per step, the same in every figure: its place in its report picks a colour, a marker
 # and a line style, which keep the steps apart when printed in grey.
@@ -97,7 +99,7 @@ def footnote_height(footnote: str, width: float) -> float:
     """Inches the footnote takes under a figure `width` inches wide, for layouts with fixed margins."""
     chars = max(40, int(width * _CHARACTERS_PER_INCH))
     lines = sum(len(textwrap.wrap(line, chars)) or 1 for line in footnote.splitlines())
-    return 0.17 * lines + 0.1 if lines else 0.0
+    return 0.2 * lines + 0.1 if lines else 0.0
 
 
 def legend_outside(ax: plt.Axes, **legend: object) -> None:
@@ -110,7 +112,9 @@ def legend_outside(ax: plt.Axes, **legend: object) -> None:
 # ---------------------------------------------------------------------------------------------
 
 def epoch_axes(ax: plt.Axes, ylabel: str, title: str | None = None) -> None:
-    """Label an axes whose x is the epoch: whole-number ticks, the y label, a light grid."""
+    """Label an axes whose x is the epoch (whole-number ticks, the y label, a light grid) once its
+    curves are drawn: a flat curve gets a range that shows it (data_range)."""
+    data_range(ax, percent="%" in ylabel)
     ax.set_xlabel("epoch")
     # min_n_ticks=1: one epoch still gets the tick "1", not 0.945 ... 1.050.
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
@@ -120,6 +124,24 @@ def epoch_axes(ax: plt.Axes, ylabel: str, title: str | None = None) -> None:
     ax.grid(alpha=0.3)
 
 
+def data_range(ax: plt.Axes, percent: bool) -> None:
+    """A y range that shows the curves when they barely move: matplotlib widens a flat curve at 0
+    to -0.04..0.04, where rounding noise reads as a trend. A percentage spanning under a point
+    gets 0-100%; another quantity, its range padded by a unit (never below 0 if it never is)."""
+    ys = [np.asarray(line.get_ydata(), dtype=float) for line in ax.get_lines()
+          if line.get_transform() == ax.transData]  # not axvline's, drawn in axes coordinates
+    ys = [y[np.isfinite(y)] for y in ys if np.isfinite(y).any()]
+    if not ys:
+        return
+    low, high = min(y.min() for y in ys), max(y.max() for y in ys)
+    if high - low >= 1:
+        return
+    if percent:
+        ax.set_ylim(-2, 102)  # the whole scale, a little room for markers at 0 and 100
+    else:
+        ax.set_ylim(low - 1 if low < 0 or low >= 1 else 0, high + 1)
+
+
 def plot_loss_accuracy(history: list[dict[str, float]], step: str, path: str,
                        best_epoch: float | None = None, low: list[dict[str, float]] | None = None,
                        high: list[dict[str, float]] | None = None, *, footnote: str = "") -> None:
@@ -127,10 +149,13 @@ def plot_loss_accuracy(history: list[dict[str, float]], step: str, path: str,
 
     best_epoch, if given, is drawn as a dotted vertical line: the weights early stopping kept.
     low and high, rows as history's: the band around each curve (several seeds: history is their
-    mean, low and high their minimum and maximum). One legend for both panels, beside them:
-    inside, it covered the curves.
+    mean, low and high their minimum and maximum), each band in its curve's legend entry. One
+    legend for both panels, below them: inside, it covered the curves; beside, the title.
     """
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
+    fig, axes = plt.subplot_mosaic([["loss", "accuracy"], ["legend", "legend"]], figsize=(11, 4.8),
+                                   height_ratios=(1, 0.06), constrained_layout=True)
+    ax_loss, ax_acc = axes["loss"], axes["accuracy"]
+    entries: dict[str, object] = {}  # legend label -> handle, once for both panels
     for ax, key, label in ((ax_loss, "loss", "cross-entropy loss (per image)"),
                            (ax_acc, "accuracy", "accuracy (%)")):
         for split, style in (("train", TRAIN_STYLE), ("train_eval", TRAIN_EVAL_STYLE),
@@ -138,18 +163,25 @@ def plot_loss_accuracy(history: list[dict[str, float]], step: str, path: str,
             # Evaluations between epochs (eval_every) have no running train figures: each its own x.
             rows = [r for r in history if f"{split}_{key}" in r]
             if f"{split}_{key}" in history[-1]:
-                ax.plot([r["epoch"] for r in rows], [r[f"{split}_{key}"] for r in rows],
-                        label=SPLIT_LABELS.get(split, split), **style)
-                if low is not None and high is not None:
+                name = SPLIT_LABELS.get(split, split)
+                line, = ax.plot([r["epoch"] for r in rows], [r[f"{split}_{key}"] for r in rows],
+                                **style)
+                entry: object = line
+                if low is not None and high is not None:  # the band's entry is its curve's
                     k = f"{split}_{key}"
-                    ax.fill_between([r["epoch"] for r in rows], [r[k] for r in low if k in r],
-                                    [r[k] for r in high if k in r], color=style["color"], alpha=0.2,
-                                    linewidth=0, label="band: min-max" if split == "train" else None)
+                    band = ax.fill_between([r["epoch"] for r in rows], [r[k] for r in low if k in r],
+                                           [r[k] for r in high if k in r], color=style["color"],
+                                           alpha=0.2, linewidth=0)
+                    entry, name = (band, line), f"{name}: mean, band min-max"
+                entries.setdefault(name, entry)
         if best_epoch is not None:  # 0 too: the evaluation before training (report 004)
-            ax.axvline(best_epoch, label=f"best epoch ({best_epoch:g})", **BEST_STYLE)
+            entries.setdefault(f"best epoch ({best_epoch:g})",
+                               ax.axvline(best_epoch, **BEST_STYLE))
         epoch_axes(ax, label)
-    handles, labels = ax_loss.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside right upper", fontsize="small")
+    # In a row of its own under the panels: it covers neither a curve, the title nor the footnote.
+    axes["legend"].axis("off")
+    axes["legend"].legend(list(entries.values()), list(entries), loc="center",
+                          ncols=min(len(entries), 3), fontsize="small", frameon=False)
     last = history[-1]
     val = f", validation accuracy {last['val_accuracy']:.1f}%" if "val_accuracy" in last else ""
     epochs = sum('seconds' in r for r in history)
@@ -167,12 +199,17 @@ def plot_overlay(curves: dict[str, list[dict[str, float]]], metric: str, ylabel:
     """
     assert curves, f"{path}: an overlay of no runs"
     fig, ax = plt.subplots(figsize=(8.5, 5), constrained_layout=True)
+    drawn: dict[tuple, str] = {}  # each curve's points: a step equal to one drawn before says so
     for step, history in curves.items():
-        ax.plot([r["epoch"] for r in history], [r[metric] for r in history], label=step,
-                markersize=4, **step_style(step, order))
+        points = tuple((r["epoch"], r[metric]) for r in history)
+        same = drawn.setdefault(points, step)
+        style = {"markersize": 4, **step_style(step, order)}
+        if same != step:  # hollow and larger, so that both stay visible
+            style.update(markersize=9, markerfacecolor="none", markeredgewidth=1.5)
+        ax.plot(*zip(*points), label=step if same == step else f"{step} (equals {same})", **style)
     epoch_axes(ax, ylabel)
     legend_outside(ax)
-    ax.set_title(title)
+    ax.set_title(textwrap.fill(title, 60))  # the axes' width, less its legend's
     save(fig, path, footnote)
 
 

@@ -96,7 +96,7 @@ def regenerate(out: str, data_dir: str | None = None, only: Sequence[str] = (),
         report_files, not_drawn = _draw_figures(report, found, by_step, said, unread, attempt,
                                                 problems)
         removed += [p for name in not_drawn for p in _remove(os.path.join(results_dir(out), name))]
-        files += [f for _, mine in report_files for f in mine]
+        files = list(dict.fromkeys(files + [f for _, mine in report_files for f in mine]))
         drawn[report.id] = report_files
         path = os.path.join(results_dir(out), f"{report.id}.md")
         attempt(lambda: _write(path, results_markdown(report, by_step, files, out, said.notes,
@@ -116,7 +116,8 @@ def regenerate(out: str, data_dir: str | None = None, only: Sequence[str] = (),
     attempt(lambda: pages.write_pages(out, drawn, unread_runs))
     problems += unread_runs
     # A damaged file that several figures read is said once.
-    return {"written": written, "removed": removed, "problems": list(dict.fromkeys(problems)),
+    return {"written": list(dict.fromkeys(written)), "removed": removed,
+            "problems": list(dict.fromkeys(problems)),
             "runs": sorted(found_all),
             "not_run": [s for r in reports for s in r.steps if s not in found_all]}
 
@@ -127,7 +128,8 @@ def _draw_figures(report: Report, found: dict[str, Run], step_runs: Mapping[str,
                   problems: list[str]) -> tuple[pages.Drawn, list[str]]:
     """A report's rows of figures.FIGURES drawn in its order: each figure with the files it wrote,
     and the report figures not drawn for want of a run (their file names). A report figure is
-    drawn from `found` (a step with several seeds: their mean run), a step figure for every run."""
+    drawn from `found` (a step with several seeds: their mean run), a step figure for every run
+    compared with the report (reader.compared: its seeds', else its one run)."""
     drawn: pages.Drawn = []
     not_drawn: list[str] = []
     for figure in figures.of(report.id):
@@ -140,9 +142,9 @@ def _draw_figures(report: Report, found: dict[str, Run], step_runs: Mapping[str,
             mine = attempt(lambda: figure.draw(found, ctx))
             if not mine and len(problems) == known:  # no run of its steps: nothing to show
                 not_drawn.append(os.path.basename(ctx.path()))
-        for run in (r for s in figure.steps for r in step_runs.get(s, [])):
+        for run in (r for s in figure.steps for r in runs.compared(step_runs.get(s, []))):
             mine += attempt(lambda: figure.draw(run, ctx))
-        drawn.append((figure, mine))
+        drawn.append((figure, list(dict.fromkeys(mine))))  # several seeds may share one file
     return drawn, not_drawn
 
 

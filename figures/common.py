@@ -2,7 +2,10 @@
 report's step order (which gives each step its look)."""
 from __future__ import annotations
 
+import os
+
 import plotting
+import run_folder
 from config import FIGURES as FIGURE_NAMES
 from experiments import REPORTS
 from figures import notes
@@ -27,12 +30,21 @@ def overlay(found: dict[str, Run], ctx: Context, *, metric: str, steps: tuple[st
     if not curves:
         return []
     path = ctx.path()
-    several = sorted({found[s].mean_of for s in steps if s in found and found[s].mean_of > 1})
-    if several:  # steps run with several seeds are drawn as their mean (reader.mean_run)
-        title += f" (means of {'/'.join(map(str, several))} seeds)"
+    several = [f"{s}: mean of {found[s].mean_of} seeds" for s in curves if found[s].mean_of > 1]
+    if several:  # steps run with several seeds are drawn as their mean (reader.mean_run): which
+        title += f" ({'; '.join(several)})"
     label = FIGURE_NAMES.get(metric, (metric, ""))
     plotting.plot_overlay(curves, metric, f"{label[0]} ({label[1] or 'value'})", title, path,
                           steps_of(ctx.report),
                           footnote=notes.footnote({s: found[s] for s in curves}, steps,
                                                   loss=metric.endswith("loss")))
     return [path]
+
+
+def curves(run: Run, ctx: Context) -> list[str]:
+    """A step's own loss and accuracy per epoch, as results.py drew it before the report's figures:
+    one run's loss_accuracy.png, or for a seed's run the seeds' mean with its band (one file for
+    all of them)."""
+    if run.seeded:
+        return [os.path.join(os.path.dirname(run.dir), run_folder.SEEDS_CURVES)]
+    return [os.path.join(run.dir, run_folder.CURVES)]

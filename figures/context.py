@@ -71,3 +71,17 @@ class Figure:
     draw: Callable[..., list[str]]
     steps: tuple[str, ...] = ()
     options: tuple[Option, ...] = ()
+    # What the report calls a figure it shows but does not number (report 003's "sample images
+    # with respective labels"); "" with no label: the kit's own, which follow the report's.
+    called: str = ""
+
+    @property
+    def heading(self) -> str:
+        """How a page names it: its number, what the report calls it, or "The kit's own"."""
+        return self.label or (f"The report's \u201c{self.called}\u201d" if self.called
+                              else "The kit's own")
+
+    @property
+    def the_reports(self) -> bool:
+        """Whether the report has this figure (numbered or named), rather than the kit alone."""
+        return bool(self.label or self.called)

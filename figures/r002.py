@@ -98,13 +98,14 @@ def dropout(found: dict[str, Run], ctx: Context) -> list[str]:
     return [path]
 
 
-def vgg(found: dict[str, Run], ctx: Context) -> list[str]:
-    """Figs. 11-14: loss and validation accuracy of partial, full and scratch, without and with DA.
+def vgg(found: dict[str, Run], ctx: Context, suffixes: tuple[str, ...] = ("", "-DA")) -> list[str]:
+    """Loss and validation accuracy of partial, full and scratch, a row per suffix: without DA
+    ("", the report's Figs. 11-13 in one plot) and with DA ("-DA", its Fig. 14).
 
-    A row (without DA, with DA) is drawn when one of its three steps has a run.
+    A row is drawn when one of its three steps has a run.
     """
-    rows = [(suffix, title, [f"002-VGG-{k}{suffix}" for k in VGG])
-            for suffix, title in (("", "without DA"), ("-DA", "with DA"))]
+    rows = [(suffix, "with DA" if suffix else "without DA", [f"002-VGG-{k}{suffix}" for k in VGG])
+            for suffix in suffixes]
     rows = [row for row in rows if any(s in found for s in row[2])]
     if not rows:
         return []
@@ -123,7 +124,8 @@ def vgg(found: dict[str, Run], ctx: Context) -> list[str]:
             epoch_axes(ax, ylabel, f"VGG11_bn {title}")
             legend_outside(ax)
     path = ctx.path()
-    every = [f"002-VGG-{k}{suffix}" for suffix in ("", "-DA") for k in VGG]
-    fig.suptitle("Report 002 (Figs. 11-14): VGG11_bn partial, full fine-tune and scratch")
+    every = [f"002-VGG-{k}{suffix}" for suffix in suffixes for k in VGG]
+    which = "Fig. 14" if suffixes == ("-DA",) else "Figs. 11-13" if suffixes == ("",) else "Figs. 11-14"
+    fig.suptitle(f"Report 002 ({which}): VGG11_bn partial, full fine-tune and scratch")
     save(fig, path, notes.footnote({s: found[s] for s in every if s in found}, every, loss=True))
     return [path]

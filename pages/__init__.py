@@ -19,6 +19,7 @@ import functools
 import os
 import shutil
 import statistics
+import struct
 import time
 from typing import Any, Mapping, Sequence
 from urllib.parse import quote
@@ -32,6 +33,7 @@ from config import FIGURES as FIGURE_NAMES
 from config import Config, reported_figures
 from errors import UserError
 from experiments import REPORTS, Report, load_experiment, resolve_path
+from figures import notes
 from figures.context import Figure, results_dir
 from compare import (NOT_COMPARABLE, NOT_REPRODUCED, REPRODUCED, RULES, UNDECIDED_WORD, Comparison,
                      compare_runs)
@@ -165,7 +167,7 @@ def report_view(folder: str, report: Report, found: dict[str, list[Run]],
         "rules": RULES,
         "notes": [(s, r.note) for s in report.steps
                   if (r := reader.reported_for(s, _first(found, s))) is not None and r.note],
-        "figures": _figures(folder, drawn) if run_steps and drawn is not None else None,
+        "figures": _figures(folder, drawn, found) if run_steps and drawn is not None else None,
         "drawn": drawn is not None,
         "steps": [{"step": s, "runs": [_run_view(folder, r) for r in found[s]]} for s in run_steps],
         "classes": _class_table(found, report.steps),
@@ -256,11 +258,36 @@ def _changes(found: dict[str, list[Run]]) -> list[tuple[str, str]]:
             for note, steps in notes.items()]
 
 
-def _figures(folder: str, drawn: Drawn) -> list[dict[str, Any]]:
-    """The report's figures in its order, each with its number, its line and its images."""
-    return [{"label": figure.label, "caption": figure.caption, "steps": figure.steps,
-             "images": [{"src": href(p, folder), "name": os.path.relpath(p, folder)}
-                        for p in files if os.path.isfile(p)]} for figure, files in drawn]
+def _figures(folder: str, drawn: Drawn, found: dict[str, list[Run]]) -> list[dict[str, Any]]:
+    """The report's figures in its order, each with its heading (number, what the report calls
+    it, or the kit's own), its caption, its images, and for a step's figure the runs it shows:
+    how their setting differs from the report's, and each seed's own run when there are several."""
+    return [{"heading": figure.heading, "theirs": figure.the_reports, "caption": figure.caption,
+             "steps": figure.steps, "id": f"figure-{figure.name}",
+             "images": [_image(p, folder) for p in files if os.path.isfile(p)],
+             "runs": [_figure_runs(folder, s, found.get(s, [])) for s in figure.steps
+                      if found.get(s)]} for figure, files in drawn]
+
+
+def _image(path: str, folder: str) -> dict[str, Any]:
+    """An image of a figure: its link, its name, its size in pixels (so that the page keeps its
+    place before it loads) and whether it is taller than wide (shown at a screen's height)."""
+    with open(path, "rb") as f:
+        head = f.read(24)
+    # A PNG's first chunk, IHDR, holds its width and height at bytes 16-24.
+    width, height = (struct.unpack(">II", head[16:24]) if head[:8] == b"\x89PNG\r\n\x1a\n"
+                     else (None, None))
+    return {"src": href(path, folder), "name": os.path.relpath(path, folder), "width": width,
+            "height": height, "tall": bool(width and height and height > 0.8 * width)}
+
+
+def _figure_runs(folder: str, step: str, step_runs: list[Run]) -> dict[str, Any]:
+    """What a step figure's caption says of one step's runs: their setting, and with several
+    seeds a link to each seed's own curves."""
+    seeds = [(f"seed {r.config.seed}", href(os.path.join(r.dir, run_folder.CURVES), folder))
+             for r in step_runs if len(step_runs) > 1]
+    return {"step": step, "setting": ", ".join(notes.setting(step_runs[0])) or "the report's",
+            "seeds": seeds}
 
 
 def _run_view(folder: str, run: Run) -> dict[str, Any]:

@@ -44,6 +44,20 @@ def test_labels_are_the_report_s_own_and_every_figure_has_a_caption(report):
         assert figure.label == "" or LABEL.fullmatch(figure.label), figure.label
     labelled = [f for f in rows if f.label]
     assert bool(labelled) == (report.id in NUMBERED)
+    assert all(not (f.label and f.called) for f in rows)  # a number, or what the report calls it
+
+
+@pytest.mark.parametrize("report", REPORTS, ids=lambda r: r.id)
+def test_the_report_s_figures_come_in_its_order_then_the_kit_s_own(report):
+    rows = figures.of(report.id)
+    theirs = [f.the_reports for f in rows]
+    assert theirs == sorted(theirs, reverse=True), [f.name for f in rows]  # the kit's own last
+    numbers = [int(re.search(r"\d+", f.label).group()) for f in rows if f.label]
+    assert numbers == sorted(numbers) and len(set(numbers)) == len(numbers), numbers
+    # Every step the report plots on its own has its curves among the report's figures.
+    plotted = [f.steps[0] for f in rows if f.draw is figures.common.curves]
+    assert plotted and all(f.the_reports for f in rows if f.draw is figures.common.curves)
+    assert len(set(plotted)) == len(plotted)
 
 
 def test_one_signature_per_kind():
