@@ -89,7 +89,7 @@ def _read_back(fig):
     fig.canvas.draw()  # at the figure's own dpi again: savefig drew at its own
     renderer = fig.canvas.get_renderer()
     legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes if ax.get_legend())]
-    frames = [ax.get_window_extent(renderer) for ax in fig.axes]
+    frames = [ax.get_window_extent(renderer) for ax in fig.axes if ax.axison]  # not a legend's row
     axes = []
     for ax in fig.axes:
         low, high = sorted(ax.get_xlim())

@@ -100,7 +100,7 @@ def test_a_figure_with_no_run_is_not_written_and_an_earlier_file_of_it_is_remove
         assert f"removed {path}: an earlier rebuild's, and no run now draws it" in printed
     table = (out / "results" / "002.md").read_text()
     assert ("- not drawn, no run of their steps: 002-early-stopping.png, 002-dropout.png, "
-            "002-dropout-val.png, 002-vgg.png") in table
+            "002-vgg.png, 002-vgg-no-DA.png, 002-dropout-val.png") in table
     assert "002-vgg.png](" not in table
 
 
