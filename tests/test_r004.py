@@ -160,8 +160,9 @@ def test_default_image_draws_every_figure(trained):
     assert layer4["title"].splitlines()[0].endswith(f"for {image}")
     assert f"show {image}." in (trained / "results" / "004.md").read_text()
     for path, drawn in seen.items():
-        assert "not the report's setting: dataset synthetic, subset 10" in drawn["footnote"], path
-        assert ("pretrained False" in drawn["footnote"]) == ("004-Model1" not in path), path
+        footnote = " ".join(drawn["footnote"].split())  # as read, not as wrapped to the width
+        assert "not the report's setting: dataset synthetic, subset 10" in footnote, path
+        assert ("pretrained False" in footnote) == ("004-Model1" not in path), path
 
 
 @pytest.mark.parametrize("kind", ["missing", "text renamed .jpg", "folder"])
