@@ -142,7 +142,7 @@ def _draw_figures(report: Report, found: dict[str, Run], step_runs: Mapping[str,
             mine = attempt(lambda: figure.draw(found, ctx))
             if not mine and len(problems) == known:  # no run of its steps: nothing to show
                 not_drawn.append(os.path.basename(ctx.path()))
-        for run in (r for s in figure.steps for r in runs.compared(step_runs.get(s, []))):
+        for run in (r for s in figure.steps for r in reader.compared(step_runs.get(s, []))):
             mine += attempt(lambda: figure.draw(run, ctx))
         drawn.append((figure, list(dict.fromkeys(mine))))  # several seeds may share one file
     return drawn, not_drawn
