@@ -29,6 +29,7 @@ from typing import Any, Mapping, Sequence
 import data
 from config import FIGURES, Config, Reported, reported_figures
 from experiments import report_of
+from experiments.claims import CLAIMS, Claim
 from figures.notes import setting
 from run_folder import reader
 from run_folder.reader import Run
@@ -434,3 +435,92 @@ def difference(value: float, reported: Any) -> str:
     """Ours minus the report's as tables print it: +1.40, or "in range" inside a range."""
     gap = distance(value, reported)
     return "in range" if isinstance(reported, (tuple, list)) and gap == 0 else f"{gap:+.2f}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The reports' own claims (experiments/claims.py), judged across seeds
+# ---------------------------------------------------------------------------------------------
+
+HOLDS, DOES_NOT_HOLD = "holds", "does not hold"
+CLAIM_VERDICTS = (HOLDS, DOES_NOT_HOLD, UNDECIDED_WORD, NOT_COMPARABLE, NOT_RUN)
+ALIKE = ("precision", "deterministic")  # settings that move every step alike: a claim still stands
+
+
+@dataclass(frozen=True)
+class ClaimRecord:
+    """A claim against the runs: its verdict and the sentence that explains it."""
+
+    claim: Claim
+    verdict: str  # CLAIM_VERDICTS
+    sentence: str
+
+    @property
+    def what(self) -> str:
+        """The claim in a few words: 001-A-drop0.2 over 001-A, 001-A-drop0.5 on best val acc."""
+        c = self.claim
+        return f"{c.better} over {', '.join(c.than)} on {FIGURES[c.figure][0]}"
+
+
+def judge_claims(report_id: str, comparisons: Mapping[str, Comparison]) -> list[ClaimRecord]:
+    """Each claim of a report against its steps' comparisons (compare_runs on every step)."""
+    return [judge_claim(c, comparisons) for c in CLAIMS if c.report == report_id]
+
+
+def judge_claim(claim: Claim, comparisons: Mapping[str, Comparison]) -> ClaimRecord:
+    """A claim holds when the better step's figure beats each other's by more than the 95%
+    interval of their difference; it does not hold when one difference lies wholly the other way."""
+    steps = (claim.better, *claim.than)
+    missing = [s for s in steps if s not in comparisons or not comparisons[s].compared]
+    if missing:
+        return ClaimRecord(claim, NOT_RUN, f"Not run: {', '.join(missing)}.")
+    unmeasured = [s for s in steps if not any(claim.figure in o.figures
+                                              for o in comparisons[s].compared)]
+    if unmeasured:
+        return ClaimRecord(claim, NOT_COMPARABLE, f"Not comparable: {', '.join(unmeasured)} did "
+                                                  f"not measure {FIGURES[claim.figure][0]}.")
+    settings = {comparisons[s].notes for s in steps}
+    alike = len(settings) == 1 and all(n.startswith(ALIKE) for n in next(iter(settings)))
+    images = min(comparisons[s].compared[0].images.get(SPLIT[claim.figure], 0) for s in steps)
+    if not alike or images < MIN_IMAGES:
+        why = (f"measured on {images:,} images, fewer than {MIN_IMAGES}" if alike else
+               "; ".join(f"{s}: {', '.join(comparisons[s].notes) or REPORTS_SETTING}" for s in steps))
+        return ClaimRecord(claim, NOT_COMPARABLE, f"Not comparable: {why}.")
+    gaps = [_gap(claim, comparisons[claim.better], comparisons[o]) for o in claim.than]
+    word = (DOES_NOT_HOLD if any(hi < 0 for _, _, _, hi, _ in gaps) else
+            HOLDS if all(lo > 0 for _, _, lo, _, _ in gaps) else UNDECIDED_WORD)
+    way = "higher" if claim.higher else "lower"
+    parts = [f"{claim.better} − {o} {d:+.2f} (95% interval {lo:+.2f} to {hi:+.2f}, {how})"
+             for o, d, lo, hi, how in gaps]
+    return ClaimRecord(claim, word, (
+        f"{word.capitalize()}: {claim.better}'s {FIGURES[claim.figure][0]} against "
+        f"{'each of ' if len(gaps) > 1 else ''}{', '.join(claim.than)}, {way} being better, "
+        f"signed so that above 0 agrees with the report: {'; '.join(parts)}."))
+
+
+def _gap(claim: Claim, better: Comparison, other: Comparison) -> tuple[str, float, float, float, str]:
+    """The better step's mean minus the other's (signed: above 0 agrees with the claim), its 95%
+    interval and how it was found: each side's sd its own over seeds, else one run's estimate."""
+    sides = [_side(claim.figure, c) for c in (better, other)]
+    sign = 1 if claim.higher else -1
+    gap = sign * (sides[0][0] - sides[1][0])
+    se = math.sqrt(sum(sd ** 2 / n for _, sd, n, _ in sides))
+    dfs = [n - 1 for _, _, n, own in sides if own]
+    t = t975(min(dfs)) if dfs else Z
+    how = (f"t(0.975, {min(dfs)}) with each step's sd over its seeds" if len(dfs) == 2 else
+           f"{'t(0.975, ' + str(min(dfs)) + ')' if dfs else '1.96'} with one run's sd estimated "
+           "from its evaluation set where a step has no seeds")
+    return other.step, gap, gap - t * se, gap + t * se, how
+
+
+def _side(figure: str, c: Comparison) -> tuple[float, float, int, bool]:
+    """A step's mean, sd, n and whether the sd is its own (over seeds) for a claim's difference;
+    one run's sd is the single-run tolerance's sigma, and an epoch number's never below it."""
+    values = [float(o.figures[figure]) for o in c.compared if figure in o.figures]
+    mean = statistics.fmean(values)
+    split = SPLIT[figure]
+    tol = tolerance(figure, (mean, mean), max(c.compared[0].images.get(split, 1), 1), split)[0]
+    sigma = tol / (Z * math.sqrt(2))
+    if len(values) < 2:
+        return mean, sigma, 1, False
+    sd = statistics.stdev(values)
+    return mean, max(sd, sigma) if is_epoch(figure) else sd, len(values), True

@@ -116,6 +116,11 @@ class Reported:
     # HEADLINES the report gives. The others keep their verdicts but do not decide.
     headline: str = ""
 
+    def __post_init__(self) -> None:
+        assert self.headline in ("", *FIGURES), f"Reported: headline {self.headline!r} is no figure"
+        assert not self.headline or getattr(self, self.headline) is not None, \
+            f"Reported: the headline {self.headline} is a figure the report does not give"
+
     @property
     def decisive(self) -> str | None:
         """The figure that decides whether the step is reproduced: headline, else the first of

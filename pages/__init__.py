@@ -36,7 +36,7 @@ from experiments import REPORTS, Report, load_experiment, resolve_path
 from figures import notes
 from figures.context import Figure, results_dir
 from compare import (NOT_COMPARABLE, NOT_REPRODUCED, REPRODUCED, RULES, UNDECIDED_WORD, Comparison,
-                     compare_runs)
+                     compare_runs, judge_claims)
 from run_folder.reader import Run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -165,6 +165,7 @@ def report_view(folder: str, report: Report, found: dict[str, list[Run]],
         "rows": [{"step": s, "runs": len(found.get(s, [])), "comparison": compared[s],
                   "epochs": _epochs(found.get(s, []))} for s in report.steps],
         "rules": RULES,
+        "claims": judge_claims(report.id, compared),
         "notes": [(s, r.note) for s in report.steps
                   if (r := reader.reported_for(s, _first(found, s))) is not None and r.note],
         "figures": _figures(folder, drawn, found) if run_steps and drawn is not None else None,

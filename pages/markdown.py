@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Mapping, Sequence
 
-from compare import RULES, Comparison, compare_runs
+from compare import RULES, ClaimRecord, Comparison, compare_runs, judge_claims
 from config import FIGURES as FIGURE_NAMES
 from experiments import REPORTS, Report, report_of
 from figures.context import results_dir
@@ -76,6 +76,12 @@ def verdicts_text(comparisons: Sequence[Comparison]) -> list[str]:
     return lines
 
 
+def claims_text(records: Sequence[ClaimRecord]) -> list[str]:
+    """Each claim of the report: its verdict, the report's words and where, and the sentence."""
+    return [f"- **{r.verdict}**: {r.what}. The report ({r.claim.where}): \"{r.claim.says}\" "
+            f"{r.sentence}" for r in records]
+
+
 def comparisons(steps: Sequence[str], by_step: Mapping[str, Sequence[Run]],
                 columns: Sequence[str]) -> list[Comparison]:
     """compare.compare_runs on each step (every run of it; none: not run)."""
@@ -106,6 +112,7 @@ def results_markdown(report: Report, by_step: Mapping[str, Sequence[Run]], files
     want of a run.
     """
     compared = comparisons(report.steps, by_step, report.columns)
+    claims = claims_text(judge_claims(report.id, {c.step: c for c in compared}))
     not_run = [c.step for c in compared if not c.compared]
     hardware = f" The report's minutes are on a {report.hardware}." if report.hardware else ""
     notes = [f"- {s}: {r.note}" for s in report.steps
@@ -116,6 +123,9 @@ def results_markdown(report: Report, by_step: Mapping[str, Sequence[Run]], files
         f"Rebuilt by `python results.py --out {out}` from the runs in `{out}/`; nothing was trained. "
         f"{len(compared) - len(not_run)} of {len(report.steps)} steps have a run"
         + (f"; not run: {', '.join(not_run)}." if not_run else "."),
+        "",
+        *(["## The report's claims", "", *claims, ""] if claims else []),
+        "## The steps beside the report",
         "",
         results_table(compared, report.columns),
         "",

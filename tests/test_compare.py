@@ -110,11 +110,46 @@ def test_a_step_is_decided_on_its_headline_figure_alone():
     assert c.verdict == compare.NOT_REPRODUCED and c.sentence.startswith("On its headline figure")
 
 
-def test_every_headline_names_a_figure_its_step_gives():
-    for step in STEPS:
-        reported = load_experiment(resolve_path(step)).reported
-        if reported is not None and reported.headline:
-            assert getattr(reported, reported.headline) is not None, step
+def test_a_headline_names_a_figure_the_report_gives():
+    assert Reported(test_accuracy=30, best_epoch=3, headline="best_epoch").decisive == "best_epoch"
+    for bad in ({"headline": "best_accuracy"}, {"headline": "test_loss", "test_accuracy": 30}):
+        with pytest.raises(AssertionError):
+            Reported(**bad)
+
+
+# ---- the reports' own claims -----------------------------------------------------------------
+
+def step(name, values, notes=(), figure="best_val_accuracy"):
+    outs = [compare.Outcome(f"seed {i}", True, {figure: v, "epochs": 20}, tuple(notes), VAL)
+            for i, v in enumerate(values)]
+    return compare.compare(name, outs, Reported(), [figure])
+
+
+DROPOUT = {"001-A-drop0.2": [78.0, 77.5, 78.2], "001-A": [73.0, 73.5, 74.0],
+           "001-A-drop0.5": [76.0, 76.5, 75.8], "001-A-drop0.8": [62.0, 63.0]}
+
+
+@pytest.mark.parametrize("change, word", [
+    ({}, compare.HOLDS),
+    ({"001-A-drop0.5": [79.0, 79.4, 79.2]}, compare.DOES_NOT_HOLD),  # one step beats it, clearly
+    ({"001-A-drop0.2": [76.5]}, UNDECIDED_WORD),  # one run against 76.1: within its noise
+    ({"001-A": None}, compare.NOT_RUN),
+])
+def test_a_claim_is_judged_across_seeds(change, word):
+    values = {**DROPOUT, **change}
+    found = {s: step(s, v) for s, v in values.items() if v is not None}
+    (record,) = compare.judge_claims("001", found)
+    assert record.verdict == word and record.sentence.startswith(word.capitalize())
+    if word in (compare.HOLDS, compare.DOES_NOT_HOLD, UNDECIDED_WORD):
+        assert "95% interval" in record.sentence
+
+
+def test_a_claim_stands_when_every_step_moved_alike_and_not_otherwise():
+    alike = {s: step(s, v, notes=["precision bf16"]) for s, v in DROPOUT.items()}
+    assert compare.judge_claims("001", alike)[0].verdict == compare.HOLDS
+    one_synthetic = {**alike, "001-A": step("001-A", DROPOUT["001-A"], notes=["dataset synthetic"])}
+    record = compare.judge_claims("001", one_synthetic)[0]
+    assert record.verdict == NOT_COMPARABLE and "dataset synthetic" in record.sentence
 
 
 # ---- the error rates, on honest reports simulated by the thousand ---------------------------
@@ -194,7 +229,7 @@ def write_run(folder, cfg, best_val, epochs, reported):
                                                      "best_epoch": 12}))
 
 
-@pytest.mark.parametrize("values", [[72.9, 73.4, 74.1], [69.5, 70.0, 69.8]])
+@pytest.mark.parametrize("values", [[72.9, 73.4, 74.1], [68.5, 69.0, 68.8]])  # matches; below
 def test_the_console_the_markdown_and_the_page_show_the_same_numbers_and_words(tmp_path, values):
     exp = load_experiment(resolve_path("001-A"))
     out = tmp_path / "runs"
@@ -215,6 +250,13 @@ def test_the_console_the_markdown_and_the_page_show_the_same_numbers_and_words(t
         for r in judged:
             assert r.ours in flat and r.theirs in flat and r.cell in flat, r.figure
             assert " ".join(r.sentence.split()) in flat, r.figure
+    # The report's claims come first, in the same words, on the .md and the page.
+    every = {s: compare.compare_runs(s, by_step.get(s, []), STEPS[s].columns) for s in STEPS["001-A"].steps}
+    (claim,) = compare.judge_claims("001", every)
+    assert claim.verdict == compare.NOT_RUN  # 001-A-drop0.2 has no run
+    for text, table in ((markdown, "| step |"), (page, 'class="steps"')):
+        assert text.index("The report's claims") < text.index(claim.what) < text.index(table)
+        assert claim.sentence in text and claim.claim.says in text
     # One run's end-of-run line renders the same record as the tables.
     single = compare.compare_runs("001-A", by_step["001-A"][:1], STEPS["001-A"].columns)
     line = compare_line(single, by_step["001-A"][0].summary, STEPS["001-A"].columns, STEPS["001-A"])
