@@ -16,6 +16,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Union
 
+import capture
 import data
 import devices
 from early_stopping import MONITORS, RULES
@@ -71,6 +72,10 @@ class Config:
     # A run records the one it used; --resume refuses another, and bf16 is noted as not the
     # reports' setting (they trained in fp32): both handled by name, as "auto" is no setting.
     precision: str = "auto"
+    # auto | on | off: the training step replayed as one CUDA graph (capture.py); auto where kernel
+    # launches bound it (capture.decide's rule), never on the CPU; on is refused off CUDA. A run
+    # records the one it used, on or off; captured or not, the losses agree within float rounding.
+    capture: str = "auto"
     # torch's deterministic algorithms, cuDNN's benchmark off, cuBLAS's fixed workspace (CUDA).
     deterministic: bool = field(default=False, metadata=SETTING)
     # Weights after every epoch in <run>/snapshots/, pruned at the end to epoch 1, best // 2 and
@@ -162,7 +167,8 @@ def reported_figures(reported: Reported | None) -> dict[str, Any]:
 # What each string field may hold: an unknown value is refused before any training.
 CHOICES = {"optimizer": tuple(OPTIMIZERS), "val_split": data.SPLITS, "val_transform": ("test", "train"),
            "early_stopping": RULES, "monitor": tuple(MONITORS), "keep": ("last", "best"),
-           "dataset": data.DATASETS, "precision": devices.PRECISIONS}
+           "dataset": data.DATASETS, "precision": devices.PRECISIONS,
+           "capture": capture.CAPTURE}
 DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")  # what --device may name
 DEVICES = "auto, cpu, cuda, cuda:N, mps"
 
@@ -266,6 +272,10 @@ def check_config(cfg: Config) -> None:
                 check_value(f.name, getattr(cfg, f.name))
             except UserError as e:
                 raise UserError(f"{cfg.step}: {e}") from None
+    try:
+        capture.check_capture(cfg.capture, cfg.optimizer, cfg.compile)
+    except UserError as e:
+        raise UserError(f"{cfg.step}: {e}") from None
     if cfg.subset is not None:
         data.sizes(cfg.dataset, cfg.subset)
     if cfg.val_split == "batch5" and cfg.dataset == "cifar100":

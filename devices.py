@@ -110,11 +110,15 @@ def precision_text(precision: str, device: torch.device) -> str:
     return text
 
 
-def autocast(device: torch.device, precision: str = "fp32") -> contextlib.AbstractContextManager:
+def autocast(device: torch.device, precision: str = "fp32",
+             cache: bool = True) -> contextlib.AbstractContextManager:
     """bf16 autocast for precision bf16 (matrix products and convolutions in bf16, the loss and
-    reductions in float32, the weights left in float32), nothing for fp32."""
+    reductions in float32, the weights left in float32), nothing for fp32.
+
+    cache: keep each weight's bf16 copy for the rest of the context (off inside a CUDA graph).
+    """
     if precision == "bf16":
-        return torch.autocast(device.type, dtype=torch.bfloat16)
+        return torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=cache)
     return contextlib.nullcontext()
 
 

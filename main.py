@@ -8,6 +8,7 @@ from typing import Any, Sequence
 
 import torch
 
+import capture
 import data
 import devices
 import launch
@@ -204,8 +205,9 @@ def _check(args: argparse.Namespace) -> tuple[list[Experiment], list[Config]]:
     cfgs = [resolve_config(e, args, settings) for e in exps]
     for cfg in cfgs:
         check_config(cfg)
-    for device, precision in dict.fromkeys((c.device, c.precision) for c in cfgs):
+    for device, precision, captures in dict.fromkeys((c.device, c.precision, c.capture) for c in cfgs):
         devices.resolve_precision(precision, devices.resolve_device(device))
+        capture.check_device(captures, devices.resolve_device(device))
     return exps, cfgs
 
 

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+import capture
 import compare
 import run_folder
 from augment.loaders import Loaders, make_loaders
@@ -55,7 +56,8 @@ class Tally:
 
 def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer,
                     device: torch.device, desc: str, tally: Tally | None = None,
-                    batches: int | None = None, precision: str = "fp32") -> dict[str, float | int]:
+                    batches: int | None = None, precision: str = "fp32",
+                    step: capture.Step | None = None) -> dict[str, float | int]:
     """Train on every batch of loader; returns mean loss, accuracy (%) and the first non-finite batch.
 
     precision bf16 runs the forward pass and the loss under bf16 autocast; the weights, their
@@ -63,8 +65,9 @@ def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.O
 
     With a tally, its sums go on from the batches an earlier call of the same epoch trained (the
     part of an epoch before an evaluation) and the result covers them all; `batches` is then how
-    many this part has.
+    many this part has. step: the run's training step (capture.make_step); None: eager.
     """
+    step = step or (lambda x, y: capture.train_step(model, optimizer, x, y, device, precision))
     model.train()
     tally = tally or Tally(device)
     channels_last, shown = uses_channels_last(model), time.monotonic()
@@ -72,13 +75,7 @@ def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.O
                disable=None)
     for x, y in bar:
         x, y = to_device(x, y, device, channels_last)
-        with autocast(device, precision):
-            logits = model(x)
-            loss = nn.functional.cross_entropy(logits, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        loss = loss.detach().float()
+        loss, logits = step(x, y)
         tally.first_bad = torch.where((tally.first_bad < 0) & ~torch.isfinite(loss), tally.batches,
                                       tally.first_bad)
         tally.loss += loss * len(y)
@@ -135,6 +132,9 @@ def run(exp: Experiment, cfg: Config, seeded: bool = False) -> dict[str, Any]:
     check_config(cfg)
     device = resolve_device(cfg.device)
     cfg = dataclasses.replace(cfg, precision=resolve_precision(cfg.precision, device))  # as used
+    captured, capture_text = capture.decide(cfg.capture, cfg.optimizer, cfg.compile, cfg.batch_size,
+                                            cfg.image_size, device)
+    cfg = dataclasses.replace(cfg, capture="on" if captured else "off")  # as used, in config.json
     set_determinism(cfg.deterministic, device)  # before CUDA's first use: cuBLAS reads it then
     folder_dir = run_folder.run_dir(cfg.out, cfg.step, cfg.seed if seeded else None)
     ckpt = read_for_resume(folder_dir, cfg) if cfg.resume else None  # before the data
@@ -155,6 +155,7 @@ def run(exp: Experiment, cfg: Config, seeded: bool = False) -> dict[str, Any]:
     if ckpt is not None:
         stopper, history = restore(ckpt, os.path.join(folder_dir, run_folder.CHECKPOINT), exp,
                                    cfg, model, optimizer, loaders.random)
+    step = capture.make_step(step_model, optimizer, device, cfg.precision, captured)  # after restore
 
     folder = RunFolder(folder_dir, exp, cfg, model, optimizer, loaders.random, stopper,
                        keeps_best=loaders.val is not None)
@@ -166,18 +167,20 @@ def run(exp: Experiment, cfg: Config, seeded: bool = False) -> dict[str, Any]:
           f"{loaders.train_images} "
           f"training{split} and {loaders.test_images} test images of {cfg.dataset}; {cfg.optimizer} "
           f"lr {cfg.lr:g}; train data {loaders.train.description}"
+          + (f"; {capture_text}" if capture_text else "")
           + (f"; resuming after epoch {len(epoch_rows(history))}" if history else ""))
 
-    fit(cfg, model, step_model, optimizer, loaders, stopper, history, folder, device)
+    fit(cfg, model, step_model, optimizer, loaders, stopper, history, folder, device, step)
     return finish(exp, cfg, model, step_model, loaders, stopper, history, folder, device)
 
 
 def fit(cfg: Config, model: nn.Module, step_model: nn.Module, optimizer: torch.optim.Optimizer,
         loaders: Loaders, stopper: EarlyStopping, history: list[dict[str, float]],
-        folder: RunFolder, device: torch.device) -> None:
+        folder: RunFolder, device: torch.device, step: capture.Step | None = None) -> None:
     """The epochs: train, evaluate, record, checkpoint; until cfg.epochs or early stopping.
 
-    step_model computes (compiled with --compile); model holds the weights that are saved.
+    step_model computes (compiled with --compile); model holds the weights that are saved; step
+    trains on a batch (capture.make_step).
     """
     pauses = _pauses(cfg.eval_every, len(loaders.train))
     epoch = folder.checkpointed
@@ -193,10 +196,10 @@ def fit(cfg: Config, model: nn.Module, step_model: nn.Module, optimizer: torch.o
             desc = f"{cfg.step} {epoch}/{cfg.epochs}"
             if pauses:
                 train = _train_with_evaluations(cfg, step_model, model, optimizer, loaders, device,
-                                                history, desc, epoch, pauses, stopper, folder)
+                                                history, desc, epoch, pauses, stopper, folder, step)
             else:
                 train = train_one_epoch(step_model, loaders.train, optimizer, device, desc,
-                                        precision=cfg.precision)
+                                        precision=cfg.precision, step=step)
             check_training(cfg, epoch, train, model, folder)
             row = {"epoch": epoch, "train_loss": train["loss"], "train_accuracy": train["accuracy"],
                    **_evaluations(step_model, loaders, device, ("val", "test", "train_eval"),
@@ -364,14 +367,14 @@ def _record_evaluation(cfg: Config, step_model: nn.Module, model: nn.Module, loa
 def _train_with_evaluations(cfg: Config, step_model: nn.Module, model: nn.Module,
                             optimizer: torch.optim.Optimizer, loaders: Loaders, device: torch.device,
                             history: list[dict[str, float]], desc: str, epoch: int,
-                            pauses: list[int], stopper: EarlyStopping,
-                            folder: RunFolder) -> dict[str, float | int]:
+                            pauses: list[int], stopper: EarlyStopping, folder: RunFolder,
+                            step: capture.Step | None = None) -> dict[str, float | int]:
     """One epoch trained in parts, with an evaluation after each but the last (report 004's loop)."""
     n, tally, batches = len(loaders.train), Tally(device), iter(loaders.train)
     for stop in [*pauses, n]:
         part = itertools.islice(batches, stop - tally.batches)
         train = train_one_epoch(step_model, part, optimizer, device, desc, tally, stop - tally.batches,
-                                cfg.precision)
+                                cfg.precision, step)
         if stop < n:  # at the nominal fraction (0.5), not the batch share a small subset rounds to (12/25)
             fraction = round(stop / (n * cfg.eval_every)) * cfg.eval_every
             _record_evaluation(cfg, step_model, model, loaders, device, history,
