@@ -1,6 +1,11 @@
-"""python -m benchmarks: see benchmarks/speed.py, or python -m benchmarks --help."""
+"""python -m benchmarks: see benchmarks/speed.py, or python -m benchmarks --help;
+python -m benchmarks --project REPORT|all: see benchmarks/project.py."""
 import sys
 
-from benchmarks.speed import main
+# The projection has its own options; --project picks it, as the speed benchmark's --help says.
+if any(a == "--project" or a.startswith("--project=") for a in sys.argv[1:]):
+    from benchmarks.project import main
+else:
+    from benchmarks.speed import main
 
 sys.exit(main())

@@ -62,7 +62,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, help="images per batch (default: the step's)")
     p.add_argument("--workers", type=int, default=2,
                    help="the report loop's DataLoader workers (default: 2, the report's)")
-    p.add_argument("--compile", action="store_true", help="torch.compile the model in (b)")
+    p.add_argument("--compile", nargs="?", const="default", metavar="MODE",
+                   help="torch.compile the model in (b), in torch.compile's MODE if given "
+                        "(default, reduce-overhead: CUDA graphs, max-autotune)")
     p.add_argument("--seed", type=int, default=0, help="seed of the data and the models (default: 0)")
     p.add_argument("--profile", action="store_true",
                    help="after the timings, profile one epoch of (b) with torch.profiler and print "
@@ -128,7 +130,7 @@ def bench_step(step: str, args: argparse.Namespace, device: torch.device,
           f"{' and '.join(computes)}, "
           f"{'channels_last, ' if devices.uses_channels_last(exp.model(cfg)) else ''}{cfg.optimizer}"
           f"{' (fused)' if device.type in optimizers.FUSED_ON[cfg.optimizer] else ''}"
-          f"{', torch.compile' if args.compile else ''}, sums kept on the device")
+          f"{f', torch.compile (mode {args.compile})' if args.compile else ''}, sums kept on the device")
     print(f"FLOPs per image: forward {forward / 1e6:,.1f} M, training step {step_flops / 1e6:,.1f} M "
           f"(FlopCounterMode: convolutions and matrix products, 2 per multiply-add, backward "
           f"counted)")
@@ -208,7 +210,7 @@ def _training_runners(step: str, exp: Experiment, cfg: Any, args: argparse.Names
         torch.manual_seed(args.seed)
         model_b = devices.prepare_model(exp.model(cfg), device)
         optimizer_b = optimizers.make_optimizer(model_b, cfg, device)
-        step_b = torch.compile(model_b) if args.compile else model_b
+        step_b = torch.compile(model_b, mode=args.compile) if args.compile else model_b
 
         def run_b(loader: Any = loader_b) -> None:
             devices.set_determinism(False, device)  # cuDNN's benchmark on CUDA, as train.run sets it
