@@ -18,7 +18,6 @@ Never on the CPU: `decide` says no for any device but CUDA, and `capture on` is 
 """
 from __future__ import annotations
 
-import warnings
 from typing import Callable
 
 import torch
@@ -108,12 +107,6 @@ class GraphedStep:
                  precision: str) -> None:
         assert device.type == "cuda", "a CUDA graph is captured on CUDA only"
         self.model, self.optimizer, self.device, self.precision = model, optimizer, device, precision
-        for group in optimizer.param_groups:
-            if "capturable" in group:  # Adam, RMSprop: the step count stays on the device
-                group["capturable"] = True
-        for state in optimizer.state.values():  # a resumed optimizer's counts may be on the host
-            if isinstance(state.get("step"), torch.Tensor):
-                state["step"] = state["step"].to(device)
         self.shapes: tuple[torch.Size, torch.Size] | None = None
         self.eager = 0
         self.graph: torch.cuda.CUDAGraph | None = None
@@ -139,9 +132,7 @@ class GraphedStep:
         # On a side stream, as torch's notes on whole-network capture do their warm-up.
         stream, current = torch.cuda.Stream(self.device), torch.cuda.current_stream(self.device)
         stream.wait_stream(current)
-        with torch.cuda.stream(stream), warnings.catch_warnings():
-            # capturable=True outside a graph only warns that it is slower; these steps are few.
-            warnings.filterwarnings("ignore", message=".*capturable=True.*")
+        with torch.cuda.stream(stream):
             out = train_step(self.model, self.optimizer, x, y, self.device, self.precision)
         current.wait_stream(stream)
         return out
@@ -149,12 +140,27 @@ class GraphedStep:
     def _capture(self, x: torch.Tensor, y: torch.Tensor, lrs: tuple[float, ...]) -> None:
         self.graph = None  # an earlier graph's memory goes back first
         self.static_x, self.static_y = x.clone(), y.clone()  # clone keeps channels_last
+        # Adam and RMSprop capture only with `capturable` (their step counts read on the device),
+        # set for the capture alone: the eager steps and the checkpoint keep the optimizer as built
+        # (a checkpoint with capturable set could not be resumed on the CPU).
+        flags = [group.get("capturable") for group in self.optimizer.param_groups]
+        for group in self.optimizer.param_groups:
+            if "capturable" in group:
+                group["capturable"] = True
+        for state in self.optimizer.state.values():  # an unfused optimizer counts on the host
+            if isinstance(state.get("step"), torch.Tensor):
+                state["step"] = state["step"].to(self.device)
         graph = torch.cuda.CUDAGraph()
-        # thread_local: a DataLoader's pin-memory thread may call CUDA while this one captures.
-        with torch.cuda.graph(graph, capture_error_mode="thread_local"):
-            self.static_loss, self.static_logits = train_step(
-                self.model, self.optimizer, self.static_x, self.static_y, self.device,
-                self.precision, cache=False)
+        try:
+            # thread_local: a DataLoader's pin-memory thread may call CUDA while this one captures.
+            with torch.cuda.graph(graph, capture_error_mode="thread_local"):
+                self.static_loss, self.static_logits = train_step(
+                    self.model, self.optimizer, self.static_x, self.static_y, self.device,
+                    self.precision, cache=False)
+        finally:
+            for group, flag in zip(self.optimizer.param_groups, flags):
+                if flag is not None:
+                    group["capturable"] = flag
         self.graph, self.lrs = graph, lrs
 
 

@@ -7,14 +7,15 @@
 #            the projected wall time of each report and all five with --jobs 1, 4 and 8
 #   compile  001-A with torch.compile(mode="reduce-overhead") against the report's loop
 # Each part has its own time limit, so that a slow one leaves time for the next; each writes
-# $OUT/<part>.txt as it goes, and $OUT/summary.txt says how each ended.
+# $OUT/<part>.txt as it goes (OUT defaults to runs/gpu-check), and $OUT/summary.txt says how each
+# ended.
 #
 # On a lent GPU (the device tool's run, in the repository root):
 #   bash benchmarks/gpu_check.sh
 # On the CPU, a smoke run with tiny sizes that proves every part runs end to end:
 #   OUT=/tmp/gpu-check bash benchmarks/gpu_check.sh --cpu
 set -u
-OUT=${OUT:-gpu-check}
+OUT=${OUT:-runs/gpu-check}
 PY=${PY:-python3}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1

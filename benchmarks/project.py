@@ -11,6 +11,9 @@ report and all five with --jobs 1 (one step after the other) and with --jobs N: 
 each slowed by the factor measured with N processes training the report's longest step at once,
 in the order the --jobs pool starts them.
 
+One concept in some 360 lines, in the order it runs: what a step does, timing it, the projection
+and the --jobs pool, what is printed.
+
 Run: python -m benchmarks --project 001 --device cpu
      python -m benchmarks --project all --device cuda --batches 200
 """
