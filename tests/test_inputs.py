@@ -143,6 +143,8 @@ VALUES = [
     ("compile", "off", "compile takes true or false, not 'off'"),
     ("precision", "bf16", OK),
     ("precision", "fp16", "precision 'fp16' is not one of auto, bf16, fp32"),
+    ("capture", "off", OK),
+    ("capture", "yes", "capture 'yes' is not one of auto, on, off"),
     ("deterministic", "true", OK),
     ("deterministic", "on", "deterministic takes true or false, not 'on'"),
     ("snapshots", "true", OK),
