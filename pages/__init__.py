@@ -14,7 +14,6 @@ comes from a run, a config or an experiment file.
 """
 from __future__ import annotations
 
-import ast
 import functools
 import os
 import shutil
@@ -26,6 +25,7 @@ from urllib.parse import quote
 
 import cifar
 import data
+import devices
 import run_folder
 from run_folder import reader
 import summary
@@ -40,6 +40,7 @@ from compare import (NOT_COMPARABLE, NOT_REPRODUCED, REPRODUCED, RULES, UNDECIDE
 from run_folder.reader import Run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+READINGS = os.path.join(os.path.dirname(HERE), "docs", "readings.md")  # each report's readings
 STYLE = "style.css"
 # The files of a run folder a page links to, when the run has them.
 RUN_FILES = (run_folder.METRICS, run_folder.CONFIG, run_folder.SUMMARY, run_folder.EXPERIMENT,
@@ -60,9 +61,11 @@ def templates() -> Any:
         import jinja2
     except ImportError:
         raise UserError("the results pages need Jinja2: pip install -r requirements.txt") from None
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(os.path.join(HERE, "templates")),
-                              autoescape=True, undefined=jinja2.StrictUndefined,
-                              trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(os.path.join(HERE, "templates")),
+                             autoescape=True, undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True)
+    env.globals["kit"] = devices.kit_text()  # the kit writing the pages, named in their footer
+    return env
 
 
 def write_pages(out: str, drawn: Mapping[str, Drawn | None],
@@ -184,13 +187,18 @@ def _epochs(step_runs: list[Run]) -> str:
 
 
 def _source(report: Report) -> tuple[str, str]:
-    """The course (the title's parentheses) and the report folder's account of its sources."""
+    """The course (the title's parentheses) and the report's section of docs/readings.md: its
+    sources and the readings chosen where it is silent."""
     course = report.title.rsplit("(", 1)[1].rstrip(")") if report.title.endswith(")") else ""
-    init = os.path.join(report.folder, "__init__.py")
-    if report.id == "000" or not os.path.isfile(init):  # 000's folder is the registry's
-        return course, ""
-    with open(init, encoding="utf-8") as f:
-        return course, ast.get_docstring(ast.parse(f.read())) or ""
+    return course, readings(report.id)
+
+
+def readings(report_id: str) -> str:
+    """The section "## Report <id>" of docs/readings.md, without its heading ("" if it has none)."""
+    with open(READINGS, encoding="utf-8") as f:
+        sections = f.read().split("\n## Report ")
+    found = [s.split("\n", 1)[1].strip() for s in sections[1:] if s.split("\n", 1)[0] == report_id]
+    return found[0] if found else ""
 
 
 def setting_lines(report: Report) -> list[tuple[str, str]]:
@@ -330,7 +338,10 @@ def _environment(step: str, step_runs: list[Run]) -> dict[str, Any]:
         return ", ".join(sorted({str(e.get(key, "?")) for e in envs}))
 
     dates = [os.path.getmtime(os.path.join(r.dir, run_folder.METRICS)) for r in step_runs]
-    return {"step": step, "run": True, "torch": values("torch"), "torchvision": values("torchvision"),
+    kits = ", ".join(sorted({devices.kit_text(e["kit"]) if "kit" in e else "not recorded"
+                             for e in envs}))
+    return {"step": step, "run": True, "kit": kits,
+            "torch": values("torch"), "torchvision": values("torchvision"),
             "python": values("python"), "device": ", ".join(sorted({r.device for r in step_runs})),
             "date": time.strftime("%Y-%m-%d %H:%M", time.localtime(max(dates))),
             "minutes": sum(r.summary["minutes"] for r in step_runs)}

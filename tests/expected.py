@@ -2,8 +2,8 @@
 
 Report 000's from its algorithms 1-8 and torchvision's published ResNet18 size; report 001's from
 the layers in its sections 1.2.1 and 1.3.7, report 002's from its CNN_5 and VGG11_bn, report 003's
-from its layer table (reports-001-004.md). One entry per step of every report: tests/test_models.py
-checks each against the network the step builds.
+from its layer table, report 004's from its text (docs/readings.md). One entry per step of every
+report: tests/test_models.py checks each against the network the step builds.
 """
 
 

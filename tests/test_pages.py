@@ -17,9 +17,11 @@ from html.parser import HTMLParser
 from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
 
+import markupsafe
 import numpy as np
 import pytest
 
+import devices
 import figures
 import pages
 import plotting
@@ -146,6 +148,9 @@ def test_a_report_with_runs_shows_its_figures_in_order_then_curves_and_confusion
     environment = page.table("environment")
     assert [r[0] for r in environment] == list(BY_ID["001"].steps)
     assert environment[0][1].startswith("cpu") and environment[2][1:] == ["not run"]
+    assert environment[0][2] == devices.kit_text()  # the kit that trained the run
+    footer = (site / "results" / "001.html").read_text(encoding="utf-8").split("<footer>")[1]
+    assert f"({devices.kit_text()})" in footer  # and the one that wrote the page
 
 
 def test_a_report_without_runs_says_so_and_shows_no_figure(site):
@@ -155,6 +160,14 @@ def test_a_report_without_runs_says_so_and_shows_no_figure(site):
     assert page.images == [] and 'id="figures"' not in text
     assert all(r[1] == "not run" for r in page.table("steps"))
     assert [r[0] for r in page.table("steps")] == list(BY_ID["003"].steps)
+
+
+def test_each_reports_page_shows_its_readings_from_docs(site):
+    for report in REPORTS:  # report 000, without a folder of its own, too
+        readings = pages.readings(report.id)
+        assert readings.startswith("Sources: ") and "\n## " not in readings
+        text = (site / "results" / f"{report.id}.html").read_text(encoding="utf-8")
+        assert str(markupsafe.escape(readings.splitlines()[-1])) in text, report.id
 
 
 def test_the_index_counts_each_reports_runs(site):

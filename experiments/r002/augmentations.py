@@ -1,4 +1,4 @@
-"""Report 002's transforms, exactly as the authors' code builds them (reports-001-004.md, "002").
+"""Report 002's transforms, as the authors' code builds them (docs/readings.md, "Report 002").
 
 - DA1, DA2, DA3: the three data-augmentation configurations of Q3.a, CNN_5 trained 20 epochs with
   each (step 002-DA1 .. 002-DA3). Fig. 9 plots validation accuracy with DA1 and DA3 (about 70.8%
