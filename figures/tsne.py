@@ -19,7 +19,8 @@ import torch
 from errors import UserError
 from plotting import plt, save
 
-INSTALL_HINT = "pip install openTSNE (faster) or pip install scikit-learn"
+INSTALL_HINT = ("pip install -e '.[tsne]' (both), or pip install openTSNE (faster) or pip install "
+                "scikit-learn")
 MIN_POINTS = 4  # below this no perplexity satisfies both libraries' checks
 SMALL = 1000  # openTSNE runs on one thread below this many points (see embed)
 

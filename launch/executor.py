@@ -59,7 +59,7 @@ def choose(args: argparse.Namespace, cfgs: list[Config]) -> Callable[[list[launc
             if e.name != "submitit":
                 raise
             raise UserError("--executor slurm needs submitit, which is not installed: "
-                            "pip install submitit (it is in requirements.txt)") from None
+                            "pip install -e '.[slurm]' (or pip install submitit)") from None
         local.check_gpus(None, [c.device for c in cfgs])
         submit = slurm.prepare(args.slurm, cfgs[0].out)
         return lambda tasks: slurm.run(tasks, submit, wait=not args.no_wait)

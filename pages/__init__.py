@@ -60,7 +60,7 @@ def templates() -> Any:
     try:  # imported here: a checkout whose requirements predate the pages still trains
         import jinja2
     except ImportError:
-        raise UserError("the results pages need Jinja2: pip install -r requirements.txt") from None
+        raise UserError("the results pages need Jinja2: pip install -e . (or pip install jinja2)") from None
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(os.path.join(HERE, "templates")),
                              autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)

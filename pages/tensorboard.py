@@ -3,7 +3,7 @@
 Written after the fact from metrics.csv, not during training: a resumed run is then one continuous
 curve (its metrics.csv holds every epoch, whichever process trained it), and the training loop keeps
 no writer. torch's own SummaryWriter writes the files; it needs the tensorboard package, an optional
-dependency (requirements.txt), named in one line when it is missing.
+dependency (the tensorboard extra, pyproject.toml), named in one line when it is missing.
 
     OUT/tensorboard/<step>/            a step's run
     OUT/tensorboard/<step>/seed-<S>/   the run of one of its seeds (--seeds)
@@ -31,7 +31,7 @@ def writer_class() -> Any:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:  # torch imports it only where the tensorboard package is there
         raise UserError("--tensorboard needs the tensorboard package, which is not installed: pip "
-                        "install tensorboard (it is in requirements.txt)") from None
+                        "install -e '.[tensorboard]' (or pip install tensorboard)") from None
     return SummaryWriter
 
 

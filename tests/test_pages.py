@@ -231,8 +231,8 @@ def test_without_jinja2_the_pages_are_refused_in_one_line(site, tmp_path, monkey
     monkeypatch.setitem(sys.modules, "jinja2", None)  # as if it were not installed
     pages.templates.cache_clear()
     try:
-        with pytest.raises(UserError, match="^the results pages need Jinja2: pip install -r "
-                                            "requirements.txt$"):
+        with pytest.raises(UserError, match=r"^the results pages need Jinja2: pip install -e \. "
+                                            r"\(or pip install jinja2\)$"):
             pages.write_pages(str(tmp_path), {"001": None})
     finally:
         pages.templates.cache_clear()
