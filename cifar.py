@@ -1,6 +1,6 @@
-"""The official CIFAR-100 and CIFAR-10 files: where each archive comes from, fetched once (under a
-lock, for several processes at once), checked against its published MD5 and extracted, and their
-pickles read without running anything they might hold.
+"""The official CIFAR-100 and CIFAR-10 files: where each archive comes from (the official host or
+$CIFAR_MIRROR), fetched once (under a lock, for several processes at once), checked against its
+published MD5 and extracted, and their pickles read without running anything they might hold.
 
 data.load_cifar reads a whole dataset through them.
 """
@@ -16,17 +16,20 @@ import tarfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
+import filelock
 import numpy as np
 from tqdm import tqdm
 
 from errors import UserError
 
-try:
-    import fcntl  # POSIX: the download lock; elsewhere there is none
-except ImportError:  # pragma: no cover (Windows)
-    fcntl = None
+# $CIFAR_MIRROR: a folder (URL) holding the official archives under their own names, to download
+# from instead of the official host. What is downloaded must still have the published MD5.
+MIRROR_VARIABLE = "CIFAR_MIRROR"
+TIMEOUT = 10  # seconds without an answer: offline, the missing dataset is said at once
+# A command that needs no download and ends in seconds on a CPU, learning (README's quick start).
+QUICK_START = "python main.py 003-final --dataset synthetic --subset 1000 --epochs 2"
 
 
 @dataclass(frozen=True)
@@ -122,36 +125,79 @@ def _md5(path: str) -> str:
     return h.hexdigest()
 
 
-def fetch_archive(spec: CifarSpec, root: str) -> None:
-    """Download (unless already there), verify and extract the official archive into root."""
+def source_url(spec: CifarSpec) -> str:
+    """Where spec's archive is downloaded from: $CIFAR_MIRROR/<archive> when that is set (a mirror
+    nearer than the official host), else the official address. The MD5 check is the same."""
+    mirror = os.environ.get(MIRROR_VARIABLE, "").strip()
+    return f"{mirror.rstrip('/')}/{spec.archive}" if mirror else spec.url
+
+
+def fetch(spec: CifarSpec, root: str, there: Callable[[], bool]) -> None:
+    """Make spec's folder appear in root: its archive, downloaded unless root holds it, verified
+    and extracted, under a lock; there() says whether another process did it meanwhile.
+
+    The connection is opened before anything is created: offline, the error comes within
+    TIMEOUT seconds and root is left as it was.
+    """
     archive = os.path.join(root, spec.archive)
-    if not os.path.exists(archive):
+    response = None if os.path.exists(archive) else _connect(spec, root)
+    try:
         try:
             os.makedirs(root, exist_ok=True)
         except OSError as e:  # a part of the path is a file, or no permission
             raise UserError(f"--data-dir {root}: cannot create the folder ({e.strerror or e}); "
                             f"choose another --data-dir") from None
-        part = archive + ".part"
-        try:
-            # A short timeout: offline, fail at once rather than hang on a dead connection.
-            with urllib.request.urlopen(spec.url, timeout=20) as response, open(part, "wb") as f:
-                total = int(response.headers.get("Content-Length") or 0) or None
-                with tqdm(total=total, unit="B", unit_scale=True, desc=f"download {spec.archive}",
-                          disable=None) as bar:
-                    for chunk in iter(lambda: response.read(1 << 20), b""):
-                        f.write(chunk)
-                        bar.update(len(chunk))
-            os.replace(part, archive)
-        except (urllib.error.URLError, http.client.HTTPException, OSError) as e:
-            reason = getattr(e, "reason", e)
-            raise UserError(
-                f"{spec.title} is not in {os.path.join(root, spec.folder)} and could not be downloaded "
-                f"from {spec.url} ({reason}); put {spec.archive} from that address into {root}/ "
-                f"(it is checked and extracted on the next run), or use --dataset synthetic to run "
-                f"without it") from None
-        finally:
-            if os.path.exists(part):  # a download that did not finish, whatever stopped it
-                os.remove(part)
+        with _lock(spec, root):
+            if there():  # another process fetched it while this one waited
+                return
+            if not os.path.exists(archive):
+                assert response is not None, archive  # it was there before the lock: still is
+                _download(response, spec, root)
+            _verify_and_extract(spec, root)
+    finally:
+        if response is not None:
+            response.close()
+
+
+def _offline(spec: CifarSpec, root: str, reason: object) -> UserError:
+    url = source_url(spec)
+    mirror = (f"check ${MIRROR_VARIABLE}" if url != spec.url else
+              f"set ${MIRROR_VARIABLE} to a mirror's folder (the MD5 is checked all the same)")
+    return UserError(
+        f"{spec.title} is not in {os.path.join(root, spec.folder)} and could not be downloaded from "
+        f"{url} ({reason}); put {spec.archive} from that address into {root}/ (it is checked and "
+        f"extracted on the next run) or {mirror}; without it, try the kit on generated data: "
+        f"{QUICK_START}")
+
+
+def _connect(spec: CifarSpec, root: str) -> Any:
+    try:
+        return urllib.request.urlopen(source_url(spec), timeout=TIMEOUT)
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as e:
+        raise _offline(spec, root, getattr(e, "reason", e)) from None
+
+
+def _download(response: Any, spec: CifarSpec, root: str) -> None:
+    archive = os.path.join(root, spec.archive)
+    part = archive + ".part"
+    try:
+        with open(part, "wb") as f:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            with tqdm(total=total, unit="B", unit_scale=True, desc=f"download {spec.archive}",
+                      disable=None) as bar:
+                for chunk in iter(lambda: response.read(1 << 20), b""):
+                    f.write(chunk)
+                    bar.update(len(chunk))
+        os.replace(part, archive)
+    except (urllib.error.URLError, http.client.HTTPException, OSError) as e:
+        raise _offline(spec, root, getattr(e, "reason", e)) from None
+    finally:
+        if os.path.exists(part):  # a download that did not finish, whatever stopped it
+            os.remove(part)
+
+
+def _verify_and_extract(spec: CifarSpec, root: str) -> None:
+    archive = os.path.join(root, spec.archive)
     digest = _md5(archive)
     if digest != spec.md5:
         raise UserError(f"{archive} has MD5 {digest}, not the published {spec.md5}: the file is damaged "
@@ -162,21 +208,22 @@ def fetch_archive(spec: CifarSpec, root: str) -> None:
 
 
 @contextlib.contextmanager
-def fetch_lock(spec: CifarSpec, root: str) -> Iterator[None]:
-    """Hold <root>/.<archive>.lock while the archive is downloaded and extracted: of several
-    processes that need it at once (--jobs, a Slurm array), one fetches it and the others wait."""
+def _lock(spec: CifarSpec, root: str) -> Iterator[None]:
+    """Hold <root>/.<archive>.lock (filelock: every OS) while the archive is downloaded and
+    extracted: of several processes that need it at once (--jobs, a Slurm array), one fetches it
+    and the others wait."""
+    lock = filelock.FileLock(os.path.join(root, f".{spec.archive}.lock"))
     try:
-        os.makedirs(root, exist_ok=True)
-        lock = open(os.path.join(root, f".{spec.archive}.lock"), "a")
-    except OSError:  # a folder that cannot be written: the download says so, in its own words
+        try:
+            lock.acquire(timeout=0)
+        except filelock.Timeout:
+            print(f"waiting for another process to fetch {spec.title} into {root}/",
+                  file=sys.stderr, flush=True)
+            lock.acquire()
+    except OSError as e:  # a folder that holds the archive but cannot be written
+        raise UserError(f"--data-dir {root}: cannot write there ({e.strerror or e}) to extract "
+                        f"{spec.archive}; choose another --data-dir") from None
+    try:
         yield
-        return
-    with lock:
-        if fcntl is not None:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                print(f"waiting for another process to fetch {spec.title} into {root}/",
-                      file=sys.stderr, flush=True)
-                fcntl.flock(lock, fcntl.LOCK_EX)
-        yield  # closing the file releases the lock
+    finally:
+        lock.release()

@@ -61,9 +61,7 @@ def load_cifar(spec: cifar.CifarSpec, root: str, download: bool = True) -> Datas
     if not there():
         if not download:
             raise UserError(f"{spec.title} is not in {folder}")
-        with cifar.fetch_lock(spec, root):
-            if not there():  # another process may have fetched it while this one waited
-                cifar.fetch_archive(spec, root)
+        cifar.fetch(spec, root, there)
 
     def read(files: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor]:
         parts = [cifar.read_batch(os.path.join(folder, name), spec) for name in files]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import dataclasses
 import json
 import os
@@ -79,10 +80,18 @@ def write_metrics(path: str, history: list[dict[str, float]]) -> None:
 # ---------------------------------------------------------------------------------------------
 
 def check_writable(out: str) -> None:
-    """Refuse, before any training, an --out folder that cannot be created or written to."""
+    """Refuse, before any training, an --out folder that cannot be created or written to.
+
+    Nothing is created: a folder still to be made is probed in the nearest one that exists, so
+    a command refused later (missing data) leaves no empty --out behind.
+    """
+    there = os.path.abspath(out)
+    while not os.path.exists(there):
+        there = os.path.dirname(there)
     try:
-        os.makedirs(out, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out) as f:
+        if not os.path.isdir(there):
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), there)
+        with tempfile.TemporaryFile(dir=there) as f:
             f.write(b"probe")
             f.flush()
     except OSError as e:

@@ -416,8 +416,23 @@ def test_offline_without_archive_explains_what_to_do(tmp_path):
     message = str(info.value)
     assert str(root / spec.folder) in message
     assert spec.archive in message
-    assert "--dataset synthetic" in message
-    assert not list(root.glob("*.part")) and not (root / spec.archive).exists()
+    assert cifar.QUICK_START in message and cifar.MIRROR_VARIABLE in message
+    assert not root.exists()  # nothing is created before the network answers
+
+
+def test_a_mirror_named_by_the_environment_is_downloaded_from_and_md5_checked(
+        tmp_path, served, monkeypatch):
+    spec, archive = served
+    official = dataclasses.replace(spec, url="http://127.0.0.1:9/" + spec.archive)  # unreachable
+    monkeypatch.setenv(cifar.MIRROR_VARIABLE, Path(archive).parent.as_uri() + "/")
+    ds = data.load_cifar(official, str(tmp_path / "data"))
+    assert len(ds.train_labels) == 20
+    assert (tmp_path / "data" / spec.archive).read_bytes() == Path(archive).read_bytes()
+    with pytest.raises(UserError, match="not the published"):  # a mirror's file is checked too
+        data.load_cifar(dataclasses.replace(official, md5="0" * 32), str(tmp_path / "other"))
+    monkeypatch.setenv(cifar.MIRROR_VARIABLE, (tmp_path / "nowhere").as_uri())
+    with pytest.raises(UserError, match=f"from {re.escape((tmp_path / 'nowhere').as_uri())}/"):
+        data.load_cifar(official, str(tmp_path / "third"))
 
 
 def test_download_failing_midway_leaves_no_part_file(tmp_path, monkeypatch):
@@ -445,7 +460,7 @@ def test_download_failing_midway_leaves_no_part_file(tmp_path, monkeypatch):
 
 
 # The lock's test: a process that loads CIFAR-100 from the served archive once the test says go,
-# counting its downloads, each slow enough that the other process asks for the data meanwhile.
+# noting each read of the download, slow enough that the other process asks for the data meanwhile.
 FETCH_TWICE = """
 import os, sys, time, urllib.request
 sys.path.insert(0, sys.argv[1])
@@ -453,10 +468,15 @@ import dataclasses, cifar, data
 url, md5, root, go, count = sys.argv[2:]
 real = urllib.request.urlopen
 def counted(*args, **kwargs):
-    with open(count, "a") as f:
-        f.write(f"{os.getpid()}\\n")
-    time.sleep(1.5)
-    return real(*args, **kwargs)
+    response = real(*args, **kwargs)
+    read = response.read
+    def noted(*a):
+        time.sleep(1.5)
+        with open(count, "a") as f:
+            f.write(f"{os.getpid()}\\n")
+        return read(*a)
+    response.read = noted
+    return response
 urllib.request.urlopen = counted
 spec = dataclasses.replace(cifar.CIFAR100, url=url, md5=md5)
 open(f"{go}.{os.getpid()}", "w").close()  # ready
@@ -480,7 +500,7 @@ def test_two_processes_needing_cifar_at_once_download_it_once(tmp_path, served):
     go.touch()  # both are past their imports: they ask for the data at the same moment
     results = [p.communicate(timeout=120) for p in both]
     assert [p.returncode for p in both] == [0, 0], results
-    assert len(count.read_text().splitlines()) == 1  # one download; the other process waited
+    assert len(set(count.read_text().splitlines())) == 1  # one downloads; the other waited
     assert results[0][0] == results[1][0] == "20 " + results[0][0].split()[1] + "\n"
     assert any("waiting for another process to fetch CIFAR-100" in err for _, err in results)
     assert (root / spec.archive).read_bytes() == Path(archive).read_bytes()

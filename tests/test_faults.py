@@ -333,6 +333,15 @@ def test_unwritable_out_is_refused_before_any_data_is_loaded(tmp_path, monkeypat
     assert len(err) == 1 and f"--out {out}: cannot write there (Not a directory)" in err[0]
 
 
+def test_missing_data_offline_is_said_before_anything_is_created(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(cifar.MIRROR_VARIABLE, (tmp_path / "no-mirror").as_uri())  # offline, at once
+    out, data_dir = tmp_path / "runs", tmp_path / "data"
+    assert main.main(["001-A", "--out", str(out), "--data-dir", str(data_dir)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "CIFAR-10 is not in" in err[0] and cifar.QUICK_START in err[0]
+    assert sorted(os.listdir(tmp_path)) == []  # neither --out nor --data-dir
+
+
 def test_unwritable_out_from_a_shell(tmp_path):
     (tmp_path / "a-file").write_text("")
     line = one_line_error(cli("CNN2", "--dataset", "synthetic", "--out", str(tmp_path / "a-file")))
