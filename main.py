@@ -251,6 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted before training started", file=sys.stderr)
         return 130
 
+    _plan(args, tasks, cfgs, execute is launch.run_here)
     if execute is not launch.run_here:
         data.load_dataset.cache_clear()  # each run loads the data in its own process
     for task in finished:
@@ -264,6 +265,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.no_wait:
         _pages([t.cfg for t in tasks if outcome.status.get(t.name) == launch.OK])
     return outcome.code
+
+
+def _plan(args: argparse.Namespace, tasks: list[launch.Task], cfgs: list[Config], here: bool) -> None:
+    """Say what several runs are about to do, and that a machine already busy will be slow."""
+    where = list(dict.fromkeys(str(devices.resolve_device(c.device)) for c in cfgs))
+    if len(tasks) > 1:
+        how = ("one after the other" if here else f"{args.jobs} at a time"
+               if args.executor == "local" else "as one Slurm job array")
+        print(launch.plan_line(tasks, how, where), flush=True)
+    if args.executor == "local" and "cpu" in where and (busy := launch.busy_line()):
+        print(busy, flush=True)
 
 
 def _pages(trained: list[Config]) -> None:

@@ -130,15 +130,35 @@ def compare_line(comparison: Comparison, summary: dict[str, Any], columns: tuple
     return line + f"\n{comparison.step}: {comparison.verdict}. {comparison.sentence}"
 
 
-def epoch_line(step: str, epochs: int, row: dict[str, float], improved: bool) -> str:
-    """An epoch's row as the console shows it; `*` marks a new best validation figure."""
+def duration(seconds: float) -> str:
+    """A time span as people say it: 40 s, 12 min, 2.5 h."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 90 * 60 else f"{seconds / 3600:.1f} h"
+
+
+def epoch_line(step: str, epochs: int, row: dict[str, float], improved: bool,
+               left: str = "") -> str:
+    """An epoch's row as the console shows it; `*` marks a new best validation figure; `left`,
+    the time the step still needs (time_left), ends it."""
     parts = [f"train loss {row['train_loss']:.4f} acc {row['train_accuracy']:5.2f}%"]
     if "val_loss" in row:
         parts.append(f"val loss {row['val_loss']:.4f} acc {row['val_accuracy']:5.2f}%"
                      + ("*" if improved else " "))
     parts.append(f"test loss {row['test_loss']:.4f} acc {row['test_accuracy']:5.2f}%")
     return (f"{step} epoch {row['epoch']:>3}/{epochs}  " + "  ".join(parts)
-            + f"  {row['seconds']:6.1f}s")
+            + f"  {row['seconds']:6.1f}s" + (f"  {left}" if left else ""))
+
+
+def time_left(history: list[dict[str, Any]], epochs: int, early_stopping: bool) -> str:
+    """The step's time left at its epochs' mean pace so far: "~3 min left" ("at most" where
+    early stopping may end it sooner); "" after the last epoch."""
+    rows = epoch_rows(history)
+    remaining = epochs - len(rows)
+    if remaining <= 0 or not rows:
+        return ""
+    seconds = remaining * sum(r["seconds"] for r in rows) / len(rows)
+    return f"{'at most ' if early_stopping else '~'}{duration(seconds)} left"
 
 
 def evaluation_line(step: str, row: dict[str, float], improved: bool = False) -> str:

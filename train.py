@@ -35,7 +35,7 @@ from optimizers import make_optimizer, trainable_parameters
 from run_folder.checkpoint import load_weights, read_for_resume, restore
 from run_folder.writer import RunFolder
 from summary import (DEFAULT_COLUMNS, compare_line, epoch_line, epoch_rows, evaluation_line,
-                     setting_notes, summarize)
+                     setting_notes, summarize, time_left)
 
 
 class Tally:
@@ -210,7 +210,9 @@ def fit(cfg: Config, model: nn.Module, step_model: nn.Module, optimizer: torch.o
             # A rule that stopped within the epoch takes no more values: the epoch is finished only
             # so that the checkpoint holds whole epochs.
             improved = loaders.val is not None and stopper.update(epoch, row[cfg.monitor])
-            print(epoch_line(cfg.step, cfg.epochs, row, improved), flush=True)
+            left = "" if stopper.stopped else time_left(history, cfg.epochs,
+                                                         cfg.early_stopping != "off")
+            print(epoch_line(cfg.step, cfg.epochs, row, improved, left), flush=True)
             folder.save_epoch(epoch, history, improved)
             if stopper.stopped:
                 print(f"{cfg.step}: early stopping after epoch {epoch}: no improvement of "

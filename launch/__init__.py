@@ -1,8 +1,9 @@
 """Many runs of one command: each (step, seed) a Task, planned once, then run by an executor.
 
     launch/__init__.py  Task, plan (with --resume: what is finished, started or new), the command
-                        line that makes one run alone, the outcome and its failure table, and
-                        run_here: the runs one after the other in this process (no --jobs)
+                        line that makes one run alone, the outcome and its failure table, the
+                        plan's line and the busy machine's; run_here: the runs one after the
+                        other in this process (no --jobs), each with the time the rest needs
     launch/executor.py  which of these runs a command's tasks, from --jobs, --gpus, --executor,
                         --slurm and --no-wait, checked against each other and --seeds
     launch/local.py     --jobs N: a pool of processes over the CPU's cores or GPU slots
@@ -150,15 +151,61 @@ def last_line(path: str) -> str:
     return lines[-1] if lines else ""
 
 
+def plan_line(tasks: Sequence[Task], how: str, where: Sequence[str]) -> str:
+    """What a command of several runs is about to do: how many runs, of what, how and on what."""
+    names = list(dict.fromkeys(t.name for t in tasks))
+    shown = ", ".join(names[:3]) + (f", ... {names[-1]}" if len(names) > 4 else
+                                    "".join(f", {n}" for n in names[3:]))
+    return (f"plan: {len(tasks)} runs ({shown}), {how} on {', '.join(where)}; each epoch's line "
+            f"ends with its step's time left" + ("" if how.startswith("as one Slurm") else
+                                                  ", each run's first line with the rest's"))
+
+
+def busy_line(cores: int | None = None) -> str:
+    """One line when the machine is already busier than its cores before anything trains here,
+    saying what helps; "" otherwise (or where the load average is unknown)."""
+    try:
+        load = os.getloadavg()[0]
+    except (OSError, AttributeError):  # Windows
+        return ""
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if load <= (cores or 1):
+        return ""
+    return (f"note: this machine is already busy (load {load:.1f} on {cores} cores), so training on "
+            f"its CPU is slower than it can be; fewer threads per run help (OMP_NUM_THREADS=1 "
+            f"python main.py ...: BENCHMARKS.md, \"A busy CPU\"), or wait for the load to fall")
+
+
+def _estimate(tasks: Sequence[Task], seconds: float, units: float) -> str:
+    """The time the given runs need at the pace of those done (seconds per epoch and image)."""
+    import data
+    import summary
+    if not units:
+        return ""
+    left = seconds / units * sum(t.cfg.epochs * data.sizes(t.cfg.dataset, t.cfg.subset)[0]
+                                 for t in tasks)
+    hedge = "at most " if any(t.cfg.early_stopping != "off" for t in tasks) else "about "
+    which = "this run" if len(tasks) == 1 else f"this run and the {len(tasks) - 1} after it"
+    return f" ({which}: {hedge}{summary.duration(left)} at the pace so far)"
+
+
 def run_here(tasks: list[Task]) -> Outcome:
     """The runs one after the other in this process, as a command without --jobs makes them."""
+    import data
     import train
     from errors import Interrupted, TrainingError, UserError
     outcome = Outcome()
-    for task in tasks:
+    seconds = units = 0.0  # the runs done so far: their time, and their epochs x images
+    for k, task in enumerate(tasks, 1):
+        if len(tasks) > 1:
+            print(f"run {k} of {len(tasks)}: {task.name}{_estimate(tasks[k - 1:], seconds, units)}",
+                  flush=True)
         try:
-            train.run(task.exp, task.cfg, task.seeded)
+            figures = train.run(task.exp, task.cfg, task.seeded)
             outcome.status[task.name] = OK
+            seconds += 60 * figures["minutes"]
+            units += figures["epochs"] * data.sizes(task.cfg.dataset, task.cfg.subset)[0]
         except (Interrupted, KeyboardInterrupt) as e:  # Ctrl-C stops this run and the rest
             print(e if isinstance(e, Interrupted) else f"{task.name}: interrupted while it was being "
                   f"set up; nothing was trained", file=sys.stderr)

@@ -2,12 +2,14 @@
 one seed shown as a plain run is, and --resume on a whole command."""
 import math
 import os
+import re
 import textwrap
 import time
 
 import pytest
 import torch
 
+import launch
 import main
 import pages.markdown
 import results
@@ -85,6 +87,40 @@ def test_seeds_have_their_own_folders_and_the_table_aggregates_them(tiny, tmp_pa
     assert regenerated["problems"] == [] and regenerated["runs"] == ["Tiny"]
     rows = table_rows((out / "results" / "other.md").read_text())
     assert list(rows) == ["Tiny"] and rows["Tiny"] == row
+
+
+def test_several_runs_say_the_plan_each_run_k_of_n_and_the_time_left(tiny, tmp_path, capsys,
+                                                                      monkeypatch):
+    monkeypatch.setattr(os, "getloadavg", lambda: (99.0, 99.0, 99.0))  # a machine already busy
+    out = tmp_path / "runs"
+    assert main.main([tiny, "--seeds", "0", "1", "--epochs", "2", *TINY, "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("plan: 2 runs (Tiny seed 0, Tiny seed 1), one after the other on "
+                               "cpu; ")
+    assert lines[1].startswith("note: this machine is already busy (load 99.0 on ")
+    assert "OMP_NUM_THREADS=1" in lines[1]
+    assert lines[2] == "run 1 of 2: Tiny seed 0"  # nothing measured yet: no estimate
+    second = [line for line in lines if line.startswith("run 2 of 2: Tiny seed 1 (this run: about ")]
+    assert len(second) == 1 and second[0].endswith(" at the pace so far)")
+    epochs = [line for line in lines if " epoch " in line]
+    assert len(epochs) == 4
+    assert all(re.search(r"s  ~\d+ (s|min) left$", line) for line in epochs[::2])  # epoch 1 of 2
+    assert all(line.endswith("s") for line in epochs[1::2])  # the last epoch: nothing left
+
+
+def test_time_left_is_the_mean_epoch_times_the_epochs_to_come():
+    rows = [{"epoch": 1, "seconds": 20.0}, {"epoch": 1.5}, {"epoch": 2, "seconds": 40.0}]
+    assert summary.time_left(rows, 22, early_stopping=False) == "~10 min left"
+    assert summary.time_left(rows, 3, early_stopping=True) == "at most 30 s left"
+    assert summary.time_left(rows, 2, early_stopping=False) == ""
+    assert summary.duration(100 * 3600) == "100.0 h"
+
+
+def test_a_busy_machine_is_said_only_when_its_load_exceeds_its_cores(monkeypatch):
+    monkeypatch.setattr(os, "getloadavg", lambda: (2.0, 0.0, 0.0))
+    assert launch.busy_line(cores=2) == ""
+    monkeypatch.setattr(os, "getloadavg", lambda: (2.5, 0.0, 0.0))
+    assert launch.busy_line(cores=2).startswith("note: this machine is already busy (load 2.5 on 2 ")
 
 
 def test_one_seed_reads_as_a_plain_run_does(tiny, tmp_path):
