@@ -68,7 +68,8 @@ class Config:
     resume: bool = False  # continue from <out>/<step>/checkpoint.pt
     workers: int = 2  # DataLoader workers, used only when a transform has no batched form
     compile: bool = False  # torch.compile the model; off: slower on the 2-core CPU (BENCHMARKS.md)
-    # auto | bf16 | fp32: auto is bf16 autocast on CUDA, fp32 elsewhere (devices.resolve_precision).
+    # auto | bf16 | fp32: auto is fp32 on every device, IEEE on CUDA (no TF32); bf16 the fast option
+    # (devices.resolve_precision, devices.set_float32_math).
     # A run records the one it used; --resume refuses another, and bf16 is noted as not the
     # reports' setting (they trained in fp32): both handled by name, as "auto" is no setting.
     precision: str = "auto"

@@ -82,15 +82,16 @@ def native_bf16() -> list[str]:
 
 
 def resolve_precision(name: str, device: torch.device) -> str:
-    """The precision a run computes in, bf16 or fp32; auto: bf16 on CUDA, fp32 on CPU and MPS.
+    """The precision a run computes in, bf16 or fp32; auto: fp32 on every device, the reports'.
 
-    A CPU with native bf16 (NATIVE_BF16) trains 1.5-2x faster in bf16 (BENCHMARKS.md), but auto
-    keeps the reports' float32 there too: README's "Precision and determinism" says why.
+    bf16 is the documented fast option (--precision bf16): a CPU with native bf16 (NATIVE_BF16)
+    trains 1.5-2x faster in it, and on the H200 it was no faster for these networks (BENCHMARKS.md);
+    README's "Precision and determinism" says why auto keeps the reports' float32 everywhere.
     """
     if name not in PRECISIONS:
         raise UserError(f"--precision {name}: not one of {', '.join(PRECISIONS)}")
     if name == "auto":
-        return "bf16" if device.type == "cuda" else "fp32"
+        return "fp32"
     if name == "bf16" and device.type not in ("cuda", "cpu"):
         raise UserError(f"--precision bf16: autocast to bf16 is for cuda and cpu, not {device.type} "
                         f"(use fp32 or auto)")
@@ -110,6 +111,19 @@ def precision_text(precision: str, device: torch.device) -> str:
                  f"; this CPU has no native bf16 ({' or '.join(NATIVE_BF16)} in /proc/cpuinfo), so "
                  f"bf16 is emulated and slower than fp32 here")
     return text
+
+
+def set_float32_math(device: torch.device) -> dict[str, bool]:
+    """IEEE float32 on CUDA: TF32 off for cuDNN's convolutions and for matrix products (torch's
+    cuDNN default computes fp32 convolutions in TF32, with a 10-bit mantissa). Returns the
+    setting, as config.json records it; nothing to set off CUDA."""
+    if device.type != "cuda":
+        return {}
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.set_float32_matmul_precision("highest")
+    return {"cudnn_tf32": torch.backends.cudnn.allow_tf32,
+            "matmul_tf32": torch.backends.cuda.matmul.allow_tf32}
 
 
 def autocast(device: torch.device, precision: str = "fp32",
@@ -183,6 +197,9 @@ def environment(device: torch.device) -> dict[str, Any]:
                         else cpu_name()),
         "cpu_threads": torch.get_num_threads(),
         "kit": kit(),
+        # CUDA: whether fp32 convolutions and products ran in TF32 (set_float32_math turns it off)
+        **({"cudnn_tf32": torch.backends.cudnn.allow_tf32,
+            "matmul_tf32": torch.backends.cuda.matmul.allow_tf32} if device.type == "cuda" else {}),
     }
 
 

@@ -26,7 +26,7 @@ import run_folder
 from augment.loaders import Loaders, make_loaders
 from config import Config, check_config
 from devices import (autocast, nondeterministic_error, precision_text, prepare_model,
-                     resolve_device, resolve_precision, set_determinism, to_device,
+                     resolve_device, resolve_precision, set_determinism, set_float32_math, to_device,
                      uses_channels_last)
 from early_stopping import EarlyStopping
 from errors import Interrupted, TrainingError, UserError, exit_at_once, on_sigint
@@ -132,6 +132,7 @@ def run(exp: Experiment, cfg: Config, seeded: bool = False) -> dict[str, Any]:
     check_config(cfg)
     device = resolve_device(cfg.device)
     cfg = dataclasses.replace(cfg, precision=resolve_precision(cfg.precision, device))  # as used
+    set_float32_math(device)  # IEEE fp32 on CUDA (no TF32), recorded in config.json's environment
     captured, capture_text = capture.decide(cfg.capture, cfg.optimizer, cfg.compile, cfg.batch_size,
                                             cfg.image_size, device)
     cfg = dataclasses.replace(cfg, capture="on" if captured else "off")  # as used, in config.json

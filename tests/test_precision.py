@@ -125,13 +125,14 @@ def cpu_with(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("flags, native", [(ZEN3, []), (ZEN4, ["avx512_bf16"]),
                                            (SAPPHIRE_RAPIDS, ["amx_bf16", "avx512_bf16"])])
-def test_auto_keeps_fp32_on_every_cpu_and_picks_bf16_on_cuda(cpu_with, flags, native):
+def test_auto_keeps_fp32_on_every_device(cpu_with, flags, native):
     cpu_with(flags)
     assert devices.native_bf16() == native
     # Decided from BENCHMARKS.md's measurements: bf16 is faster where native, but auto keeps the
     # reports' fp32 on a CPU (README, "Precision and determinism").
     assert devices.resolve_precision("auto", CPU) == "fp32"
-    assert devices.resolve_precision("auto", torch.device("cuda")) == "bf16"
+    assert devices.resolve_precision("auto", torch.device("cuda")) == "fp32"  # the reports'
+    assert devices.resolve_precision("bf16", torch.device("cuda")) == "bf16"  # the fast option
     assert devices.resolve_precision("bf16", CPU) == "bf16"
     text = devices.precision_text("bf16", CPU)
     assert ("emulated and slower than fp32" in text) == (not native)
@@ -224,3 +225,20 @@ def test_an_op_without_a_deterministic_kernel_is_named_with_the_step_in_one_sent
     assert message.endswith(f"run without --deterministic; {kept}")
     assert (tmp_path / "runs" / "CNN5b").exists() != always  # refused before anything was written
     train.run(exp, dataclasses.replace(cfg, deterministic=False))  # the same net runs without it
+
+
+def test_fp32_on_cuda_is_ieee_float32_and_recorded():
+    """torch's cuDNN default runs fp32 convolutions in TF32: a CUDA run turns it off, for cuDNN and
+    matrix products, and config.json's environment says so (the flags are settable without a GPU)."""
+    saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32,
+             torch.get_float32_matmul_precision())
+    try:
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
+        assert devices.set_float32_math(CPU) == {} and torch.backends.cudnn.allow_tf32  # CPU: untouched
+        recorded = devices.set_float32_math(torch.device("cuda"))
+        assert recorded == {"cudnn_tf32": False, "matmul_tf32": False}
+        assert torch.get_float32_matmul_precision() == "highest"
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved[:2]
+        torch.set_float32_matmul_precision(saved[2])
+    assert "cudnn_tf32" not in devices.environment(CPU)
