@@ -19,7 +19,46 @@ class TrainingError(Exception):
 
 
 class Interrupted(Exception):
-    """Ctrl-C stopped a run; its last finished epoch is saved. Exit code 130, as the shell uses."""
+    """Ctrl-C (exit code 130, as the shell uses) or SIGTERM (143) stopped a run; its last finished
+    epoch is saved."""
+
+    def __init__(self, message: str, code: int = 130) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (kill, timeout, docker stop, systemd, scancel), taken as Ctrl-C is; exit code 143."""
+
+
+def exit_code(e: BaseException) -> int:
+    """The exit code of a command stopped by e: 143 after SIGTERM, 130 after Ctrl-C."""
+    return getattr(e, "code", None) or (143 if isinstance(e, Terminated) else 130)
+
+
+def while_starting() -> None:
+    """Ctrl-C or SIGTERM while a command still imports its libraries: one line, no traceback."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(signum) in (signal.default_int_handler, signal.SIG_DFL):
+            signal.signal(signum, _stopped_while_starting)
+
+
+def _stopped_while_starting(signum: int, frame: Any) -> None:
+    os.write(2, b"interrupted while starting: nothing was done\n")
+    os._exit(128 + signum)
+
+
+def ctrl_c_and_sigterm() -> None:
+    """From now on Ctrl-C raises KeyboardInterrupt and SIGTERM Terminated, where they are not
+    ignored (a command started with `nohup` or `&` keeps them ignored)."""
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN:
+        signal.signal(signal.SIGTERM, _terminate)
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -43,7 +82,8 @@ def exit_at_once(signum: int, frame: Any) -> None:
 
 @contextlib.contextmanager
 def ctrl_c_deferred() -> Iterator[None]:
-    """Hold a Ctrl-C until the block ends, so that a checkpoint and its record always agree."""
+    """Hold a Ctrl-C (or a SIGTERM taken as one) until the block ends, so that a checkpoint and its
+    record always agree."""
     caught: list[int] = []
 
     def hold(signum: int, frame: Any) -> None:
@@ -52,13 +92,18 @@ def ctrl_c_deferred() -> Iterator[None]:
         caught.append(signum)
 
     previous = on_sigint(hold)
+    terminate = previous is not None and signal.getsignal(signal.SIGTERM) is _terminate
+    if terminate:
+        signal.signal(signal.SIGTERM, hold)
     try:
         yield
     finally:
         if previous is not None:
             on_sigint(previous)
+        if terminate:
+            signal.signal(signal.SIGTERM, _terminate)
     if caught:
-        raise KeyboardInterrupt
+        raise Terminated if signal.SIGTERM in caught else KeyboardInterrupt
 
 
 def on_sigint(handler: Any) -> Any:

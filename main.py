@@ -1,6 +1,11 @@
 """Reproduce the reports one step at a time: python main.py experiments/CNN4b.py, 001-A, 001 or all."""
 from __future__ import annotations
 
+import errors
+
+if __name__ == "__main__":  # Ctrl-C during the imports below (seconds, torch's): one line
+    errors.while_starting()
+
 import argparse
 import dataclasses
 import sys
@@ -247,16 +252,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         print("interrupted before training started", file=sys.stderr)
-        return 130
+        return errors.exit_code(e)
 
     _plan(args, tasks, cfgs, execute is launch.run_here)
     if execute is not launch.run_here:
         data.load_dataset.cache_clear()  # each run loads the data in its own process
     for task in finished:
         print(f"{task.name}: --resume: {reader.finished_line(task.dir, task.cfg.epochs)}")
-    outcome = execute(tasks)
+    try:
+        outcome = execute(tasks)
+    except UserError as e:  # refused before any run started (sbatch's reason)
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     outcome.status.update({t.name: launch.OK for t in finished})
     if outcome.failures and execute is not launch.run_here:
         print(f"\n{len(outcome.failures)} run(s) failed:\n{launch.failure_table(outcome.failures)}")
@@ -294,7 +303,8 @@ def _pages(trained: list[Config]) -> None:
 
 
 if __name__ == "__main__":
+    errors.ctrl_c_and_sigterm()  # SIGTERM (kill, timeout, scancel) stops a run as Ctrl-C does
     try:
         sys.exit(main())
-    except KeyboardInterrupt:  # Ctrl-C outside a run, e.g. while the summary table prints
-        sys.exit(130)
+    except KeyboardInterrupt as e:  # outside a run, e.g. while the summary table prints
+        sys.exit(errors.exit_code(e))

@@ -16,6 +16,11 @@ removed (and said so): everything in runs/results/ is of the runs there now.
 """
 from __future__ import annotations
 
+import errors
+
+if __name__ == "__main__":  # Ctrl-C during the imports below (seconds, torch's): one line
+    errors.while_starting()
+
 import argparse
 import dataclasses
 import os
@@ -290,8 +295,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    errors.ctrl_c_and_sigterm()
     try:
         sys.exit(main())
-    except KeyboardInterrupt:  # while the command line is read, or the last lines print
+    except KeyboardInterrupt as e:  # while the command line is read, or the last lines print
         print("interrupted", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(errors.exit_code(e))

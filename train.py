@@ -29,7 +29,8 @@ from devices import (autocast, nondeterministic_error, precision_text, prepare_m
                      resolve_device, resolve_precision, set_determinism, set_float32_math, to_device,
                      uses_channels_last)
 from early_stopping import EarlyStopping
-from errors import Interrupted, TrainingError, UserError, exit_at_once, on_sigint
+from errors import (Interrupted, Terminated, TrainingError, UserError, exit_at_once, exit_code,
+                    on_sigint)
 from experiments import Experiment, build_model, check_model_fits, report_of
 from optimizers import make_optimizer, trainable_parameters
 from run_folder.checkpoint import load_weights, read_for_resume, restore
@@ -255,15 +256,16 @@ def epoch_faults(cfg: Config, folder: RunFolder, device: torch.device,
     during the epochs, as one sentence; epoch() is the current one."""
     try:
         yield
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM taken as one (errors.Terminated)
         # Writing the marker takes a moment; a second Ctrl-C should not have to wait for it.
         previous = on_sigint(exit_at_once)
         try:
-            message = folder.mark_interrupted(epoch())
+            message = folder.mark_interrupted(epoch(), "stopped by SIGTERM"
+                                              if isinstance(e, Terminated) else "interrupted")
         finally:
             if previous is not None:
                 on_sigint(previous)
-        raise Interrupted(message) from None
+        raise Interrupted(message, exit_code(e)) from None
     except torch.OutOfMemoryError:
         if device.type == "cuda":
             torch.cuda.empty_cache()

@@ -1,19 +1,30 @@
 #!/usr/bin/env bash
 # A single-node Slurm on this machine, for tests/test_slurm.py: `.ci/slurm.sh` installs (Debian's
 # slurm-wlm and munge), configures and starts munged, slurmctld and slurmd on localhost, and waits
-# until the node is idle; `.ci/slurm.sh stop` stops the daemons it started, by their pid files.
+# until the node is idle; daemons already running with another configuration are restarted, so
+# that they read this one. `.ci/slurm.sh stop` stops the daemons it started, by their pid files;
+# `.ci/slurm.sh restart` stops slurmctld and slurmd, then starts them again.
 # Run as root. Starting takes seconds once the packages are installed (about a minute).
 set -euo pipefail
 
 CONF=/etc/slurm/slurm.conf
 PIDS="/run/munge/munged.pid /run/slurmctld.pid /run/slurmd.pid"
 
-if [ "${1:-start}" = stop ]; then
-    for pidfile in $PIDS; do
-        if [ -s "$pidfile" ]; then kill "$(cat "$pidfile")" 2>/dev/null || true; fi
+stop() {  # the daemons of the given pid files, waiting (up to 20 s) until they have exited
+    local pidfile pid
+    for pidfile in "$@"; do
+        if [ -s "$pidfile" ]; then
+            pid=$(cat "$pidfile")
+            kill "$pid" 2>/dev/null || continue
+            for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+        fi
     done
-    exit 0
-fi
+}
+
+case "${1:-start}" in
+    stop) stop $PIDS; exit 0 ;;
+    restart) stop /run/slurmctld.pid /run/slurmd.pid ;;
+esac
 
 if ! command -v sbatch >/dev/null || ! command -v munged >/dev/null || ! command -v pgrep >/dev/null; then
     apt-get update -q
@@ -37,11 +48,17 @@ fi
 CPUS=$(nproc)
 MEMORY=$(awk '/MemTotal/ {print int($2 / 1024 * 0.9)}' /proc/meminfo)
 mkdir -p /etc/slurm /var/lib/slurm/slurmctld /var/lib/slurm/slurmd /var/log/slurm
-cat > "$CONF" <<EOF
+NEW_CONF=$(mktemp)
+# AuthInfo and SchedulerParameters are a test cluster's timing: a requeued job may start again
+# after cred_expire seconds (Slurm's default 120), and pending jobs are looked at every second
+# (sched_interval, bf_interval: 60 and 30 by default), so that a requeue takes seconds, not minutes.
+cat > "$NEW_CONF" <<EOF
 ClusterName=local
 SlurmctldHost=localhost
 SlurmUser=root
 AuthType=auth/munge
+AuthInfo=cred_expire=5
+SchedulerParameters=sched_interval=1,bf_interval=1
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 ReturnToService=2
@@ -58,6 +75,13 @@ SlurmdLogFile=/var/log/slurm/slurmd.log
 NodeName=localhost CPUs=$CPUS RealMemory=$MEMORY State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 EOF
+if ! cmp -s "$NEW_CONF" "$CONF"; then  # daemons that read another configuration: restarted
+    stop /run/slurmctld.pid /run/slurmd.pid
+    mv "$NEW_CONF" "$CONF"
+    chmod 0644 "$CONF"
+else
+    rm -f "$NEW_CONF"
+fi
 
 pgrep -x slurmctld >/dev/null || slurmctld
 pgrep -x slurmd >/dev/null || slurmd -N localhost  # the node's name in the conf, not the host's

@@ -87,7 +87,8 @@ def command(task: Task) -> list[str]:
     """The main.py command line that makes this one run in a process of its own.
 
     Every Config field that differs from the experiment's own is given with --set, so that the
-    child resolves the very same configuration, whatever fields Config has.
+    child resolves the very same configuration, whatever fields Config has; resume as --resume,
+    which the child takes as main.py always does (finished: said and skipped; started: resumed).
     """
     from config import DERIVED, Config
     line = [sys.executable, MAIN, os.path.abspath(task.exp.path)]
@@ -95,11 +96,16 @@ def command(task: Task) -> list[str]:
         line += ["--seeds", str(task.cfg.seed)]
     for f in dataclasses.fields(Config):
         value = getattr(task.cfg, f.name)
-        if f.name in DERIVED or (task.seeded and f.name == "seed"):
+        if f.name in DERIVED or f.name == "resume" or (task.seeded and f.name == "seed"):
             continue
         if value != getattr(task.exp.config, f.name):
             line += ["--set", f"{f.name}={value}"]
-    return line
+    return line + ["--resume"] * task.cfg.resume
+
+
+def resumed(task: Task) -> Task:
+    """The task as a requeue runs it again: with --resume, whatever it was started with."""
+    return dataclasses.replace(task, cfg=dataclasses.replace(task.cfg, resume=True))
 
 
 def child_signals(ignore_usr2: bool = False) -> None:
@@ -194,7 +200,7 @@ def run_here(tasks: list[Task]) -> Outcome:
     """The runs one after the other in this process, as a command without --jobs makes them."""
     import data
     import train
-    from errors import Interrupted, TrainingError, UserError
+    from errors import Interrupted, TrainingError, UserError, exit_code
     outcome = Outcome()
     seconds = units = 0.0  # the runs done so far: their time, and their epochs x images
     for k, task in enumerate(tasks, 1):
@@ -206,11 +212,11 @@ def run_here(tasks: list[Task]) -> Outcome:
             outcome.status[task.name] = OK
             seconds += 60 * figures["minutes"]
             units += figures["epochs"] * data.sizes(task.cfg.dataset, task.cfg.subset)[0]
-        except (Interrupted, KeyboardInterrupt) as e:  # Ctrl-C stops this run and the rest
+        except (Interrupted, KeyboardInterrupt) as e:  # Ctrl-C or SIGTERM stops this run and the rest
             print(e if isinstance(e, Interrupted) else f"{task.name}: interrupted while it was being "
                   f"set up; nothing was trained", file=sys.stderr)
             outcome.status[task.name] = STOPPED
-            outcome.code = 130
+            outcome.code = exit_code(e)
             break
         except (UserError, TrainingError) as e:
             print(f"error: {e}", file=sys.stderr)

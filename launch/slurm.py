@@ -8,7 +8,9 @@ imports it only for --executor slurm, and says what to install when it is missin
 """
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import os
 import re
 import shlex
@@ -21,7 +23,8 @@ from typing import Any, Callable, Sequence
 import submitit
 
 from errors import UserError, first_line
-from launch import NOT_STARTED, OK, ROOT, Outcome, Task, child_signals, command, last_line
+from launch import (NOT_STARTED, OK, ROOT, Outcome, Task, child_signals, command, last_line,
+                    resumed)
 from launch.progress import Progress, latest
 
 
@@ -46,56 +49,119 @@ def gigabytes(text: str) -> float:
     return float(match.group(1)) / (1024 if match.group(2) == "M" else 1)
 
 
-# --slurm KEY: submitit's parameter, how its value is read, and the default (None: the cluster's).
-PARAMETERS: dict[str, tuple[str, Callable[[str], Any], Any]] = {
-    "partition": ("slurm_partition", str, None),
-    "time": ("timeout_min", minutes, 240),  # a run that needs longer is requeued and resumed
-    "gpus": ("gpus_per_node", int, 1),  # 0: none
-    "cpus": ("cpus_per_task", int, 4),  # the run's threads (OMP_NUM_THREADS)
-    "mem": ("mem_gb", gigabytes, None),
-    "account": ("slurm_account", str, None),
-    "qos": ("slurm_qos", str, None),
-    "constraint": ("slurm_constraint", str, None),
-    "exclude": ("slurm_exclude", str, None),
-    "parallel": ("slurm_array_parallelism", int, None),  # the most runs at once
-    "name": ("name", str, "cifar-reports"),
+# --slurm KEY: submitit's parameter, how its value is read, the default (None: the cluster's) and
+# the least value Slurm takes as meant (None: any).
+PARAMETERS: dict[str, tuple[str, Callable[[str], Any], Any, Any]] = {
+    "partition": ("slurm_partition", str, None, None),
+    "time": ("timeout_min", minutes, 240, 1),  # a run that needs longer is requeued and resumed
+    "gpus": ("gpus_per_node", int, 1, 0),  # 0: none
+    "cpus": ("cpus_per_task", int, 4, 1),  # the run's threads (OMP_NUM_THREADS)
+    "mem": ("mem_gb", gigabytes, None, 1 / 1024),
+    "account": ("slurm_account", str, None, None),
+    "qos": ("slurm_qos", str, None, None),
+    "constraint": ("slurm_constraint", str, None, None),
+    "exclude": ("slurm_exclude", str, None, None),
+    "parallel": ("slurm_array_parallelism", int, None, 1),  # the most runs at once
+    "name": ("name", str, "cifar-reports", None),
 }
+LEAST_SHOWN = {"time": "1 (minute; Slurm would take 0 as no limit at all)", "mem": "1M"}
 POLL_S = 1.0  # how often the runs' result files and logs are looked at
 QUEUE_POLL_S = 5.0  # how often squeue is asked which tasks are pending or running
 
 
-def prepare(pairs: Sequence[str], out: str) -> Any:
-    """A submitit executor for Slurm with the --slurm settings, checked before anything is submitted."""
-    if shutil.which("sbatch") is None:
-        raise UserError("--executor slurm: sbatch is not on PATH here; run the command where jobs "
-                        "are submitted to your cluster (its login node)")
-    values = {key: default for key, (_, _, default) in PARAMETERS.items()}
+def settings(pairs: Sequence[str]) -> dict[str, Any]:
+    """--slurm KEY=VALUE pairs over the defaults, each read and checked: a bad value, one below its
+    least or a key given twice is a UserError."""
+    values = {key: default for key, (_, _, default, _) in PARAMETERS.items()}
+    given: dict[str, str] = {}
     for pair in pairs:
         key, sep, text = pair.partition("=")
         key = key.strip().replace("-", "_")
         if not sep or not text:
             raise UserError(f"--slurm {pair}: expected KEY=VALUE, e.g. --slurm partition=gpu")
+        if key in given:
+            raise UserError(f"--slurm {given[key]} and --slurm {pair} both set {key}; give it once")
+        given[key] = pair
         try:
             values[key] = PARAMETERS[key][1](text) if key in PARAMETERS else text
         except ValueError:
             raise UserError(f"--slurm {pair}: {text!r} is not a valid {key}") from None
-    given = {PARAMETERS[k][0] if k in PARAMETERS else f"slurm_{k}": v for k, v in values.items()
-             if v is not None and not (k == "gpus" and v == 0)}
+        least = PARAMETERS[key][3] if key in PARAMETERS else None
+        if least is not None and values[key] < least:
+            raise UserError(f"--slurm {pair}: {key} is at least {LEAST_SHOWN.get(key, least)}")
+    return values
+
+
+def prepare(pairs: Sequence[str], out: str) -> Any:
+    """A submitit executor for Slurm with the --slurm settings, checked before anything is submitted.
+
+    Its jobs are submitted held: run() releases them once the earlier runs are set aside.
+    """
+    if shutil.which("sbatch") is None:
+        raise UserError("--executor slurm: sbatch is not on PATH here; run the command where jobs "
+                        "are submitted to your cluster (its login node)")
+    given = {PARAMETERS[k][0] if k in PARAMETERS else f"slurm_{k}": v
+             for k, v in settings(pairs).items() if v is not None and not (k == "gpus" and v == 0)}
     executor = submitit.AutoExecutor(folder=os.path.join(out, "slurm", "%j"), cluster="slurm")
     try:  # the kit's modules must import in the job, wherever the command was given
         executor.update_parameters(**given, slurm_setup=[f"export PYTHONPATH={shlex.quote(ROOT)}"
-                                                         f"${{PYTHONPATH:+:$PYTHONPATH}}"])
+                                                         f"${{PYTHONPATH:+:$PYTHONPATH}}"],
+                                   slurm_additional_parameters={"hold": True})
     except (NameError, ValueError, TypeError) as e:
         raise UserError(f"--slurm: {first_line(e)[:300]} (the kit's keys: "
                         f"{', '.join(PARAMETERS)})") from None
     return executor
 
 
-class RunTask(submitit.helpers.Checkpointable):
-    """One run as a Slurm array task: main.py in a process of its own, its output in its log.txt."""
+# sbatch's reasons for refusing a job, and what to do about each.
+REFUSALS = (
+    (r"gres|gpu", "on a cluster or partition without GPUs add --slurm gpus=0 (sinfo -o '%P %G' "
+                  "lists each partition's GPUs)"),
+    (r"partition", "sinfo -s lists the partitions; choose one with --slurm partition=NAME"),
+    (r"time limit", "sinfo -s gives each partition's time limit; choose --slurm time= within it"),
+    (r"memory", "choose a smaller --slurm mem= (sinfo -o '%P %m' gives each partition's)"),
+    (r"account|qos|association", "sacctmgr show associations user=$USER lists your accounts "
+                                 "and QOS; choose them with --slurm account= qos="),
+)
 
-    def __init__(self, line: list[str], cwd: str, log: str) -> None:
-        self.line, self.cwd, self.log = line, cwd, log
+
+def refused(e: BaseException) -> UserError:
+    """sbatch's refusal as one sentence: its own reason, and the fix when the reason names one."""
+    reasons = [line.split("error:", 1)[-1].strip() for line in str(e).splitlines()
+               if "error" in line.lower()] or [first_line(e)]
+    reason = "; ".join(dict.fromkeys(r for r in reasons if r))[:300]
+    fix = next((fix for pattern, fix in REFUSALS if re.search(pattern, reason, re.I)),
+               "check the --slurm settings")
+    return UserError(f"sbatch refused the job: {reason}; {fix}; nothing was submitted or moved")
+
+
+def _submit(executor: Any, tasks: Sequence[Task]) -> list[Any]:
+    """Submit the tasks (held); sbatch's refusal is a UserError, with submitit's files removed."""
+    folder = os.path.join(tasks[0].cfg.out, "slurm")
+    before = set(os.listdir(folder)) if os.path.isdir(folder) else None
+    try:
+        with contextlib.redirect_stderr(io.StringIO()), executor.batch():  # submitit prints sbatch's
+            return [executor.submit(RunTask(command(t), command(resumed(t)), os.getcwd(), t.log))
+                    for t in tasks]
+    except submitit.core.utils.FailedJobError as e:
+        for name in set(os.listdir(folder)) - (before or set()) if os.path.isdir(folder) else ():
+            with contextlib.suppress(OSError):
+                os.remove(os.path.join(folder, name))
+        with contextlib.suppress(OSError):
+            if before is None:
+                os.rmdir(folder)
+        raise refused(e) from None
+
+
+class RunTask(submitit.helpers.Checkpointable):
+    """One run as a Slurm array task: main.py in a process of its own, its output in its log.txt.
+
+    line starts the run; requeued (launch.command of launch.resumed) continues it, as every
+    requeue of it runs, however many times it is preempted.
+    """
+
+    def __init__(self, line: list[str], requeued: list[str], cwd: str, log: str) -> None:
+        self.line, self.requeued, self.cwd, self.log = line, requeued, cwd, log
         self.process: subprocess.Popen | None = None
 
     def __call__(self) -> int:
@@ -124,8 +190,8 @@ class RunTask(submitit.helpers.Checkpointable):
             deadline = time.monotonic() + 60  # it saves nothing new: the last epoch is on disk
             while self.process.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.2)
-        resumed = RunTask([*self.line, "--set", "resume=true"], self.cwd, self.log)
-        return submitit.helpers.DelayedSubmission(resumed)
+        again = RunTask(self.requeued, self.requeued, self.cwd, self.log)
+        return submitit.helpers.DelayedSubmission(again)
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "process": None}  # a process does not pickle; a requeue starts one
@@ -138,16 +204,23 @@ def run(tasks: Sequence[Task], executor: Any, wait: bool = True,
     progress = progress or Progress()
     if not tasks:
         return Outcome()
-    for task in tasks:
-        if not task.cfg.resume:
-            moved = writer.set_aside(task.dir)  # here, so that the new log.txt is not moved with it
-            if moved:
-                progress.event(f"{task.dir} held an earlier run: moved it to {moved}")
-            os.makedirs(task.dir, exist_ok=True)
-            open(task.log, "w").close()
-    with executor.batch():
-        jobs = [executor.submit(RunTask(command(t), os.getcwd(), t.log)) for t in tasks]
+    jobs = _submit(executor, tasks)
     array = jobs[0].job_id.split("_")[0]
+    try:  # accepted and held: only now is an earlier run moved, before a task can start
+        for task in tasks:
+            if not task.cfg.resume:
+                moved = writer.set_aside(task.dir)  # so that the new log.txt is not moved with it
+                if moved:
+                    progress.event(f"{task.dir} held an earlier run: moved it to {moved}")
+                os.makedirs(task.dir, exist_ok=True)
+                open(task.log, "w").close()
+    except BaseException as e:
+        subprocess.run(["scancel", array], capture_output=True, timeout=60)
+        if isinstance(e, OSError):
+            raise UserError(f"{task.dir}: cannot set the earlier run aside or write its log.txt "
+                            f"({e.strerror or e}); Slurm job {array} was cancelled") from None
+        raise
+    _release(array)
     out = tasks[0].cfg.out
     what = f"job array {array}" if len(jobs) > 1 else f"job {array}"
     progress.event(f"submitted {len(jobs)} run(s) as Slurm {what} (submitit's files: "
@@ -159,6 +232,20 @@ def run(tasks: Sequence[Task], executor: Any, wait: bool = True,
                        f"again only what did not finish)")
         return Outcome()
     return _wait(list(zip(tasks, jobs)), array, progress)
+
+
+def _release(array: str) -> None:
+    """Let the held tasks start; a UserError if they are still held after it."""
+    release = subprocess.run(["scontrol", "release", array], capture_output=True, text=True,
+                             timeout=60)
+    if release.returncode == 0:  # it also fails for a task that is released but cannot run yet
+        return
+    reasons = subprocess.run(["squeue", "-h", "-r", "-j", array, "-o", "%r"], capture_output=True,
+                             text=True, timeout=60).stdout
+    if "held" in reasons.lower():
+        raise UserError(f"Slurm job {array} was submitted held and scontrol could not release it "
+                        f"({first_line(release.stderr or 'no reason given')}); scontrol release "
+                        f"{array} starts it, scancel {array} drops it")
 
 
 def _wait(pending: list[tuple[Task, Any]], array: str, progress: Progress) -> Outcome:

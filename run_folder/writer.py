@@ -263,9 +263,9 @@ class RunFolder:
         return (f"the checkpoint of epoch {self.checkpointed} is kept and --resume continues from it"
                 if self.checkpointed else "no epoch had finished, so nothing was saved")
 
-    def mark_interrupted(self, epoch: int) -> str:
+    def mark_interrupted(self, epoch: int, how: str = "interrupted") -> str:
         """Leave INTERRUPTED.txt in the run's folder; returns the one-line message."""
-        message = f"{self.step}: interrupted during epoch {epoch}; {self.kept()}"
+        message = f"{self.step}: {how} during epoch {epoch}; {self.kept()}"
         with contextlib.suppress(OSError):  # a full disk must not hide the interruption itself
             with open(os.path.join(self.dir, INTERRUPTED), "w") as f:
                 f.write(f"{message}\n(at {time.strftime('%Y-%m-%d %H:%M:%S')}; add --resume to the "

@@ -63,7 +63,12 @@ def test_ctrl_c_keeps_the_last_epoch_and_resume_matches_an_uninterrupted_run(tmp
     assert same_metrics(read_metrics(run_dir), read_metrics(tmp_path / "whole" / "CNN5b"))
 
 
-def test_ctrl_c_from_a_shell_stops_with_one_line_and_exit_code_130(tmp_path):
+@pytest.mark.parametrize("signum, code, how", [
+    (signal.SIGINT, 130, "interrupted"),
+    # kill, timeout, docker stop, systemd and scancel send SIGTERM: taken as Ctrl-C, exit 128 + 15.
+    (signal.SIGTERM, 143, "stopped by SIGTERM"),
+])
+def test_ctrl_c_or_sigterm_from_a_shell_stops_with_one_line(signum, code, how, tmp_path):
     out = tmp_path / "runs"
     process = subprocess.Popen(
         [sys.executable, os.path.join(ROOT, "main.py"), "CNN2", "--dataset", "synthetic",
@@ -72,15 +77,32 @@ def test_ctrl_c_from_a_shell_stops_with_one_line_and_exit_code_130(tmp_path):
     deadline = time.monotonic() + 120
     while not (out / "CNN2" / "checkpoint.pt").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     _, err = process.communicate(timeout=60)
-    assert process.returncode == 130, err
+    assert process.returncode == code, err
     assert "Traceback" not in err
-    lines = [line for line in err.splitlines() if "interrupted" in line]
-    assert len(lines) == 1 and lines[0].startswith("CNN2: interrupted during epoch "), err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"CNN2: {how} during epoch "), err
     kept = torch.load(out / "CNN2" / "checkpoint.pt", weights_only=True)["epoch"]
     assert f"the checkpoint of epoch {kept} is kept" in lines[0]
-    assert (out / "CNN2" / run_folder.INTERRUPTED).exists()
+    assert (out / "CNN2" / run_folder.INTERRUPTED).read_text().startswith(lines[0])
+
+
+@pytest.mark.parametrize("script", ["main.py", "results.py"])
+def test_ctrl_c_while_a_command_still_imports_is_one_line(script, tmp_path):
+    """Ctrl-C just after the first of the command's own imports, while torch's are still to come."""
+    process = subprocess.Popen(
+        [sys.executable, "-X", "importtime", os.path.join(ROOT, script), "--out", str(tmp_path)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = []  # -X importtime: a line on stderr as each module is imported
+    for line in process.stderr:
+        seen.append(line)
+        if len(seen) > 1 and seen[-2].rstrip().endswith("| errors"):  # then the handler is in
+            process.send_signal(signal.SIGINT)
+            break
+    err = "".join(seen) + process.communicate(timeout=60)[1]
+    said = [line for line in err.splitlines() if line.strip() and not line.startswith("import time:")]
+    assert process.returncode == 130 and said == ["interrupted while starting: nothing was done"], err
 
 
 def test_ctrl_c_while_a_checkpoint_is_written_lets_it_finish(tmp_path, monkeypatch):

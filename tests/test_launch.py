@@ -17,7 +17,7 @@ import run_folder
 from run_folder import reader
 from experiments import load_experiment, resolve_path
 from helpers import ROOT, read_metrics
-from launch import Task, command, local
+from launch import Task, command, local, resumed
 
 TINY = ["--dataset", "synthetic", "--subset", "128", "--batch-size", "64", "--device", "cpu"]
 BROKEN = textwrap.dedent("""\
@@ -103,6 +103,23 @@ def test_runs_are_placed_on_the_gpus_in_turn(visible, gpus, expected, monkeypatc
     assert local.slots(tasks, 3, gpus) == expected
     cpu = [Task(exp, dataclasses.replace(exp.config, device="cpu"))] * 4
     assert local.slots(cpu, 3, gpus) == [None] * 3
+
+
+@pytest.mark.parametrize("resume", [False, True])
+def test_every_requeue_of_a_slurm_task_continues_its_run(resume):
+    """A task requeued once, twice, ..., by Slurm runs the command its child accepts: the run's
+    settings and --resume once, whether or not the command that submitted it had --resume."""
+    slurm = pytest.importorskip("launch.slurm")
+    exp = load_experiment(resolve_path("001-A"))
+    task = Task(exp, dataclasses.replace(exp.config, dataset="synthetic", seed=3, resume=resume,
+                                         num_classes=10))  # as main.resolve_config derives it
+    tasks = [slurm.RunTask(command(task), command(resumed(task)), ROOT, "log.txt")]
+    for _ in range(3):
+        tasks.append(tasks[-1].checkpoint().function)
+    for n, run_task in enumerate(tasks):
+        args = main.build_parser().parse_args(run_task.line[3:])
+        child = main.resolve_config(exp, args, main.parse_settings(args.settings, main.given_options(args)))
+        assert child == dataclasses.replace(task.cfg, resume=resume or n > 0)
 
 
 @pytest.mark.parametrize("seeded", [False, True])

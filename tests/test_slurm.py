@@ -1,9 +1,12 @@
 """--executor slurm against a real Slurm: the single-node cluster .ci/slurm.sh starts (CI always
 does; elsewhere the tests say why they skip)."""
+import re
 import shutil
 import subprocess
+import time
 
 import pytest
+import torch
 
 import main
 import results
@@ -57,11 +60,79 @@ def test_a_job_array_of_two_seeds_runs_and_is_aggregated(tmp_path, monkeypatch, 
     assert table_rows((out / "results" / "001.md").read_text())["001-A"][4] == row[4]
 
 
-def test_bad_slurm_settings_are_refused_before_anything_is_submitted(tmp_path, capsys):
-    for setting, message in (("time=soon", "'soon' is not a valid time"),
-                             ("colour=blue", "Unknown argument 'colour'")):
-        assert main.main(["001-A", "--executor", "slurm", "--slurm", setting, *TINY,
-                          "--out", str(tmp_path)]) == 2
-        err = capsys.readouterr().err.strip().splitlines()
-        assert len(err) == 1 and message in err[0], err
-    assert not (tmp_path / "slurm").exists() and not (tmp_path / "001-A").exists()
+@pytest.mark.parametrize("settings, message", [
+    (["time=soon"], "--slurm time=soon: 'soon' is not a valid time"),
+    (["colour=blue"], "Unknown argument 'colour'"),
+    (["time=0"], "--slurm time=0: time is at least 1 (minute; Slurm would take 0 as no limit"),
+    (["gpus=-1"], "--slurm gpus=-1: gpus is at least 0"),
+    (["cpus=0"], "--slurm cpus=0: cpus is at least 1"),
+    (["mem=0"], "--slurm mem=0: mem is at least 1M"),
+    (["gpus=0", "gpus=1"], "--slurm gpus=0 and --slurm gpus=1 both set gpus; give it once"),
+    # sbatch's own refusals: its reason quoted, with the fix. The test cluster has no GPUs.
+    ([], "sbatch refused the job: Invalid generic resource (gres) specification; on a cluster or "
+         "partition without GPUs add --slurm gpus=0"),
+    (["gpus=0", "partition=nope"], "sbatch refused the job: invalid partition specified: nope"),
+])
+def test_bad_slurm_settings_are_refused_before_anything_is_moved(settings, message, tmp_path,
+                                                                    capsys):
+    earlier = tmp_path / "001-A"
+    earlier.mkdir()
+    (earlier / run_folder.METRICS).write_text("an earlier run\n")
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    code = main.main(["001-A", "--executor", "slurm", *(["--slurm", *settings] if settings else []),
+                      *TINY, "--out", str(tmp_path)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and message in err[0], err
+    if "partition" in settings:
+        assert "sinfo -s lists the partitions" in err[0]
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def _until(done, what: str, timeout: float = 240.0) -> None:
+    """Wait until done() holds; fail naming `what` after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, f"waited {timeout:.0f} s for {what}"
+        time.sleep(0.2)
+
+
+def test_a_resumed_task_preempted_twice_finishes_as_an_uninterrupted_run(tmp_path, capsys):
+    """A --resume command's task, preempted twice (the signal Slurm sends before a time limit or a
+    preemption), is requeued twice and ends with the metrics of a run never stopped."""
+    short = ["001-A", "--dataset", "synthetic", "--subset", "256", "--device", "cpu", "--seed", "3"]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the task computes (cpus=1): the same sums in the same order
+    try:
+        assert main.main([*short, "--epochs", "8", "--out", str(tmp_path / "straight")]) == 0
+        out = tmp_path / "runs"
+        assert main.main([*short, "--epochs", "2", "--out", str(out)]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    capsys.readouterr()
+    assert main.main([*short, "--epochs", "8", "--out", str(out), "--resume", "--executor", "slurm",
+                      "--no-wait", "--slurm", "gpus=0", "cpus=1", "time=10"]) == 0
+    job = re.search(r"as Slurm job (\d+)", capsys.readouterr().out).group(1)
+    log = out / "001-A" / run_folder.LOG
+
+    def starts() -> list[str]:  # each start's part of log.txt: the command, then what it printed
+        return re.split(r"(?m)^\$ ", log.read_text())[1:] if log.exists() else []
+
+    try:
+        for restart in (0, 1):  # preempted once it has trained an epoch of its own
+            _until(lambda: len(starts()) > restart and re.search(r"(?m)^001-A epoch", starts()[restart]),
+                   f"start {restart} of job {job} to train an epoch")
+            subprocess.run(["scancel", "--signal=USR2", job], check=True, timeout=30)
+            _until(lambda: len(starts()) > restart + 1, f"job {job} to be requeued ({restart + 1})")
+        _until(lambda: job not in subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True,
+                                                 text=True, timeout=30).stdout.split(),
+               f"job {job} to end")
+    finally:
+        subprocess.run(["scancel", job], timeout=30)  # a failed test leaves nothing in the queue
+    parts = starts()
+    assert len(parts) == 3, log.read_text()
+    assert [f"restart {n})" in p.splitlines()[0] for n, p in enumerate(parts)] == [True] * 3
+    assert all(p.splitlines()[0].count("--resume") == 1 for p in parts), log.read_text()
+    assert ["interrupted during epoch" in p for p in parts] == [True, True, False], log.read_text()
+    assert reader.run_state(str(out / "001-A"), 8) == reader.FINISHED
+    drop = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+    assert drop(read_metrics(out / "001-A")) == drop(read_metrics(tmp_path / "straight" / "001-A"))
