@@ -8,20 +8,21 @@ if __name__ == "__main__":  # Ctrl-C during the imports below (seconds, torch's)
 
 import argparse
 import dataclasses
+import re
 import sys
 from typing import Any, Sequence
 
 import torch
 
-import capture
 import data
 import devices
 import launch
 import optimizers
 import pages
 import pages.markdown
-import results
-from run_folder import checkpoint, reader, writer
+import train
+from figures.common import seed_curves
+from run_folder import reader, writer
 from config import DERIVED, Config, check_config, check_value, parse_value
 from errors import OneLineParser, UserError
 from experiments import (REPORTS, Experiment, build_model, check_model_fits, expand, listing,
@@ -101,11 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train each step once per seed, each run in OUT/<step>/seed-<S>/; the tables "
                         "give each figure as mean ± std (n) and a verdict against the report "
                         "(default: one run, seeded by --seed, in OUT/<step>/)")
-    p.add_argument("--jobs", type=executor.parse_jobs, metavar="N",
+    p.add_argument("--jobs", type=parse_jobs, metavar="N",
                    help="run up to N runs at the same time, each in a process of its own with its "
                         "output in its folder's log.txt, sharing the CPU's cores or the GPUs "
                         "(default: one after the other in this process)")
-    p.add_argument("--gpus", type=executor.parse_gpus, metavar="LIST",
+    p.add_argument("--gpus", type=parse_gpus, metavar="LIST",
                    help="with --jobs: the CUDA devices to place the runs on, e.g. 0,1; several runs "
                         "may share one (default: every visible GPU)")
     p.add_argument("--executor", choices=("local", "slurm"), default="local",
@@ -120,6 +121,38 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --executor slurm: submit, print the job id and how to collect the "
                         "results later, and return")
     return p
+
+
+def parse_jobs(text: str) -> int:
+    """argparse's type for --jobs: a whole number of runs, at least 1."""
+    if not re.fullmatch(r"\d+", text.strip()) or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of runs, at least 1")
+    return int(text)
+
+
+def parse_gpus(text: str) -> list[int]:
+    """argparse's type for --gpus: GPU numbers such as 0 or 0,1."""
+    if not re.fullmatch(r"\d+(,\d+)*", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of GPU numbers such as 0 or 0,1")
+    return [int(g) for g in text.split(",")]
+
+
+def check_options(args: argparse.Namespace, settings: dict[str, Any]) -> None:
+    """Refuse options that contradict each other (seeds, jobs, GPUs, the executor)."""
+    if args.seeds is not None and (args.seed is not None or "seed" in settings):
+        raise UserError("--seeds and --seed both set the seed: give one (--seeds 0 1 2 trains each "
+                        "step once per seed, --seed S once)")
+    twice = [s for i, s in enumerate(args.seeds or []) if s in args.seeds[:i]]
+    if twice:
+        raise UserError(f"--seeds: seed {twice[0]} is given twice")
+    if args.gpus is not None and not args.jobs:
+        raise UserError("--gpus places the runs of --jobs N: add --jobs")
+    if args.executor == "slurm" and args.jobs:
+        raise UserError("--jobs with --executor slurm: Slurm runs as many at once as the cluster "
+                        "allows (--slurm parallel=N caps it)")
+    if args.executor != "slurm" and (args.slurm or args.no_wait):
+        raise UserError(f"{'--slurm' if args.slurm else '--no-wait'} goes with --executor slurm")
+
 
 
 def parse_settings(pairs: Sequence[str],
@@ -175,7 +208,7 @@ def resolve_config(exp: Experiment, args: argparse.Namespace,
     return dataclasses.replace(cfg, num_classes=data.NUM_CLASSES.get(source, exp.config.num_classes))
 
 
-def summary(exp: Experiment, cfg: Config) -> None:
+def print_architecture(exp: Experiment, cfg: Config) -> None:
     """Print the step's architecture, its input and output shapes and its trainable parameters."""
     cfg = dataclasses.replace(cfg, pretrained=False)  # the count needs no weights
     model = build_model(exp, cfg).eval()
@@ -190,30 +223,24 @@ def summary(exp: Experiment, cfg: Config) -> None:
 
 def _tables(cfgs: list[Config], tasks: list[launch.Task], outcome: launch.Outcome) -> str:
     """The results tables of the runs just made or found finished (pages.markdown.tables); for a step
-    with several seeds, also their mean curves with the min-max band (results.seed_curves)."""
+    with several seeds, also their mean curves with the min-max band (figures.common.seed_curves)."""
     by_step: dict[str, list[reader.Run]] = {}
     for t in tasks:
         if outcome.status.get(t.name) == launch.OK and (r := reader.attempt_read(t.dir, [])):
             by_step.setdefault(t.cfg.step, []).append(r)
     for several in by_step.values():
         several.sort(key=lambda r: r.config.seed)  # the finished ones were found first
-        results.seed_curves(several)
+        seed_curves(several)
     return pages.markdown.tables(list(dict.fromkeys(c.step for c in cfgs)), by_step,
                                  launch.step_status(tasks, outcome))
 
 
-def _check(args: argparse.Namespace) -> tuple[list[Experiment], list[Config]]:
-    """Every step's experiment and config, and the options checked: all before anything is trained."""
+def _configs(args: argparse.Namespace) -> tuple[list[Experiment], list[Config]]:
+    """Every step's experiment and its config from the options, the options checked together."""
     settings = parse_settings(args.settings, given_options(args))
-    executor.check_options(args, settings)
+    check_options(args, settings)
     exps = once([load_experiment(resolve_path(n)) for n in expand(args.experiments)])
-    cfgs = [resolve_config(e, args, settings) for e in exps]
-    for cfg in cfgs:
-        check_config(cfg)
-    for device, precision, captures in dict.fromkeys((c.device, c.precision, c.capture) for c in cfgs):
-        devices.resolve_precision(precision, devices.resolve_device(device))
-        capture.check_device(captures, devices.resolve_device(device))
-    return exps, cfgs
+    return exps, [resolve_config(e, args, settings) for e in exps]
 
 
 def _check_data(cfgs: list[Config]) -> None:
@@ -239,15 +266,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         # Check every step before training any: a typo in the last should not wait for the first.
-        exps, cfgs = _check(args)
+        exps, cfgs = _configs(args)
         if args.summary:
             for exp, cfg in zip(exps, cfgs):
-                summary(exp, cfg)
+                check_config(cfg)
+                print_architecture(exp, cfg)
             return 0
-        _check_data(cfgs)
         tasks, finished = launch.plan(exps, cfgs, args.seeds)
-        for task in (t for t in tasks if t.cfg.resume):  # one that cannot be resumed, before any trains
-            checkpoint.read_for_resume(task.dir, task.cfg)
+        for task in finished:  # not trained again, but checked as any run is
+            train.prepare(task.exp, dataclasses.replace(task.cfg, resume=False), task.seeded)
+        # Each run once: its config checked, its device and precision, its checkpoint (--resume).
+        tasks = [dataclasses.replace(t, prepared=train.prepare(t.exp, t.cfg, t.seeded)) for t in tasks]
+        _check_data(cfgs)
         execute = executor.choose(args, cfgs)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -257,8 +287,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return errors.exit_code(e)
 
     _plan(args, tasks, cfgs, execute is launch.run_here)
-    if execute is not launch.run_here:
-        data.load_dataset.cache_clear()  # each run loads the data in its own process
+    if execute is not launch.run_here:  # each run is prepared, and loads its data, in its own process
+        tasks = [dataclasses.replace(t, prepared=None) for t in tasks]
+        data.load_dataset.cache_clear()
     for task in finished:
         print(f"{task.name}: --resume: {reader.finished_line(task.dir, task.cfg.epochs)}")
     try:

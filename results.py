@@ -37,11 +37,12 @@ from config import Config
 from errors import OneLineParser, UserError
 from experiments import REPORTS, STEPS, Report
 from figures import notes as figure_notes
+from figures.common import seed_curves
 from figures.context import results_dir
 from pages import tensorboard
 from pages.markdown import comparisons, results_markdown, results_table, verdicts_text
 from run_folder.reader import Run
-from summary import DEFAULT_COLUMNS, mean_history
+from summary import DEFAULT_COLUMNS
 
 
 # ---------------------------------------------------------------------------------------------
@@ -216,21 +217,6 @@ def _curves(step_runs: list[Run]) -> list[str]:
         written.append(path)
         written += _confusion(run)
     return written + seed_curves(reader.compared(step_runs))
-
-
-def seed_curves(several: Sequence[Run]) -> list[str]:
-    """<out>/<step>/seeds_loss_accuracy.png: the seeds' mean per epoch with their min-max band."""
-    if len(several) < 2:
-        return []
-    mean, low, high = mean_history([r.history for r in several])
-    if not mean:
-        return []
-    path = os.path.join(os.path.dirname(several[0].dir), run_folder.SEEDS_CURVES)
-    plotting.plot_loss_accuracy(mean, f"{several[0].step}, mean of {len(several)} seeds", path,
-                                low=low, high=high,
-                                footnote=figure_notes.footnote({several[0].step: several[0]},
-                                                               loss=True))
-    return [path]
 
 
 def _write(path: str, text: str) -> list[str]:

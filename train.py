@@ -14,6 +14,7 @@ import itertools
 import math
 import os
 import time
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
 import torch
@@ -125,21 +126,42 @@ def evaluate(model: nn.Module, loader: Iterable, device: torch.device,
 # One run, top to bottom
 # ---------------------------------------------------------------------------------------------
 
-def run(exp: Experiment, cfg: Config, seeded: bool = False) -> dict[str, Any]:
-    """Train one experiment under cfg; returns its figures (summarize), device and folder.
+@dataclass(frozen=True)
+class Prepared:
+    """One run, checked and ready to train: made once per run (prepare), before any run trains."""
 
-    seeded: the run is one of several seeds (--seeds) and has its own folder, <out>/<step>/seed-<seed>/.
-    """
+    exp: Experiment
+    cfg: Config  # checked; precision as it computes ("auto" resolved on its device)
+    device: torch.device
+    seeded: bool = False  # one of --seeds: its folder is <out>/<step>/seed-<seed>/
+    checkpoint: dict[str, Any] | None = None  # what --resume goes on from (cfg.resume)
+    capture_text: str = ""  # whether it captures its step as a CUDA graph, and why (capture.decide)
+
+    @property
+    def dir(self) -> str:
+        """The run's folder."""
+        return run_folder.run_dir(self.cfg.out, self.cfg.step, self.cfg.seed if self.seeded else None)
+
+
+def prepare(exp: Experiment, cfg: Config, seeded: bool = False) -> Prepared:
+    """Check a run's config, resolve its device, precision and step capture, read its checkpoint
+    (--resume): every refusal of a run, before anything is written."""
     check_config(cfg)
     device = resolve_device(cfg.device)
     cfg = dataclasses.replace(cfg, precision=resolve_precision(cfg.precision, device))  # as used
-    set_float32_math(device)  # IEEE fp32 on CUDA (no TF32), recorded in config.json's environment
     captured, capture_text = capture.decide(cfg.capture, cfg.optimizer, cfg.compile, cfg.batch_size,
                                             cfg.image_size, device)
     cfg = dataclasses.replace(cfg, capture="on" if captured else "off")  # as used, in config.json
+    ready = Prepared(exp, cfg, device, seeded, capture_text=capture_text)
+    return dataclasses.replace(ready, checkpoint=read_for_resume(ready.dir, cfg)) if cfg.resume \
+        else ready
+
+
+def run(task: Prepared) -> dict[str, Any]:
+    """Train one prepared run; returns its figures (summarize), device and folder."""
+    exp, cfg, device, ckpt, seeded = task.exp, task.cfg, task.device, task.checkpoint, task.seeded
+    set_float32_math(device)  # IEEE fp32 on CUDA (no TF32), recorded in config.json's environment
     set_determinism(cfg.deterministic, device)  # before CUDA's first use: cuBLAS reads it then
-    folder_dir = run_folder.run_dir(cfg.out, cfg.step, cfg.seed if seeded else None)
-    ckpt = read_for_resume(folder_dir, cfg) if cfg.resume else None  # before the data
     torch.manual_seed(cfg.seed)
 
     loaders = make_loaders(exp, cfg, device)
@@ -155,11 +177,12 @@ def run(exp: Experiment, cfg: Config, seeded: bool = False) -> dict[str, Any]:
     history: list[dict[str, float]] = []
     stopper = EarlyStopping(cfg.early_stopping, cfg.monitor, cfg.patience, cfg.min_delta)
     if ckpt is not None:
-        stopper, history = restore(ckpt, os.path.join(folder_dir, run_folder.CHECKPOINT), exp,
+        stopper, history = restore(ckpt, os.path.join(task.dir, run_folder.CHECKPOINT), exp,
                                    cfg, model, optimizer, loaders.random)
-    step = capture.make_step(step_model, optimizer, device, cfg.precision, captured)  # after restore
+    step = capture.make_step(step_model, optimizer, device, cfg.precision,
+                             cfg.capture == "on")  # after restore
 
-    folder = RunFolder(folder_dir, exp, cfg, model, optimizer, loaders.random, stopper,
+    folder = RunFolder(task.dir, exp, cfg, model, optimizer, loaders.random, stopper,
                        keeps_best=loaders.val is not None)
     folder.start(device, history, resumed=ckpt is not None)
     split = f", {loaders.val_images} validation ({cfg.val_split})" if loaders.val is not None else ""
@@ -169,7 +192,7 @@ def run(exp: Experiment, cfg: Config, seeded: bool = False) -> dict[str, Any]:
           f"{loaders.train_images} "
           f"training{split} and {loaders.test_images} test images of {cfg.dataset}; {cfg.optimizer} "
           f"lr {cfg.lr:g}; train data {loaders.train.description}"
-          + (f"; {capture_text}" if capture_text else "")
+          + (f"; {task.capture_text}" if task.capture_text else "")
           + (f"; resuming after epoch {len(epoch_rows(history))}" if history else ""))
 
     fit(cfg, model, step_model, optimizer, loaders, stopper, history, folder, device, step)

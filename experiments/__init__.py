@@ -160,8 +160,25 @@ class Experiment:
     config: Config
 
 
+_LOADED: dict[tuple[str, int, int], Experiment] = {}  # load_experiment's, by path, time and size
+
+
 def load_experiment(path: str) -> Experiment:
-    """Import an experiment file by path and check that it declares what a run needs."""
+    """Import an experiment file by path and check that it declares what a run needs.
+
+    Each file is executed once while it is unchanged (its modification time and size): a command
+    that reads every step's runs asks for the same files many times.
+    """
+    if os.path.isfile(path):
+        stat = os.stat(path)
+        key = (path, stat.st_mtime_ns, stat.st_size)
+        if key not in _LOADED:
+            _LOADED[key] = _load(path)
+        return _LOADED[key]
+    return _load(path)  # refused, in a sentence
+
+
+def _load(path: str) -> Experiment:
     if os.path.isdir(path):
         report = next((r for r in REPORTS if os.path.samefile(r.folder, path)), None)
         if report is not None:

@@ -1,8 +1,9 @@
-"""What several reports' figures share: the overlay of one metric across a sweep's steps, and a
-report's step order (which gives each step its look)."""
+"""What several reports' figures share: the overlay of one metric across a sweep's steps, a
+report's step order (which gives each step its look), and a step's seeds' mean curves."""
 from __future__ import annotations
 
 import os
+from typing import Sequence
 
 import plotting
 import run_folder
@@ -11,6 +12,7 @@ from experiments import REPORTS
 from figures import notes
 from figures.context import Context
 from run_folder.reader import Run
+from summary import mean_history
 
 
 def steps_of(report: str) -> tuple[str, ...]:
@@ -48,3 +50,17 @@ def curves(run: Run, ctx: Context) -> list[str]:
     if run.seeded:
         return [os.path.join(os.path.dirname(run.dir), run_folder.SEEDS_CURVES)]
     return [os.path.join(run.dir, run_folder.CURVES)]
+
+
+def seed_curves(several: Sequence[Run]) -> list[str]:
+    """<out>/<step>/seeds_loss_accuracy.png: the seeds' mean per epoch with their min-max band."""
+    if len(several) < 2:
+        return []
+    mean, low, high = mean_history([r.history for r in several])
+    if not mean:
+        return []
+    path = os.path.join(os.path.dirname(several[0].dir), run_folder.SEEDS_CURVES)
+    plotting.plot_loss_accuracy(mean, f"{several[0].step}, mean of {len(several)} seeds", path,
+                                low=low, high=high,
+                                footnote=notes.footnote({several[0].step: several[0]}, loss=True))
+    return [path]

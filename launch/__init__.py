@@ -22,7 +22,7 @@ import signal
 import sys
 import traceback
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 if TYPE_CHECKING:
     from config import Config
@@ -40,6 +40,9 @@ class Task:
     exp: Experiment
     cfg: Config  # cfg.seed is the run's; cfg.resume: continue from its checkpoint
     seeded: bool = False  # one of --seeds: its folder is <out>/<step>/seed-<seed>/
+    # train.prepare's record of it, made once by main.py for the runs of this process (run_here);
+    # a run in a process of its own (--jobs, Slurm) prepares itself there.
+    prepared: Any = field(default=None, compare=False, repr=False)
 
     @property
     def dir(self) -> str:
@@ -197,7 +200,8 @@ def _estimate(tasks: Sequence[Task], seconds: float, units: float) -> str:
 
 
 def run_here(tasks: list[Task]) -> Outcome:
-    """The runs one after the other in this process, as a command without --jobs makes them."""
+    """The runs one after the other in this process, as a command without --jobs makes them; each
+    task as main.py prepared it (Task.prepared)."""
     import data
     import train
     from errors import Interrupted, TrainingError, UserError, exit_code
@@ -208,7 +212,7 @@ def run_here(tasks: list[Task]) -> Outcome:
             print(f"run {k} of {len(tasks)}: {task.name}{_estimate(tasks[k - 1:], seconds, units)}",
                   flush=True)
         try:
-            figures = train.run(task.exp, task.cfg, task.seeded)
+            figures = train.run(task.prepared)
             outcome.status[task.name] = OK
             seconds += 60 * figures["minutes"]
             units += figures["epochs"] * data.sizes(task.cfg.dataset, task.cfg.subset)[0]

@@ -71,8 +71,8 @@ def templates() -> Any:
 def write_pages(out: str, drawn: Mapping[str, Drawn | None],
                 problems: list[str] | None = None) -> list[str]:
     """OUT/results/index.html and the pages of the reports in `drawn` (None: their figures were
-    not drawn by this command); another report's page is written only if it has none yet, so
-    that every link of the index leads somewhere. Returns the files written."""
+    not drawn by this command); the index links the reports that have a page. Returns the files
+    written."""
     folder, problems = results_dir(out), problems if problems is not None else []
     os.makedirs(folder, exist_ok=True)
     every = {r.id: {s: reader.read_step(out, s, problems) for s in r.steps} for r in REPORTS}
@@ -83,7 +83,7 @@ def write_pages(out: str, drawn: Mapping[str, Drawn | None],
                 for r in REPORTS}
     written = []
     for report in REPORTS:
-        if report.id in drawn or not os.path.isfile(os.path.join(folder, f"{report.id}.html")):
+        if report.id in drawn:
             written.append(write_report(folder, report, found[report.id], compared[report.id],
                                         drawn.get(report.id)))
     others = os.path.isfile(os.path.join(folder, "other.md"))
@@ -110,7 +110,7 @@ def write_index(folder: str,
                 others: bool = False) -> str:
     """Write folder/index.html (every report, its runs, how many reproduced) and the stylesheet."""
     shutil.copyfile(os.path.join(HERE, STYLE), os.path.join(folder, STYLE))
-    rows = [index_row(report, found, compared) for report, found, compared in reports]
+    rows = [index_row(folder, report, found, compared) for report, found, compared in reports]
     path = os.path.join(folder, "index.html")
     _write(path, templates().get_template("index.html").render(
         reports=rows, others=others, style=STYLE, generated=time.strftime("%Y-%m-%d %H:%M")))
@@ -131,13 +131,16 @@ def href(path: str, folder: str) -> str:
 # What the index shows
 # ---------------------------------------------------------------------------------------------
 
-def index_row(report: Report, found: dict[str, list[Run]],
+def index_row(folder: str, report: Report, found: dict[str, list[Run]],
               compared: dict[str, Comparison]) -> dict[str, Any]:
-    """A report's line of the index: steps run, reproduced, training time, devices."""
+    """A report's line of the index: its page (if it has one), steps run, reproduced, training
+    time, devices."""
     done = [s for s in report.steps if found.get(s)]
     verdicts = [compared[s].verdict for s in done]
     every = [r for s in done for r in found[s]]
-    return {"id": report.id, "title": report.title, "page": f"{report.id}.html",
+    page = f"{report.id}.html"
+    return {"id": report.id, "title": report.title,
+            "page": page if os.path.isfile(os.path.join(folder, page)) else None,
             "steps": len(report.steps), "run": len(done), "runs": len(every),
             "reproduced": verdicts.count(REPRODUCED),
             "judged": verdicts.count(REPRODUCED) + verdicts.count(NOT_REPRODUCED)

@@ -150,7 +150,7 @@ def test_compiled_run_trains_the_compiled_model_and_saves_plain_weights(tmp_path
     exp = load_experiment(resolve_path("CNN2"))
     cfg = dataclasses.replace(exp.config, dataset="synthetic", subset=64, epochs=1, batch_size=32,
                               device="cpu", out=str(tmp_path), compile=True, step="CNN2")
-    train.run(exp, cfg)
+    train.run(train.prepare(exp, cfg))
     assert len(compiled) == 1
     state = torch.load(tmp_path / "CNN2" / "checkpoint.pt", weights_only=True)["model"]
     assert state and not any(k.startswith("_orig_mod") for k in state)

@@ -39,7 +39,7 @@ def small_cnn5b(tmp_path, **changes):
 
 def test_ctrl_c_keeps_the_last_epoch_and_resume_matches_an_uninterrupted_run(tmp_path, monkeypatch):
     exp, cfg = small_cnn5b(tmp_path, epochs=3)
-    train.run(exp, dataclasses.replace(cfg, out=str(tmp_path / "whole")))
+    train.run(train.prepare(exp, dataclasses.replace(cfg, out=str(tmp_path / "whole"))))
 
     real_step, calls = torch.optim.Adam.step, []
 
@@ -52,13 +52,13 @@ def test_ctrl_c_keeps_the_last_epoch_and_resume_matches_an_uninterrupted_run(tmp
     monkeypatch.setattr(torch.optim.Adam, "step", step_then_ctrl_c)
     with pytest.raises(Interrupted, match=r"CNN5b: interrupted during epoch 2; the checkpoint "
                                           r"of epoch 1 is kept and --resume continues from it"):
-        train.run(exp, cfg)
+        train.run(train.prepare(exp, cfg))
     monkeypatch.setattr(torch.optim.Adam, "step", real_step)
 
     run_dir = tmp_path / "runs" / "CNN5b"
     assert "interrupted during epoch 2" in (run_dir / run_folder.INTERRUPTED).read_text()
     assert torch.load(run_dir / "checkpoint.pt", weights_only=True)["epoch"] == 1
-    train.run(exp, dataclasses.replace(cfg, resume=True))
+    train.run(train.prepare(exp, dataclasses.replace(cfg, resume=True)))
     assert not (run_dir / run_folder.INTERRUPTED).exists()
     assert same_metrics(read_metrics(run_dir), read_metrics(tmp_path / "whole" / "CNN5b"))
 
@@ -117,7 +117,7 @@ def test_ctrl_c_while_a_checkpoint_is_written_lets_it_finish(tmp_path, monkeypat
 
     monkeypatch.setattr(torch, "save", save_with_ctrl_c)
     with pytest.raises(Interrupted, match="the checkpoint of epoch 2 is kept"):
-        train.run(exp, cfg)
+        train.run(train.prepare(exp, cfg))
     assert torch.load(tmp_path / "runs" / "CNN5b" / "checkpoint.pt", weights_only=True)["epoch"] == 2
 
 
@@ -146,7 +146,7 @@ def test_a_second_ctrl_c_exits_at_once(tmp_path, monkeypatch):
     monkeypatch.setattr(train, "train_one_epoch", ctrl_c)
     monkeypatch.setattr(writer.RunFolder, "mark_interrupted", second_ctrl_c)
     with pytest.raises(ExitedAtOnce) as exited:
-        train.run(exp, cfg)
+        train.run(train.prepare(exp, cfg))
     assert exited.value.args == (130,)
     assert signal.getsignal(signal.SIGINT) is before  # and the usual handler is back afterwards
 
@@ -205,19 +205,19 @@ def test_sigkill_while_writing_a_checkpoint_leaves_the_previous_one(tmp_path, ca
 ])
 def test_resume_with_other_data_says_what_differs(tmp_path, change, message):
     exp, cfg = small_cnn5b(tmp_path, subset=32)
-    train.run(exp, cfg)
+    train.run(train.prepare(exp, cfg))
     with pytest.raises(UserError, match=message):
-        train.run(exp, dataclasses.replace(cfg, resume=True, epochs=2, **change))
+        train.run(train.prepare(exp, dataclasses.replace(cfg, resume=True, epochs=2, **change)))
 
 
 def test_resume_with_a_changed_layer_says_which(tmp_path):
     exp, cfg = small_cnn5b(tmp_path, subset=32)
-    train.run(exp, cfg)
+    train.run(train.prepare(exp, cfg))
     wider = dataclasses.replace(exp, model=lambda c: type(exp.model(c))(
         widths=(8, 8, 8, 16), fc_units=64, dropout=0.25))
     with pytest.raises(UserError, match=r"holds another network .*'\(dropout\): "
                                         r"Dropout\(p=0.5.*' is now '\(dropout\): Dropout\(p=0.25"):
-        train.run(wider, dataclasses.replace(cfg, resume=True, epochs=2))
+        train.run(train.prepare(wider, dataclasses.replace(cfg, resume=True, epochs=2)))
 
 
 def truncated(path):
@@ -266,13 +266,13 @@ def test_a_checkpoint_that_would_run_code_is_refused_unrun(tmp_path):
     global PAYLOAD_RAN
     PAYLOAD_RAN = tmp_path / "payload-ran"
     exp, cfg = small_cnn5b(tmp_path, subset=32)
-    train.run(exp, cfg)
+    train.run(train.prepare(exp, cfg))
     path = tmp_path / "runs" / "CNN5b" / "checkpoint.pt"
     ckpt = torch.load(path, weights_only=True)
     ckpt["history"] = _Payload()
     torch.save(ckpt, path)
     with pytest.raises(UserError, match=r"checkpoint.pt is not a readable checkpoint"):
-        train.run(exp, dataclasses.replace(cfg, resume=True, epochs=2))
+        train.run(train.prepare(exp, dataclasses.replace(cfg, resume=True, epochs=2)))
     assert not PAYLOAD_RAN.exists()
     torch.load(path, weights_only=False)  # the payload is live: loading it unsafely runs it
     assert PAYLOAD_RAN.exists()
@@ -280,7 +280,7 @@ def test_a_checkpoint_that_would_run_code_is_refused_unrun(tmp_path):
 
 def test_resume_with_another_lr_uses_it(tmp_path, capsys):
     exp, cfg = small_cnn5b(tmp_path, subset=32)
-    train.run(exp, cfg)
+    train.run(train.prepare(exp, cfg))
     seen = []
     real = train.train_one_epoch
 
@@ -290,7 +290,7 @@ def test_resume_with_another_lr_uses_it(tmp_path, capsys):
 
     train.train_one_epoch, saved = spy, train.train_one_epoch
     try:
-        train.run(exp, dataclasses.replace(cfg, resume=True, epochs=2, lr=5e-4))
+        train.run(train.prepare(exp, dataclasses.replace(cfg, resume=True, epochs=2, lr=5e-4)))
     finally:
         train.train_one_epoch = saved
     assert seen == [5e-4]
@@ -301,9 +301,9 @@ def test_resume_with_another_lr_uses_it(tmp_path, capsys):
 
 def test_running_a_finished_step_again_moves_the_old_run_aside(tmp_path, capsys):
     exp, cfg = small_cnn5b(tmp_path, subset=32)
-    train.run(exp, cfg)
+    train.run(train.prepare(exp, cfg))
     old = (tmp_path / "runs" / "CNN5b" / "metrics.csv").read_text()
-    train.run(exp, dataclasses.replace(cfg, seed=1))
+    train.run(train.prepare(exp, dataclasses.replace(cfg, seed=1)))
     kept = [p for p in (tmp_path / "runs").iterdir() if p.name.startswith("CNN5b-")]
     assert len(kept) == 1 and (kept[0] / "metrics.csv").read_text() == old
     assert run_folder.SET_ASIDE.fullmatch(kept[0].name)  # report.py leaves such folders out
@@ -327,7 +327,7 @@ def test_nan_in_a_later_epoch_keeps_the_last_good_checkpoint(tmp_path):
     try:
         with pytest.raises(TrainingError, match=r"nan at epoch 2, batch 5; stopped, the "
                                                 r"checkpoint of epoch 1 is kept"):
-            train.run(exp, cfg)
+            train.run(train.prepare(exp, cfg))
     finally:
         torch.nn.Linear.forward = real_forward
     ckpt = torch.load(tmp_path / "runs" / "CNN5b" / "checkpoint.pt", weights_only=True)
@@ -377,7 +377,7 @@ def test_too_little_free_space_is_refused_before_training(tmp_path, monkeypatch)
     monkeypatch.setattr(train, "train_one_epoch", lambda *a: pytest.fail("it trained"))
     with pytest.raises(UserError, match=r"runs.CNN5b: 5 MB free on its disk, but this step's "
                                         r"checkpoints need about \d+ MB"):
-        train.run(exp, cfg)
+        train.run(train.prepare(exp, cfg))
 
 
 def test_disk_full_while_saving_names_the_folder_and_keeps_the_last_checkpoint(tmp_path):
@@ -395,7 +395,7 @@ def test_disk_full_while_saving_names_the_folder_and_keeps_the_last_checkpoint(t
     try:
         with pytest.raises(UserError, match=r"could not write to .*runs.CNN5b \(No space left on "
                                             r"device\); the checkpoint of epoch 1 is kept"):
-            train.run(exp, cfg)
+            train.run(train.prepare(exp, cfg))
     finally:
         torch.save = real_save
     run_dir = tmp_path / "runs" / "CNN5b"

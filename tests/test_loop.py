@@ -77,7 +77,7 @@ def test_the_lr_of_epoch_e_is_lr_times_decay_to_the_e_minus_1(tmp_path, monkeypa
         return one_epoch(model, loader, optimizer, device, desc, **kwargs)
 
     monkeypatch.setattr(train, "train_one_epoch", spy)
-    train.run(exp, cfg)
+    train.run(train.prepare(exp, cfg))
     assert seen == [[0.04], [0.02], [0.01]]
 
 
@@ -194,7 +194,7 @@ def test_early_stopping_state_round_trips(rule):
 
 def test_best_pt_holds_the_best_validation_epoch(tmp_path):
     exp, cfg = setup(tmp_path, epochs=4, keep="best", lr=0.05)
-    result = train.run(exp, cfg)
+    result = train.run(train.prepare(exp, cfg))
     run_dir = tmp_path / "runs" / cfg.step
     assert not [n for n in os.listdir(run_dir) if n.endswith(".tmp")]
     history = read_metrics(run_dir)
@@ -215,7 +215,7 @@ def test_best_pt_holds_the_best_validation_epoch(tmp_path):
 
 def test_keep_last_reports_the_last_epoch_on_the_test_set(tmp_path):
     exp, cfg = setup(tmp_path, epochs=2)
-    result = train.run(exp, cfg)
+    result = train.run(train.prepare(exp, cfg))
     assert result["test_accuracy"] == read_metrics(tmp_path / "runs" / cfg.step)[-1]["test_accuracy"]
 
 
@@ -230,7 +230,7 @@ def test_best_pt_starts_as_the_starting_weights(tmp_path, monkeypatch):
         return one_epoch(model, *args, **kwargs)
 
     monkeypatch.setattr(train, "train_one_epoch", spy)
-    result = train.run(exp, cfg)
+    result = train.run(train.prepare(exp, cfg))
     run_dir = tmp_path / "runs" / cfg.step
     best = torch.load(run_dir / run_folder.BEST, weights_only=True)
     assert best["epoch"] == 0 == result["best_epoch"] and result["epochs"] == 1
@@ -244,9 +244,9 @@ def test_best_pt_starts_as_the_starting_weights(tmp_path, monkeypatch):
 
 def test_resume_with_validation_and_early_stopping_equals_one_run(tmp_path):
     exp, cfg = setup(tmp_path, epochs=3, early_stopping="patience", patience=5, keep="best")
-    train.run(exp, dataclasses.replace(cfg, out=str(tmp_path / "whole")))
-    train.run(exp, dataclasses.replace(cfg, epochs=1))
-    train.run(exp, dataclasses.replace(cfg, resume=True))
+    train.run(train.prepare(exp, dataclasses.replace(cfg, out=str(tmp_path / "whole"))))
+    train.run(train.prepare(exp, dataclasses.replace(cfg, epochs=1)))
+    train.run(train.prepare(exp, dataclasses.replace(cfg, resume=True)))
     whole, resumed = tmp_path / "whole" / cfg.step, tmp_path / "runs" / cfg.step
     assert read_metrics(whole) == read_metrics(resumed)
     assert len(read_metrics(whole)) == 3 and "val_accuracy" in read_metrics(whole)[0]
@@ -261,9 +261,9 @@ def test_resume_with_validation_and_early_stopping_equals_one_run(tmp_path):
                                           ({"val_size": 2000}, "val_size")])
 def test_resume_under_another_split_or_optimizer_is_refused(tmp_path, change, word):
     exp, cfg = setup(tmp_path, subset=100)
-    train.run(exp, cfg)
+    train.run(train.prepare(exp, cfg))
     with pytest.raises(UserError) as e:
-        train.run(exp, dataclasses.replace(cfg, resume=True, **change))
+        train.run(train.prepare(exp, dataclasses.replace(cfg, resume=True, **change)))
     message = str(e.value)
     assert "\n" not in message and word in message and "--resume" in message
     others = {"val_split", "optimizer", "val_size"} - {word}

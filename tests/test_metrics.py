@@ -169,7 +169,7 @@ def test_saved_weights_give_the_reported_test_and_validation_figures(tmp_path):
     exp, cfg = config("001-A", tmp_path, subset=400, epochs=3, batch_size=32, lr=0.02,
                       val_split="last", val_size=10000, num_classes=10)
     exp = dataclasses.replace(exp, model=tiny)
-    result = train.run(exp, cfg)
+    result = train.run(train.prepare(exp, cfg))
     run_dir = tmp_path / "runs" / "001-A"
     rows = read_metrics(run_dir)
     assert [r["epoch"] for r in rows] == ["1", "2", "3"]
@@ -214,7 +214,7 @@ def test_confusion_csv_counts_the_kept_weights_on_the_whole_test_set(tmp_path, k
     exp, cfg = config("001-A", tmp_path, subset=200, epochs=3, batch_size=32, lr=0.05,
                       val_split="last", val_size=10000, num_classes=10, keep=keep)
     exp = dataclasses.replace(exp, model=tiny)
-    train.run(exp, cfg)
+    train.run(train.prepare(exp, cfg))
     run_dir = tmp_path / "runs" / "001-A"
     ds = data.load_dataset("synthetic", cfg.data_dir, 200, cfg.seed, cfg.num_classes)
 
@@ -326,7 +326,7 @@ def test_a_step_that_breaks_the_weights_stops_the_run_before_saving(tmp_path, mo
     exp, cfg = config("CNN2", tmp_path, subset=64, batch_size=64, epochs=3, optimizer="sgd",
                       val_split="last", val_size=10000)
     with pytest.raises(TrainingError, match=message):
-        train.run(small(exp), cfg)
+        train.run(train.prepare(small(exp), cfg))
     run_dir = tmp_path / "runs" / "CNN2"
     assert all_finite(torch.load(run_dir / "best.pt", weights_only=True)["model"])
     if at == 1:
@@ -365,7 +365,7 @@ def test_a_non_finite_evaluation_stops_the_run_and_saves_nothing_of_it(tmp_path,
                       val_split=val_split, val_size=10000 if val_split != "none" else 0)
     exp = dataclasses.replace(exp, model=lambda cfg: NanInEvaluation(at))
     with pytest.raises(TrainingError, match=message):
-        train.run(exp, cfg)
+        train.run(train.prepare(exp, cfg))
     run_dir = tmp_path / "runs" / "CNN2"
     assert torch.load(run_dir / "checkpoint.pt", weights_only=True)["epoch"] == 1
     rows = read_metrics(run_dir)
@@ -388,4 +388,4 @@ def test_nan_in_the_very_first_training_batch_is_caught(tmp_path):
 
     exp = dataclasses.replace(exp, model=lambda cfg: NanFirst())
     with pytest.raises(TrainingError, match=r"became nan at epoch 1, batch 1; stopped, no epoch"):
-        train.run(exp, cfg)
+        train.run(train.prepare(exp, cfg))

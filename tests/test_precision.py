@@ -47,7 +47,7 @@ def test_bf16_learns_as_fp32_does_with_float32_weights_and_optimizer_state(tmp_p
     results = {}
     for precision in ("fp32", "bf16"):
         exp, cfg = tiny_step(tmp_path, precision=precision, out=str(tmp_path / precision))
-        results[precision] = train.run(exp, cfg)
+        results[precision] = train.run(train.prepare(exp, cfg))
         run_dir = tmp_path / precision / cfg.step
         assert json.loads((run_dir / "config.json").read_text())["config"]["precision"] == precision
     fp32, bf16 = results["fp32"], results["bf16"]
@@ -69,9 +69,9 @@ def test_resume_in_bf16_equals_an_uninterrupted_run(tmp_path):
     # Random crops and dropout: the loader's and torch's generators must both come back.
     exp, cfg = config("CNN5b", tmp_path, subset=64, batch_size=16, epochs=2, precision="bf16")
     exp = dataclasses.replace(exp, model=tiny)
-    train.run(exp, dataclasses.replace(cfg, out=str(tmp_path / "whole")))
-    train.run(exp, dataclasses.replace(cfg, epochs=1))
-    train.run(exp, dataclasses.replace(cfg, resume=True))
+    train.run(train.prepare(exp, dataclasses.replace(cfg, out=str(tmp_path / "whole"))))
+    train.run(train.prepare(exp, dataclasses.replace(cfg, epochs=1)))
+    train.run(train.prepare(exp, dataclasses.replace(cfg, resume=True)))
     whole = metrics_without_seconds(tmp_path / "whole" / "CNN5b")
     assert len(whole) == 2 and metrics_without_seconds(tmp_path / "runs" / "CNN5b") == whole
 
@@ -79,10 +79,10 @@ def test_resume_in_bf16_equals_an_uninterrupted_run(tmp_path):
 def test_resume_refuses_another_precision_and_says_which_to_pass(tmp_path):
     exp, cfg = config("CNN5b", tmp_path, subset=32, precision="bf16")
     exp = dataclasses.replace(exp, model=tiny)
-    train.run(exp, cfg)
+    train.run(train.prepare(exp, cfg))
     with pytest.raises(UserError, match=r"was trained in bf16, but this run would compute in fp32; "
                                         r"add --precision bf16 to resume it as it was"):
-        train.run(exp, dataclasses.replace(cfg, resume=True, epochs=2, precision="auto"))
+        train.run(train.prepare(exp, dataclasses.replace(cfg, resume=True, epochs=2, precision="auto")))
 
 
 def test_the_command_line_says_bf16_records_it_and_notes_it_against_the_report(tmp_path, capsys):
@@ -147,7 +147,7 @@ def test_bf16_on_a_cpu_without_native_bf16_runs_and_says_it_will_be_slow(cpu_wit
                                                                             capsys):
     cpu_with(ZEN3)
     exp, cfg = config("CNN5b", tmp_path, subset=32, precision="bf16")
-    train.run(dataclasses.replace(exp, model=tiny), cfg)
+    train.run(train.prepare(dataclasses.replace(exp, model=tiny), cfg))
     assert "bf16 is emulated and slower than fp32 here" in capsys.readouterr().out.splitlines()[0]
 
 
@@ -184,7 +184,7 @@ def test_deterministic_is_recorded_applied_for_its_run_only_and_changes_nothing_
                              out=str(tmp_path / str(deterministic)))
         exp = dataclasses.replace(exp, model=lambda c: Recording(*tiny(c)))
         Recording.seen = []
-        train.run(exp, cfg)
+        train.run(train.prepare(exp, cfg))
         assert Recording.seen and set(Recording.seen) == {deterministic}
         run_dir = tmp_path / str(deterministic) / cfg.step
         assert json.loads((run_dir / "config.json").read_text())["config"]["deterministic"] is \
@@ -217,14 +217,14 @@ def test_an_op_without_a_deterministic_kernel_is_named_with_the_step_in_one_sent
     exp, cfg = config("CNN5b", tmp_path, subset=32, deterministic=True)
     exp = dataclasses.replace(exp, model=lambda c: Unpooling(c.num_classes, always))
     with pytest.raises(UserError) as e:
-        train.run(exp, cfg)
+        train.run(train.prepare(exp, cfg))
     message = str(e.value)
     assert message.startswith("CNN5b: --deterministic: torch ") and "\n" not in message
     assert "no deterministic CPU kernel for max_unpooling2d_forward_out (called from " \
            "tests/test_precision.py:" in message and f", forward, {when}); " in message
     assert message.endswith(f"run without --deterministic; {kept}")
     assert (tmp_path / "runs" / "CNN5b").exists() != always  # refused before anything was written
-    train.run(exp, dataclasses.replace(cfg, deterministic=False))  # the same net runs without it
+    train.run(train.prepare(exp, dataclasses.replace(cfg, deterministic=False)))  # runs without it
 
 
 def test_fp32_on_cuda_is_ieee_float32_and_recorded():

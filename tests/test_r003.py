@@ -69,7 +69,7 @@ EPOCHS = 6
 def tiny(tmp_path_factory):
     """A 6-epoch run of 003-final on 48 synthetic images: its folder and where the runs are."""
     tmp = tmp_path_factory.mktemp("r003")
-    train.run(*_config(tmp, EPOCHS, "runs"))
+    train.run(train.prepare(*_config(tmp, EPOCHS, "runs")))
     return tmp, tmp / "runs" / "003-final"
 
 
@@ -86,7 +86,7 @@ def test_snapshots_are_pruned_to_the_three_the_figure_uses_and_are_those_epochs(
     # after epoch k holds the weights after epoch k (the seed fixes them on the CPU).
     for epoch in range(1, max(kept) + 1):
         exp, cfg = _config(tmp, epoch, "again", snapshots=False, resume=epoch > 1)
-        train.run(exp, cfg)
+        train.run(train.prepare(exp, cfg))
         if epoch in kept:
             again = _weights(tmp / "again" / "003-final" / run_folder.CHECKPOINT)
             snap = _weights(run_dir / run_folder.SNAPSHOTS / f"epoch-{epoch}.pt")

@@ -16,7 +16,7 @@ from helpers import config, read_metrics, small
 
 def test_learns_the_synthetic_set_well_above_chance(tmp_path):
     exp, cfg = config("CNN2", tmp_path, subset=2000, batch_size=64, epochs=3, lr=1e-3)
-    result = train.run(exp, cfg)
+    result = train.run(train.prepare(exp, cfg))
     rows = read_metrics(tmp_path / "runs" / "CNN2")
     # Measured on this kit's CPU (torch 2.14): test accuracy 44.5% (chance 1%), train loss 4.517,
     # 3.372, 2.245. The bounds allow for other CPUs' float rounding: 6 points is 24 of 400 images.
@@ -30,9 +30,9 @@ def test_resume_gives_the_metrics_of_an_uninterrupted_run(tmp_path):
     step = "CNN5b"
     exp, cfg = config(step, tmp_path, epochs=3, batch_size=32)
     exp = small(exp)
-    train.run(exp, dataclasses.replace(cfg, out=str(tmp_path / "whole")))
-    train.run(exp, dataclasses.replace(cfg, epochs=1))
-    train.run(exp, dataclasses.replace(cfg, resume=True))
+    train.run(train.prepare(exp, dataclasses.replace(cfg, out=str(tmp_path / "whole"))))
+    train.run(train.prepare(exp, dataclasses.replace(cfg, epochs=1)))
+    train.run(train.prepare(exp, dataclasses.replace(cfg, resume=True)))
     whole = read_metrics(tmp_path / "whole" / step)
     resumed = read_metrics(tmp_path / "runs" / step)
     assert len(whole) == len(resumed) == 3
@@ -44,14 +44,14 @@ def test_resume_gives_the_metrics_of_an_uninterrupted_run(tmp_path):
 def test_same_seed_same_metrics_other_seed_other_metrics(tmp_path):
     exp, cfg = config("CNN5a", tmp_path, batch_size=64)
     exp = small(exp)
-    runs = [train.run(exp, dataclasses.replace(cfg, seed=s, out=str(tmp_path / str(i))))
+    runs = [train.run(train.prepare(exp, dataclasses.replace(cfg, seed=s, out=str(tmp_path / str(i)))))
             for i, s in enumerate((0, 0, 1))]
     assert runs[0]["train_loss"] == runs[1]["train_loss"] != runs[2]["train_loss"]
 
 
 def test_a_run_leaves_every_promised_file(tmp_path):
     exp, cfg = config("CNN5b", tmp_path, subset=64, epochs=2)
-    train.run(exp, cfg)
+    train.run(train.prepare(exp, cfg))
     run_dir = tmp_path / "runs" / "CNN5b"
     assert sorted(p.name for p in run_dir.iterdir()) == [
         "checkpoint.pt", "config.json", "confusion.csv", "confusion.png", "experiment.py",
@@ -76,7 +76,7 @@ def test_a_run_leaves_every_promised_file(tmp_path):
 
 def test_final_line_compares_with_the_report(tmp_path, capsys):
     exp, cfg = config("CNN2", tmp_path)
-    train.run(exp, cfg)
+    train.run(train.prepare(exp, cfg))
     line, verdict = capsys.readouterr().out.strip().splitlines()[-2:]
     assert line.startswith("CNN2: train loss") and "| report: train loss 2.146 (" in line
     assert "test acc 30% (" in line and "on a GTX 960M" in line
@@ -101,14 +101,14 @@ def test_non_finite_loss_stops_with_epoch_and_batch(tmp_path):
 
     exp = dataclasses.replace(exp, model=lambda cfg: Diverges())
     with pytest.raises(TrainingError, match=r"nan at epoch 1, batch 3"):
-        train.run(exp, cfg)
+        train.run(train.prepare(exp, cfg))
     assert not (tmp_path / "runs" / "CNN2" / "checkpoint.pt").exists()
 
 
 def test_resume_without_a_checkpoint_says_so(tmp_path):
     exp, cfg = config("CNN2", tmp_path, resume=True)
     with pytest.raises(UserError, match="no checkpoint at .*CNN2.checkpoint.pt"):
-        train.run(exp, cfg)
+        train.run(train.prepare(exp, cfg))
 
 
 def test_resume_from_a_damaged_checkpoint_names_it(tmp_path):
@@ -117,15 +117,15 @@ def test_resume_from_a_damaged_checkpoint_names_it(tmp_path):
     path.parent.mkdir(parents=True)
     path.write_bytes(b"")
     with pytest.raises(UserError, match=r"CNN2.checkpoint.pt is not a readable checkpoint"):
-        train.run(exp, cfg)
+        train.run(train.prepare(exp, cfg))
 
 
 def test_resume_with_another_architecture_is_refused(tmp_path):
     exp, cfg = config("CNN5b", tmp_path, subset=32)
-    train.run(small(exp), cfg)
+    train.run(train.prepare(small(exp), cfg))
     with pytest.raises(UserError, match=r"holds another network than .*CNN5b.py's model "
                                         r"\('\(0\): Conv2d\(3, 8, .*' is now '\(0\): Conv2d\(3, 128, "):
-        train.run(exp, dataclasses.replace(cfg, resume=True, epochs=2))
+        train.run(train.prepare(exp, dataclasses.replace(cfg, resume=True, epochs=2)))
 
 
 def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
