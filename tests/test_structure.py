@@ -1,6 +1,7 @@
-"""The shape the kit keeps (DESIGN.md): no import circle, short functions, few modules at the root."""
+"""The shape the kit keeps: no import circle, short functions, every module on README's map."""
 import ast
 import os
+import re
 import subprocess
 
 import pytest
@@ -8,7 +9,6 @@ import pytest
 from helpers import ROOT
 
 LONGEST_FUNCTION = 100  # lines, outside tests/ and benchmarks/
-MOST_ROOT_MODULES = 15
 
 
 def project_modules():
@@ -80,9 +80,17 @@ def test_no_function_is_longer_than_a_screenful():
     assert not long, long
 
 
-def test_few_modules_at_the_root():
-    root = [p for p in project_modules().values() if os.sep not in p]
-    assert len(root) <= MOST_ROOT_MODULES, sorted(root)
+def test_each_root_module_and_package_has_its_line_in_readmes_map():
+    """README's "How it works" says where each piece is: a new module at the root, or a new
+    package, adds its line there (a module inside a package is named by its package's line)."""
+    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    table = readme.split("## How it works", 1)[1].split("\n\n", 2)[1]
+    named = set(re.findall(r"`([\w/.]+\.py|[\w]+/)", table))
+    named |= {n.split("/")[0] + "/" for n in named if "/" in n}
+    kit = [p for p in project_modules().values()
+           if not p.startswith(("tests" + os.sep, "benchmarks" + os.sep, "experiments" + os.sep))]
+    missing = sorted({p if os.sep not in p else p.split(os.sep)[0] + "/" for p in kit} - named)
+    assert not missing, f"add to README's map (How it works): {missing}"
 
 
 @pytest.mark.parametrize("package", ["experiments"])
