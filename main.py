@@ -123,10 +123,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+MOST_JOBS = 64  # runs at once on one machine: each is a process with its data and its model
+
+
 def parse_jobs(text: str) -> int:
-    """argparse's type for --jobs: a whole number of runs, at least 1."""
-    if not re.fullmatch(r"\d+", text.strip()) or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of runs, at least 1")
+    """argparse's type for --jobs: a whole number of runs, from 1 to MOST_JOBS."""
+    if not re.fullmatch(r"\d+", text.strip()) or not 1 <= int(text) <= MOST_JOBS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of runs from 1 to "
+                                         f"{MOST_JOBS}")
     return int(text)
 
 

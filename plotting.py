@@ -7,6 +7,7 @@ back and building models is figures/' job, deciding what to draw is results.py's
 """
 from __future__ import annotations
 
+import os
 import textwrap
 from typing import Mapping, Sequence
 
@@ -21,6 +22,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+import atomic  # noqa: E402
 
 DPI = 150  # sharp in a printed A4 report at full width, small enough to browse
 TRAIN_STYLE = {"color": "tab:blue", "linestyle": "-", "marker": "o", "markersize": 3}
@@ -91,8 +94,12 @@ def save(fig: plt.Figure, path: str, footnote: str = "", **savefig: object) -> N
         text = "\n".join(textwrap.fill(line, width) for line in footnote.splitlines())
         # supxlabel: the constrained layout keeps room for it below the axes and their labels.
         fig.supxlabel(text, x=0.01, ha="left", multialignment="left", **FOOTNOTE_STYLE)
-    fig.savefig(path, **{"dpi": DPI, **savefig})
-    plt.close(fig)
+    try:
+        with atomic.replacing(path, "wb") as f:  # a full disk leaves the previous figure, whole
+            fig.savefig(f, **{"dpi": DPI, "format": os.path.splitext(path)[1][1:] or "png",
+                              **savefig})
+    finally:
+        plt.close(fig)
 
 
 def footnote_height(footnote: str, width: float) -> float:

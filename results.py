@@ -28,6 +28,7 @@ import sys
 import tempfile
 from typing import Any, Callable, Mapping, Sequence
 
+import atomic
 import figures
 import pages
 import plotting
@@ -220,8 +221,7 @@ def _curves(step_runs: list[Run]) -> list[str]:
 
 
 def _write(path: str, text: str) -> list[str]:
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
+    atomic.write_text(path, text)
     return [path]
 
 
@@ -265,10 +265,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as e:  # outside any one figure: the tables' folder, say
         print(f"error: {_os_problem(e)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         print("interrupted: the figures and tables written so far are kept; run results.py again "
               "to redo them all", file=sys.stderr)
-        return 130
+        return errors.exit_code(e)
     for path in result["written"]:
         print(f"wrote {path}")
     for path in result["removed"]:

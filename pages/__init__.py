@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
 import statistics
 import struct
 import time
 from typing import Any, Mapping, Sequence
 from urllib.parse import quote
 
+import atomic
 import cifar
 import data
 import devices
@@ -109,7 +109,7 @@ def write_index(folder: str,
                 reports: Sequence[tuple[Report, dict[str, list[Run]], dict[str, Comparison]]],
                 others: bool = False) -> str:
     """Write folder/index.html (every report, its runs, how many reproduced) and the stylesheet."""
-    shutil.copyfile(os.path.join(HERE, STYLE), os.path.join(folder, STYLE))
+    atomic.copy(os.path.join(HERE, STYLE), os.path.join(folder, STYLE))
     rows = [index_row(folder, report, found, compared) for report, found, compared in reports]
     path = os.path.join(folder, "index.html")
     _write(path, templates().get_template("index.html").render(
@@ -118,8 +118,7 @@ def write_index(folder: str,
 
 
 def _write(path: str, text: str) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
+    atomic.write_text(path, text)
 
 
 def href(path: str, folder: str) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import glob
 import os
+import shutil
 from typing import Any
 
 from run_folder import reader
@@ -62,10 +63,10 @@ def write(out: str, steps: list[str], problems: list[str]) -> list[str]:
     for step in steps:
         for run in reader.read_step(out, step, problems):
             logdir = os.path.join(out, FOLDER, os.path.relpath(run.dir, out))
-            for old in glob.glob(os.path.join(logdir, "events.out.tfevents.*")):
-                os.remove(old)
+            # Written beside, then moved in: a failure (a full disk) leaves the earlier files whole.
+            shutil.rmtree(f"{logdir}.tmp", ignore_errors=True)
             k = step_scale([row["epoch"] for row in run.history])
-            with summary_writer(logdir) as w:
+            with summary_writer(f"{logdir}.tmp") as w:
                 if k > 1:
                     w.add_text("steps", f"{step}: {k} steps per epoch (evaluations within epochs); "
                                         f"step {k} is the end of epoch 1")
@@ -74,5 +75,11 @@ def write(out: str, steps: list[str], problems: list[str]) -> list[str]:
                     for column, value in row.items():
                         if column != "epoch":
                             w.add_scalar(tag(column), value, at)
+            for old in glob.glob(os.path.join(logdir, "events.out.tfevents.*")):
+                os.remove(old)
+            os.makedirs(logdir, exist_ok=True)
+            for new in os.listdir(f"{logdir}.tmp"):
+                os.replace(os.path.join(f"{logdir}.tmp", new), os.path.join(logdir, new))
+            os.rmdir(f"{logdir}.tmp")
             written.append(logdir)
     return written

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
+import atomic
 import plotting
 from config import Config
 from devices import environment
@@ -41,33 +42,18 @@ from summary import epoch_rows, per_class_accuracy, setting_notes
 # ---------------------------------------------------------------------------------------------
 
 def save_atomic(path: str, state: dict[str, Any]) -> None:
-    """Write a torch file atomically: a temp file, flushed to disk, then renamed over the old one.
+    """Write a torch file atomically (atomic.replacing), flushed to disk, the rename too.
 
     Killed at any moment, the process leaves either the old checkpoint or the new one, whole.
     """
-    tmp = f"{path}.tmp"
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)  # half a checkpoint frees its space; the old one is untouched
-        raise
-    os.replace(tmp, path)
-    if os.name == "posix":  # make the rename itself survive a power cut
-        fd = os.open(os.path.dirname(path) or ".", os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    with atomic.replacing(path, "wb", sync=True) as f:
+        torch.save(state, f)
 
 
 def write_metrics(path: str, history: list[dict[str, float]]) -> None:
     """metrics.csv: one row per evaluation, the columns the rows have, in COLUMNS' order."""
     columns = [k for k in COLUMNS if any(k in row for row in history)]
-    with open(path, "w", newline="") as f:
+    with atomic.replacing(path, newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         for row in history:
@@ -206,8 +192,7 @@ class RunFolder:
                 "config": dataclasses.asdict(cfg), "parameters": trainable_parameters(model),
                 "reported": dataclasses.asdict(exp.reported) if exp.reported else None,
                 "environment": environment(device)})
-            with open(os.path.join(self.dir, EXPERIMENT), "w", encoding="utf-8") as f:
-                f.write(exp.source)
+            atomic.write_text(os.path.join(self.dir, EXPERIMENT), exp.source)
             if history:  # an interruption may have left a row for an epoch the checkpoint lacks
                 write_metrics(os.path.join(self.dir, METRICS), history)
             if self.keeps_best and not resumed:  # best.pt starts as the starting weights
@@ -246,9 +231,9 @@ class RunFolder:
                 save_atomic(self.checkpoint, contents(cfg, epoch, model, self.optimizer, history,
                                                       self.loaders, self.stopper))
                 self.checkpointed = epoch
-        except OSError as e:
-            raise UserError(f"{cfg.step}: could not write to {self.dir} ({e.strerror or e}); "
-                            f"{self.kept()}; free some space first") from None
+        except OSError as e:  # atomic.replacing names the file; the previous one is whole
+            raise UserError(f"{cfg.step}: could not write {e.filename or self.dir} "
+                            f"({e.strerror or e}); {self.kept()}; free some space first") from None
 
     def _footnote(self, history: list[dict[str, float]], stopped: bool, loss: bool = True) -> str:
         """A figure's footnote as results.py gives it (figures/notes.py), from what the run knows so
@@ -267,7 +252,7 @@ class RunFolder:
         """Leave INTERRUPTED.txt in the run's folder; returns the one-line message."""
         message = f"{self.step}: {how} during epoch {epoch}; {self.kept()}"
         with contextlib.suppress(OSError):  # a full disk must not hide the interruption itself
-            with open(os.path.join(self.dir, INTERRUPTED), "w") as f:
+            with atomic.replacing(os.path.join(self.dir, INTERRUPTED)) as f:
                 f.write(f"{message}\n(at {time.strftime('%Y-%m-%d %H:%M:%S')}; add --resume to the "
                         f"command that started it)\n")
         return message
@@ -287,7 +272,7 @@ class RunFolder:
         return end
 
     def _write_json(self, name: str, content: dict[str, Any]) -> None:
-        with open(os.path.join(self.dir, name), "w") as f:
+        with atomic.replacing(os.path.join(self.dir, name)) as f:
             json.dump(content, f, indent=2)
 
 
@@ -297,7 +282,7 @@ class RunFolder:
 
 def write_confusion(path: str, matrix: list[list[int]], classes: list[str]) -> None:
     """confusion.csv: a header of the predicted classes, then a row per true class with its counts."""
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    with atomic.replacing(path, newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["true \\ predicted", *classes])
         writer.writerows([name, *row] for name, row in zip(classes, matrix))

@@ -1,6 +1,9 @@
 """What several test modules share: running main.py as a user would, small steps, reading runs back."""
+import builtins
+import contextlib
 import csv
 import dataclasses
+import errno
 import hashlib
 import os
 import subprocess
@@ -127,3 +130,38 @@ def files(folder):
                 seen[os.path.relpath(path, folder)] = (hashlib.sha256(f.read()).hexdigest(),
                                                        os.stat(path).st_mtime_ns)
     return seen
+
+
+class _NoSpace:
+    """A file opened for writing on a full disk: opening works (and truncates), writing fails."""
+
+    def __init__(self, f):
+        self.f = f
+
+    def write(self, *args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def __getattr__(self, name):
+        return getattr(self.f, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.f.close()
+
+
+@contextlib.contextmanager
+def full_disk(monkeypatch, under):
+    """Within the block, every file opened for writing below the folder `under` cannot be written
+    (ENOSPC), as on a full disk; open() still creates or truncates it, as the system's does."""
+    real_open = builtins.open
+
+    def opened(file, mode="r", *args, **kwargs):
+        f = real_open(file, mode, *args, **kwargs)
+        writes = any(c in mode for c in "wax+")
+        return _NoSpace(f) if writes and str(file).startswith(str(under)) else f
+
+    with monkeypatch.context() as mp:
+        mp.setattr(builtins, "open", opened)
+        yield

@@ -17,10 +17,11 @@ from run_folder import writer
 import cifar
 import data
 import main
+import plotting
 import train
 from errors import Interrupted, TrainingError, UserError
 from cifar_fixtures import write_cifar
-from helpers import ROOT, cli, config, one_line_error, read_metrics, small
+from helpers import ROOT, cli, config, full_disk, one_line_error, read_metrics, small
 
 
 def same_metrics(a, b):
@@ -384,23 +385,42 @@ def test_disk_full_while_saving_names_the_folder_and_keeps_the_last_checkpoint(t
     exp, cfg = small_cnn5b(tmp_path, epochs=3)
     real_save, calls = torch.save, []
 
-    def full_disk(obj, f, *args, **kwargs):
+    def fills_the_disk(obj, f, *args, **kwargs):
         calls.append(1)
         if len(calls) == 2:
             f.write(b"part of a checkpoint")
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real_save(obj, f, *args, **kwargs)
 
-    torch.save = full_disk
+    torch.save = fills_the_disk
     try:
-        with pytest.raises(UserError, match=r"could not write to .*runs.CNN5b \(No space left on "
-                                            r"device\); the checkpoint of epoch 1 is kept"):
+        with pytest.raises(UserError, match=r"could not write .*runs.CNN5b.checkpoint.pt \(No space "
+                                            r"left on device\); the checkpoint of epoch 1 is kept"):
             train.run(train.prepare(exp, cfg))
     finally:
         torch.save = real_save
     run_dir = tmp_path / "runs" / "CNN5b"
     assert torch.load(run_dir / "checkpoint.pt", weights_only=True)["epoch"] == 1
     assert not (run_dir / "checkpoint.pt.tmp").exists()  # the half-written file gave its space back
+
+
+def test_a_full_disk_while_an_epoch_is_drawn_leaves_the_last_figure_whole(tmp_path, monkeypatch):
+    exp, cfg = small_cnn5b(tmp_path, epochs=2)
+    run_dir, real_plot, drawn = tmp_path / "runs" / "CNN5b", plotting.plot_loss_accuracy, []
+
+    def fills_the_disk_at_epoch_2(history, *args, **kwargs):
+        drawn.append((run_dir / run_folder.CURVES).read_bytes() if drawn else b"")
+        if len(drawn) == 1:
+            return real_plot(history, *args, **kwargs)
+        with full_disk(monkeypatch, run_dir):
+            return real_plot(history, *args, **kwargs)
+
+    monkeypatch.setattr(plotting, "plot_loss_accuracy", fills_the_disk_at_epoch_2)
+    with pytest.raises(UserError, match=r"could not write .*CNN5b.loss_accuracy.png \(No space left "
+                                        r"on device\); the checkpoint of epoch 1 is kept"):
+        train.run(train.prepare(exp, cfg))
+    assert (run_dir / run_folder.CURVES).read_bytes() == drawn[1] != b""  # epoch 1's, whole
+    assert not list(run_dir.glob("*.tmp"))
 
 
 # ---- bad input --------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from figures import load, r000, tiles
 from experiments import REPORT_STEPS, REPORTS, STEPS, load_experiment, resolve_path
 from models import resnet
 from expected import EXPECTED_PARAMETERS
-from helpers import drawn_figures
+from helpers import drawn_figures, full_disk
 
 # The two steps the report draws kernels for, each shrunk to a few images and one or two epochs.
 RUNS = {"CNN2": ["--subset", "64", "--epochs", "2", "--batch-size", "16"],
@@ -256,6 +256,26 @@ def test_command_line_rebuilds_a_folder_and_names_a_broken_checkpoint(trained, t
     assert not (tmp_path / "CNN2" / "kernels.png").exists()
     assert (tmp_path / "CNN2" / "loss_accuracy.png").exists()
     assert (tmp_path / "results" / "000.md").exists()
+
+
+def test_a_full_disk_leaves_every_page_and_figure_as_it_was(trained, tmp_path, monkeypatch,
+                                                            capsys):
+    """Pages, tables and figures are written to a temporary file and renamed: a full disk leaves
+    the previous ones whole (never 0 bytes), and each line names the file."""
+    out, _ = trained
+    shutil.copytree(out / "CNN2", tmp_path / "CNN2")
+    monkeypatch.setattr(results.figures, "of", lambda report: ())  # the pages' own figures suffice
+    assert results.main(["--out", str(tmp_path), "--report", "001"]) == 0
+    capsys.readouterr()
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert all(before.values()) and any(p.suffix == ".html" for p in before)
+    assert any(p.suffix == ".png" for p in before)
+    with full_disk(monkeypatch, tmp_path):
+        assert results.main(["--out", str(tmp_path), "--report", "001"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err and all(str(tmp_path) in line and "No space left on device" in line
+                       and ".tmp" not in line for line in err), err
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
 
 
 def test_command_line_without_runs_says_so(tmp_path, capsys):

@@ -200,6 +200,10 @@ def test_resume_takes_each_run_as_it_finds_it(tmp_path, monkeypatch, capsys):
     (["--seeds", "0", "0"], "--seeds: seed 0 is given twice"),
     (["--seeds", "0", "1", "--seed", "2"], "--seeds and --seed both set the seed"),
     (["--gpus", "0"], "--gpus places the runs of --jobs N"),
+    (["--jobs", "0"], "argument --jobs: '0' is not a whole number of runs from 1 to 64"),
+    (["--jobs", "100000"], "argument --jobs: '100000' is not a whole number of runs from 1 to 64"),
+    (["--seeds", "-1"], "argument --seeds: seed -1 must be at least 0"),
+    (["--seed", "-1"], "argument --seed: seed -1 must be at least 0"),
     (["--jobs", "2", "--gpus", "0"], "--gpus 0: CUDA is not available here"),
     (["--jobs", "2", "--device", "cuda:1"], "--device cuda:1 with --jobs or Slurm"),
     (["--executor", "slurm", "--jobs", "2"], "--jobs with --executor slurm"),
@@ -212,7 +216,11 @@ def test_contradictory_options_are_refused_in_one_line(args, message, tmp_path, 
     if "--device" in args:
         monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
         monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
-    assert main.main(["001-A", *args, *TINY[:4], "--out", str(tmp_path)]) == 2
+    try:
+        code = main.main(["001-A", *args, *TINY[:4], "--out", str(tmp_path)])
+    except SystemExit as e:  # the parser's refusal of an option's value
+        code = e.code
+    assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and message in err[0], err
     assert os.listdir(tmp_path) == []  # refused before anything was written
