@@ -62,7 +62,7 @@ def test_a_cpu_run_builds_no_graph_records_capture_off_and_its_first_line_is_unc
 
     monkeypatch.setattr(capture, "GraphedStep", no_graph)
     exp, cfg = config("001-A", tmp_path, subset=64)
-    train.run(small(exp), cfg)
+    train.run(train.prepare(small(exp), cfg))
     first = capsys.readouterr().out.splitlines()[0]
     assert first.startswith("001-A: ") and "captur" not in first and "graph" not in first
     info = json.loads((tmp_path / "runs" / "001-A" / "config.json").read_text())
@@ -74,7 +74,7 @@ def test_the_first_line_says_the_decision_on_cuda(tmp_path, capsys, monkeypatch)
     said = "training step captured as a CUDA graph (batch 32 of 32x32 images: launch-bound)"
     monkeypatch.setattr(capture, "decide", lambda *args: (False, said))
     exp, cfg = config("001-A", tmp_path, subset=64)
-    train.run(small(exp), cfg)
+    train.run(train.prepare(small(exp), cfg))
     assert f"; {said}" in capsys.readouterr().out.splitlines()[0]
 
 
