@@ -228,7 +228,7 @@ def print_architecture(exp: Experiment, cfg: Config) -> None:
 def _tables(cfgs: list[Config], tasks: list[launch.Task], outcome: launch.Outcome) -> str:
     """The results tables of the runs just made or found finished (pages.markdown.tables); for a step
     with several seeds, also their mean curves with the min-max band (figures.common.seed_curves)."""
-    by_step: dict[str, list[reader.Run]] = {}
+    by_step: reader.RunsByStep = {}
     for t in tasks:
         if outcome.status.get(t.name) == launch.OK and (r := reader.attempt_read(t.dir, [])):
             by_step.setdefault(t.cfg.step, []).append(r)

@@ -144,7 +144,12 @@ def step_dirs(out: str, step: str) -> list[str]:
     return [folder] + [os.path.join(folder, name) for _, name in seeds]
 
 
-def read_step(out: str, step: str, problems: list[str] | None = None) -> list[Run]:
+# The shapes a step's runs come in, named for what they hold.
+StepRuns = list[Run]  # every run of one step: its plain run first, then its seeds' in seed order
+RunsByStep = dict[str, StepRuns]  # a report's (or a command's) runs, by step
+
+
+def read_step(out: str, step: str, problems: list[str] | None = None) -> StepRuns:
     """Every run of a step under out: its plain run first (if any), then its seeds' in seed order.
 
     problems: where a damaged run is recorded and left out (attempt_read); without it, it is raised.
@@ -154,7 +159,7 @@ def read_step(out: str, step: str, problems: list[str] | None = None) -> list[Ru
     return [run for d in step_dirs(out, step) if (run := attempt_read(d, problems)) is not None]
 
 
-def compared(step_runs: list[Run]) -> list[Run]:
+def compared(step_runs: StepRuns) -> StepRuns:
     """The runs a step is compared with the report on: its seeds' when it has any, else its plain run.
 
     A plain run beside seed runs is left out: it may be of another setting, or repeat one of the seeds.
@@ -163,7 +168,7 @@ def compared(step_runs: list[Run]) -> list[Run]:
     return seeded or step_runs[:1]
 
 
-def mean_run(step_runs: list[Run]) -> Run:
+def mean_run(step_runs: StepRuns) -> Run:
     """One run, or the mean of several seeds' runs epoch by epoch, as report figures draw a step.
 
     Over the epochs every seed reached; its folder, configuration and weights are the first seed's.
