@@ -23,10 +23,11 @@ from typing import Callable
 import torch
 from torch import nn
 
+from config import CHOICES
 from devices import autocast
 from errors import UserError
 
-CAPTURE = ("auto", "on", "off")  # the setting's values (config.Config.capture)
+CAPTURE = CHOICES["capture"]  # the setting's values, named in config.CHOICES
 # Adagrad reads its step count on the host in every step (torch.optim.adagrad): no graph holds that.
 CAPTURABLE = ("adam", "sgd", "rmsprop")
 # The rule for auto: a batch of at most 256 CIFAR images (32x32) is launch-bound on a GPU (001-A

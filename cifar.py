@@ -22,14 +22,10 @@ import filelock
 import numpy as np
 from tqdm import tqdm
 
+from config import MIRROR_VARIABLE, QUICK_START
 from errors import UserError
 
-# $CIFAR_MIRROR: a folder (URL) holding the official archives under their own names, to download
-# from instead of the official host. What is downloaded must still have the published MD5.
-MIRROR_VARIABLE = "CIFAR_MIRROR"
 TIMEOUT = 10  # seconds without an answer: offline, the missing dataset is said at once
-# A command that needs no download and ends in seconds on a CPU, learning (README's quick start).
-QUICK_START = "python main.py 003-final --dataset synthetic --subset 1000 --epochs 2"
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,15 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-import capture
-import data
-import devices
 from early_stopping import MONITORS, RULES
 from errors import UserError
-from optimizers import OPTIMIZERS
+
+# $CIFAR_MIRROR: a folder (URL) holding the official archives under their own names, downloaded
+# from instead of the official host (cifar.py); what comes from it must still have the published MD5.
+MIRROR_VARIABLE = "CIFAR_MIRROR"
+# A command that needs no download and ends in seconds on a CPU, learning: README's quick start,
+# main.py's first example, and the suggestion when CIFAR is missing.
+QUICK_START = "python main.py 003-final --dataset synthetic --subset 1000 --epochs 2"
 
 DATA = {"resume": "refuse", "setting": True}
 SETTING = {"setting": True}
@@ -165,11 +168,17 @@ def reported_figures(reported: Reported | None) -> dict[str, Any]:
     return {k: getattr(reported, k) for k in FIGURES if getattr(reported, k) is not None}
 
 
-# What each string field may hold: an unknown value is refused before any training.
-CHOICES = {"optimizer": tuple(OPTIMIZERS), "val_split": data.SPLITS, "val_transform": ("test", "train"),
+# The datasets a run may use, with their training and test images (synthetic: CIFAR's counts).
+# Here and not in data.py, with the choices below, so that checking a command imports no torch.
+SIZES = {"cifar100": (50000, 10000), "cifar10": (50000, 10000), "synthetic": (50000, 10000)}
+
+# What each string field may hold: an unknown value is refused before any training. The names of
+# the optimizers (optimizers.py), the splits (data.py) and the precisions (devices.py) live here.
+CHOICES = {"optimizer": ("adam", "sgd", "adagrad", "rmsprop"),
+           "val_split": ("none", "random", "last", "batch5"), "val_transform": ("test", "train"),
            "early_stopping": RULES, "monitor": tuple(MONITORS), "keep": ("last", "best"),
-           "dataset": data.DATASETS, "precision": devices.PRECISIONS,
-           "capture": capture.CAPTURE}
+           "dataset": tuple(SIZES), "precision": ("auto", "bf16", "fp32"),
+           "capture": ("auto", "on", "off")}
 DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")  # what --device may name
 DEVICES = "auto, cpu, cuda, cuda:N, mps"
 
@@ -198,7 +207,7 @@ class Range:
 # What each number may hold, refused before anything runs, whether it comes from an option, --set
 # or an experiment file. A new number field adds its line here (tests/test_inputs.py checks).
 RANGES = {
-    "subset": Range(1),  # and at most the dataset's training images (data.sizes)
+    "subset": Range(1),  # and at most the dataset's training images (sizes)
     "image_size": Range(1, 1024),
     "epochs": Range(1),
     "batch_size": Range(1),
@@ -265,6 +274,16 @@ def check_value(key: str, value: Any) -> None:
         raise UserError(f"{key} must not be empty")
 
 
+def sizes(name: str, subset: int | None = None) -> tuple[int, int]:
+    """The training and test images a run of `name` uses: all, or the first `subset` and `subset // 5`."""
+    n_train, n_test = SIZES[name]
+    if subset is None:
+        return n_train, n_test
+    if not 1 <= subset <= n_train:
+        raise UserError(f"--subset {subset} is out of range: {name} has {n_train} training images")
+    return subset, max(1, subset // 5)
+
+
 def check_config(cfg: Config) -> None:
     """Refuse settings that cannot run, in one sentence naming what is valid."""
     for f in dataclasses.fields(Config):
@@ -278,16 +297,36 @@ def check_config(cfg: Config) -> None:
     except UserError as e:
         raise UserError(f"{cfg.step}: {e}") from None
     if cfg.subset is not None:
-        data.sizes(cfg.dataset, cfg.subset)
+        sizes(cfg.dataset, cfg.subset)
     if cfg.val_split == "batch5" and cfg.dataset == "cifar100":
         raise UserError(f"{cfg.step}: val_split batch5 is CIFAR-10's fifth training file; cifar100 has "
                         f"one training file (use random or last)")
-    if cfg.val_split in ("random", "last") and not 0 < cfg.val_size < data.SIZES[cfg.dataset][0]:
+    if cfg.val_split in ("random", "last") and not 0 < cfg.val_size < SIZES[cfg.dataset][0]:
         raise UserError(f"{cfg.step}: val_size {cfg.val_size} must be between 1 and "
-                        f"{data.SIZES[cfg.dataset][0] - 1} for val_split {cfg.val_split}")
+                        f"{SIZES[cfg.dataset][0] - 1} for val_split {cfg.val_split}")
     if cfg.val_split == "none":
         needs = [f"{k} {getattr(cfg, k)}" for k, off in (("early_stopping", "off"), ("keep", "last"))
                  if getattr(cfg, k) != off]
         if needs:
             raise UserError(f"{cfg.step}: {' and '.join(needs)} needs a validation split; set "
-                            f"val_split (one of {', '.join(data.SPLITS[1:])}) and val_size")
+                            f"val_split (one of {', '.join(CHOICES['val_split'][1:])}) and val_size")
+
+
+def describe() -> str:
+    """The --set keys as a table: each field's default and what it may hold (python main.py --set help)."""
+    rows = []
+    for f in dataclasses.fields(Config):
+        if f.name in DERIVED:
+            continue
+        kind, optional = field_type(f.name)
+        holds = (", ".join(CHOICES[f.name]) if f.name in CHOICES else DEVICES if f.name == "device"
+                 else "true or false" if kind is bool
+                 else f"{'a whole number' if kind is int else 'a number' if kind is float else 'a folder'}"
+                 + (f", {RANGES[f.name]}" if f.name in RANGES else ""))
+        rows.append((f.name, str(f.default).lower() if f.default is None or kind is bool
+                     else str(f.default), holds + (", or none" if optional else "")))
+    width = max(len(r[0]) for r in rows) + 2, max(len(r[1]) for r in rows) + 2
+    lines = [f"{'key'.ljust(width[0])}{'default'.ljust(width[1])}may hold"]
+    lines += [f"{k.ljust(width[0])}{d.ljust(width[1])}{h}" for k, d, h in rows]
+    return ("\n".join(lines) + "\n\nGive any as --set KEY=VALUE (a step's own file may change the "
+            "default; README.md, \"Run\", says what each does).")

@@ -15,6 +15,7 @@ import torch
 from torchvision.transforms import v2
 
 import cifar
+from config import CHOICES, SIZES, sizes  # noqa: F401 (data.SIZES and data.sizes, as runs see them)
 from errors import UserError
 
 HALF = (0.5, 0.5, 0.5)  # the report normalizes every channel with mean 0.5 and std 0.5
@@ -30,9 +31,8 @@ TO_NORMALIZED_TENSOR = v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale
 # The datasets on disk
 # ---------------------------------------------------------------------------------------------
 
-DATASETS = ("cifar100", "cifar10", "synthetic")
+DATASETS = CHOICES["dataset"]  # their images: config.SIZES
 NUM_CLASSES = {"cifar100": 100, "cifar10": 10}  # synthetic data takes the step's own dataset's
-SIZES = {"cifar100": (50000, 10000), "cifar10": (50000, 10000), "synthetic": (50000, 10000)}
 
 
 @dataclass
@@ -116,16 +116,6 @@ def synthetic(n_train: int, n_test: int, seed: int = 0, num_classes: int = 100) 
                    [f"class_{i:02d}" for i in range(num_classes)])
 
 
-def sizes(name: str, subset: int | None = None) -> tuple[int, int]:
-    """The training and test images a run of `name` uses: all, or the first `subset` and `subset // 5`."""
-    n_train, n_test = SIZES[name]
-    if subset is None:
-        return n_train, n_test
-    if not 1 <= subset <= n_train:
-        raise UserError(f"--subset {subset} is out of range: {name} has {n_train} training images")
-    return subset, max(1, subset // 5)
-
-
 @lru_cache(maxsize=2)  # decode once per dataset: `main.py all` spans CIFAR-100 and CIFAR-10
 def load_dataset(name: str, data_dir: str, subset: int | None = None, seed: int = 0,
                  num_classes: int = 100, download: bool = True) -> Dataset:
@@ -152,7 +142,7 @@ def load_dataset(name: str, data_dir: str, subset: int | None = None, seed: int 
 #   last    the last val_size images (report 002: 49,000-49,999)
 #   batch5  CIFAR-10's fifth training file, data_batch_5: the last 10,000 images, as the files are
 #           read in order (report 003)
-SPLITS = ("none", "random", "last", "batch5")
+SPLITS = CHOICES["val_split"]
 BATCH5 = 10000
 
 

@@ -14,6 +14,7 @@ import torch
 import torchvision
 from torch import nn
 
+from config import CHOICES
 from errors import UserError
 
 
@@ -59,7 +60,7 @@ def to_device(x: torch.Tensor, y: torch.Tensor, device: torch.device,
 # Precision: float32, or bf16 autocast with float32 weights (--precision)
 # ---------------------------------------------------------------------------------------------
 
-PRECISIONS = ("auto", "bf16", "fp32")
+PRECISIONS = CHOICES["precision"]
 # /proc/cpuinfo flags of x86 CPUs with bf16 matrix instructions: Intel AMX (Sapphire Rapids and
 # later), AVX-512 BF16 (Cooper Lake, AMD Zen 4 and later). Without them torch emulates bf16.
 NATIVE_BF16 = ("amx_bf16", "avx512_bf16")

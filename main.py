@@ -1,4 +1,9 @@
-"""Reproduce the reports one step at a time: python main.py experiments/CNN4b.py, 001-A, 001 or all."""
+"""Reproduce the reports one step at a time: python main.py experiments/CNN4b.py, 001-A, 001 or all.
+
+Parse first, import later: the parser, --list, --set help and the checks of the options need only
+config, experiments' table and launch, none of which imports torch; torch, the data, the pages
+and the figures are imported by the functions that use them, once a command needs them.
+"""
 from __future__ import annotations
 
 import errors
@@ -12,21 +17,12 @@ import re
 import sys
 from typing import Any, Sequence
 
-import torch
-
-import data
-import devices
 import launch
-import optimizers
-import pages
-import pages.markdown
-import train
-from figures.common import seed_curves
-from run_folder import reader, writer
-from config import DERIVED, Config, check_config, check_value, parse_value
+from config import (CHOICES, DERIVED, MIRROR_VARIABLE, QUICK_START, Config, check_config, check_value,
+                    describe, parse_value)
 from errors import OneLineParser, UserError
-from experiments import (REPORTS, Experiment, build_model, check_model_fits, expand, listing,
-                         load_experiment, once, report_of, resolve_path)
+from experiments import (REPORTS, Experiment, expand, listing, load_experiment, once, report_of,
+                         resolve_path)
 from launch import executor
 
 DEFAULTS = Config()
@@ -45,82 +41,117 @@ def _option(key: str) -> Any:
     return parse
 
 
+EXAMPLES = f"""examples (times measured: README.md):
+  {QUICK_START}
+                             a step on generated data, no download: it learns, in seconds on a CPU
+  python main.py CNN2        one step of report 000 on CIFAR-100 (downloaded once, 163 MiB)
+  python main.py 001 --seeds 0 1 2 --jobs 2
+                             every step of report 001, three seeds each, two runs at a time
+  python main.py 001 --resume            after Ctrl-C: finish what is not finished
+  python main.py --set help              the --set keys, their defaults and what each may hold
+  python results.py                      every figure and page again from runs/, training nothing
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line; every option defaults to None so that experiments' settings show through."""
-    p = OneLineParser(prog="python main.py",
+    p = OneLineParser(prog="python main.py", epilog=EXAMPLES,
+                      formatter_class=argparse.RawDescriptionHelpFormatter,
                       description="Train the networks of the reports, one step per experiment file, "
-                      "and write each step's metrics, figures and checkpoints.")
-    p.add_argument("experiments", nargs="*", metavar="STEP",
-                   help="experiment files (experiments/CNN4b.py), step names (CNN4b, 001-A), report "
-                        f"ids ({', '.join(r.id for r in REPORTS)}) for all of a report's steps in "
-                        "order, or 'all' for every step of every report; --list shows them")
-    p.add_argument("--list", action="store_true", help="list every report with its steps, then exit")
-    p.add_argument("--epochs", type=_option("epochs"), help="the most epochs to train (default: the "
-                   "step's; early stopping may end sooner)")
-    p.add_argument("--batch-size", type=_option("batch_size"),
-                   help="images per batch (default: the step's)")
-    p.add_argument("--optimizer", choices=tuple(optimizers.OPTIMIZERS),
-                   help=f"the optimizer (default: the step's, {DEFAULTS.optimizer} for report 000)")
-    p.add_argument("--lr", type=_option("lr"), help=f"learning rate (default: the step's, "
-                   f"{DEFAULTS.lr:g} for report 000)")
-    p.add_argument("--device", type=_option("device"), help="auto (cuda, then mps, then cpu), cpu, "
-                   "cuda, cuda:N or mps (default: auto)")
-    p.add_argument("--data-dir", type=_option("data_dir"), help=f"where the datasets are, or are "
-                   f"downloaded to (default: {DEFAULTS.data_dir}/)")
-    p.add_argument("--dataset", choices=data.DATASETS,
-                   help="cifar100, cifar10, or synthetic: generated, learnable, with the step's own "
-                        "number of classes, needs no download (default: the step's)")
-    p.add_argument("--subset", type=_option("subset"), metavar="N",
-                   help="train on the first N training images and test on the first N/5, for quick "
-                        "runs; a validation split keeps its share (default: all)")
-    p.add_argument("--out", type=_option("out"),
-                   help=f"runs are written to OUT/<step>/ (default: {DEFAULTS.out}/)")
-    p.add_argument("--seed", type=_option("seed"), help=f"random seed (default: {DEFAULTS.seed})")
-    p.add_argument("--workers", type=_option("workers"),
-                   help="DataLoader workers, used only for transforms with no "
-                   f"batched form (default: {DEFAULTS.workers})")
-    p.add_argument("--compile", action="store_true", default=None,
-                   help="torch.compile the model (default: off; see BENCHMARKS.md)")
-    p.add_argument("--precision", choices=devices.PRECISIONS,
-                   help="auto (bf16 autocast on CUDA, fp32 elsewhere), bf16 (autocast, fp32 weights; "
-                        "fast on CUDA and on CPUs with amx_bf16 or avx512_bf16) or fp32, the "
-                        "reports' (default: auto)")
-    p.add_argument("--deterministic", action="store_true", default=None,
-                   help="torch's deterministic algorithms, cuDNN benchmark off, a fixed cuBLAS "
-                        "workspace: repeatable on CUDA, slower; the CPU computes the same either way")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
-                   help="set any other config.Config field, e.g. --set momentum=0.9 --set "
-                        "val_split=random --set val_size=1000 --set early_stopping=patience")
-    p.add_argument("--resume", action="store_true", default=None,
-                   help="take each run as it is found in OUT/<step>/: finished, it is skipped; "
-                        "stopped, it continues from its checkpoint; not started, it starts")
-    p.add_argument("--summary", action="store_true",
-                   help="print each step's architecture and trainable parameters, then exit (no data)")
-    p.add_argument("--no-pretrained", action="store_true",
-                   help="train networks that start from ImageNet weights from scratch instead")
-    p.add_argument("--seeds", type=_option("seed"), nargs="+", metavar="S",
-                   help="train each step once per seed, each run in OUT/<step>/seed-<S>/; the tables "
-                        "give each figure as mean ± std (n) and a verdict against the report "
-                        "(default: one run, seeded by --seed, in OUT/<step>/)")
-    p.add_argument("--jobs", type=parse_jobs, metavar="N",
-                   help="run up to N runs at the same time, each in a process of its own with its "
-                        "output in its folder's log.txt, sharing the CPU's cores or the GPUs "
-                        "(default: one after the other in this process)")
-    p.add_argument("--gpus", type=parse_gpus, metavar="LIST",
-                   help="with --jobs: the CUDA devices to place the runs on, e.g. 0,1; several runs "
-                        "may share one (default: every visible GPU)")
-    p.add_argument("--executor", choices=("local", "slurm"), default="local",
-                   help="local: this machine; slurm: one Slurm job array through submitit, "
-                        "waiting and showing progress (default: local)")
-    p.add_argument("--slurm", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
-                   help="with --executor slurm: partition, time (minutes or H:MM:SS), gpus, cpus, "
-                        "mem (GB), account, qos, constraint, exclude, parallel (most runs at once) "
-                        "or another of submitit's slurm_ parameters (defaults: time 240, gpus 1, "
-                        "cpus 4, the cluster's default partition)")
-    p.add_argument("--no-wait", action="store_true",
-                   help="with --executor slurm: submit, print the job id and how to collect the "
-                        "results later, and return")
+                      "and write each step's\nmetrics, figures and checkpoints, and each report's "
+                      "page (runs/results/<id>.html).")
+    what = p.add_argument_group("what to run")
+    what.add_argument("experiments", nargs="*", metavar="STEP",
+                      help="experiment files (experiments/CNN4b.py), step names (CNN4b, 001-A), "
+                           f"report ids ({', '.join(r.id for r in REPORTS)}) for all of a report's "
+                           "steps in order, or 'all' for every step of every report")
+    what.add_argument("--list", action="store_true", help="list every report with its steps, then exit")
+    what.add_argument("--summary", action="store_true",
+                      help="print each step's architecture and trainable parameters, then exit (no data)")
+    what.add_argument("--version", action=_Version, help="the kit's commit, then exit")
+
+    step = p.add_argument_group("the step's settings (default: the step's own)")
+    step.add_argument("--epochs", type=_option("epochs"),
+                      help="the most epochs to train (early stopping may end sooner)")
+    step.add_argument("--batch-size", type=_option("batch_size"), help="images per batch")
+    step.add_argument("--optimizer", choices=CHOICES["optimizer"],
+                      help=f"the optimizer ({DEFAULTS.optimizer} for report 000)")
+    step.add_argument("--lr", type=_option("lr"), help=f"learning rate ({DEFAULTS.lr:g} for report 000)")
+    step.add_argument("--dataset", choices=CHOICES["dataset"],
+                      help="cifar100, cifar10, or synthetic: generated, learnable, with the step's own "
+                           "number of classes, needs no download")
+    step.add_argument("--subset", type=_option("subset"), metavar="N",
+                      help="train on the first N training images and test on the first N/5, for quick "
+                           "runs; a validation split keeps its share (default: all)")
+    step.add_argument("--data-dir", type=_option("data_dir"), help=f"where the datasets are, or are "
+                      f"downloaded to (default: {DEFAULTS.data_dir}/; a mirror: ${MIRROR_VARIABLE})")
+    step.add_argument("--no-pretrained", action="store_true",
+                      help="train networks that start from ImageNet weights from scratch instead")
+    step.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
+                      help="set any other config.Config field, e.g. --set momentum=0.9 --set "
+                           "val_split=random --set val_size=1000; --set help lists the keys, their "
+                           "defaults and what each may hold")
+
+    again = p.add_argument_group("seeds and resume")
+    again.add_argument("--seed", type=_option("seed"), help=f"random seed (default: {DEFAULTS.seed})")
+    again.add_argument("--seeds", type=_option("seed"), nargs="+", metavar="S",
+                       help="train each step once per seed, each run in OUT/<step>/seed-<S>/; the "
+                            "tables give each figure as mean ± std (n) and a verdict against the "
+                            "report (default: one run, seeded by --seed, in OUT/<step>/)")
+    again.add_argument("--resume", action="store_true", default=None,
+                       help="take each run as it is found in OUT/<step>/: finished, it is skipped; "
+                            "stopped, it continues from its checkpoint; not started, it starts")
+    again.add_argument("--out", type=_option("out"),
+                       help=f"runs are written to OUT/<step>/ (default: {DEFAULTS.out}/)")
+
+    speed = p.add_argument_group("speed and precision")
+    speed.add_argument("--device", type=_option("device"), help="auto (cuda, then mps, then cpu), "
+                       "cpu, cuda, cuda:N or mps (default: auto)")
+    speed.add_argument("--precision", choices=CHOICES["precision"],
+                       help="auto (bf16 autocast on CUDA, fp32 elsewhere), bf16 (autocast, fp32 "
+                            "weights; fast on CUDA and on CPUs with amx_bf16 or avx512_bf16) or fp32, "
+                            "the reports' (default: auto)")
+    speed.add_argument("--deterministic", action="store_true", default=None,
+                       help="torch's deterministic algorithms, cuDNN benchmark off, a fixed cuBLAS "
+                            "workspace: repeatable on CUDA, slower; the CPU computes the same either way")
+    speed.add_argument("--compile", action="store_true", default=None,
+                       help="torch.compile the model (default: off; see BENCHMARKS.md)")
+    speed.add_argument("--workers", type=_option("workers"),
+                       help="DataLoader workers, used only for transforms with no "
+                       f"batched form (default: {DEFAULTS.workers})")
+
+    many = p.add_argument_group("many runs and Slurm")
+    many.add_argument("--jobs", type=parse_jobs, metavar="N",
+                      help="run up to N runs at the same time, each in a process of its own with its "
+                           "output in its folder's log.txt, sharing the CPU's cores or the GPUs "
+                           "(default: one after the other in this process)")
+    many.add_argument("--gpus", type=parse_gpus, metavar="LIST",
+                      help="with --jobs: the CUDA devices to place the runs on, e.g. 0,1; several runs "
+                           "may share one (default: every visible GPU)")
+    many.add_argument("--executor", choices=("local", "slurm"), default="local",
+                      help="local: this machine; slurm: one Slurm job array through submitit, "
+                           "waiting and showing progress (default: local)")
+    many.add_argument("--slurm", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
+                      help="with --executor slurm: partition, time (minutes or H:MM:SS), gpus, cpus, "
+                           "mem (GB), account, qos, constraint, exclude, parallel (most runs at once) "
+                           "or another of submitit's slurm_ parameters (defaults: time 240, gpus 1, "
+                           "cpus 4, the cluster's default partition)")
+    many.add_argument("--no-wait", action="store_true",
+                      help="with --executor slurm: submit, print the job id and how to collect the "
+                           "results later, and return")
     return p
+
+
+class _Version(argparse.Action):
+    """--version: the kit's commit (devices.kit_text), looked up only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        import devices
+        print(f"{parser.prog}: {devices.kit_text()}")
+        parser.exit()
 
 
 MOST_JOBS = 64  # runs at once on one machine: each is a process with its data and its model
@@ -207,6 +238,7 @@ def resolve_config(exp: Experiment, args: argparse.Namespace,
     field set both by its option and by --set)."""
     given = {key: value for key, (_, value) in given_options(args).items()}
     cfg = dataclasses.replace(exp.config, **given, **(settings or {}))
+    import data
     # Synthetic data stands in for the step's own dataset, with as many classes.
     source = exp.config.dataset if cfg.dataset == "synthetic" else cfg.dataset
     return dataclasses.replace(cfg, num_classes=data.NUM_CLASSES.get(source, exp.config.num_classes))
@@ -214,6 +246,10 @@ def resolve_config(exp: Experiment, args: argparse.Namespace,
 
 def print_architecture(exp: Experiment, cfg: Config) -> None:
     """Print the step's architecture, its input and output shapes and its trainable parameters."""
+    import torch
+
+    from experiments import build_model, check_model_fits
+    from optimizers import trainable_parameters
     cfg = dataclasses.replace(cfg, pretrained=False)  # the count needs no weights
     model = build_model(exp, cfg).eval()
     check_model_fits(model, exp, cfg, cfg.num_classes, torch.device("cpu"))
@@ -222,12 +258,15 @@ def print_architecture(exp: Experiment, cfg: Config) -> None:
         y = model(x)
     print(f"== {cfg.step} ({exp.path})\n{model}")
     print(f"input: {tuple(x.shape)} -> output: {tuple(y.shape)}")
-    print(f"trainable parameters: {optimizers.trainable_parameters(model):,}")
+    print(f"trainable parameters: {trainable_parameters(model):,}")
 
 
 def _tables(cfgs: list[Config], tasks: list[launch.Task], outcome: launch.Outcome) -> str:
     """The results tables of the runs just made or found finished (pages.markdown.tables); for a step
     with several seeds, also their mean curves with the min-max band (figures.common.seed_curves)."""
+    import pages.markdown
+    from figures.common import seed_curves
+    from run_folder import reader
     by_step: reader.RunsByStep = {}
     for t in tasks:
         if outcome.status.get(t.name) == launch.OK and (r := reader.attempt_read(t.dir, [])):
@@ -249,6 +288,8 @@ def _configs(args: argparse.Namespace) -> tuple[list[Experiment], list[Config]]:
 
 def _check_data(cfgs: list[Config]) -> None:
     """Refuse, before any training, an --out that cannot be written, missing data, a split too large."""
+    import data
+    from run_folder import writer
     for out in dict.fromkeys(c.out for c in cfgs):
         writer.check_writable(out)
     for key in dict.fromkeys((c.dataset, c.data_dir, c.subset, c.seed, c.num_classes) for c in cfgs):
@@ -264,6 +305,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.list:
         print(listing())
         return 0
+    if "help" in args.settings:
+        print(describe())
+        return 0
     if not args.experiments:
         print("error: name a step, a report id or all (python main.py --list shows them; see "
               "python main.py --help)", file=sys.stderr)
@@ -271,6 +315,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         # Check every step before training any: a typo in the last should not wait for the first.
         exps, cfgs = _configs(args)
+        import data  # past the checks that need no torch: what follows trains, and needs it all
+        import train
+        from run_folder import reader
         if args.summary:
             for exp, cfg in zip(exps, cfgs):
                 check_config(cfg)
@@ -313,6 +360,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _plan(args: argparse.Namespace, tasks: list[launch.Task], cfgs: list[Config], here: bool) -> None:
     """Say what several runs are about to do, and that a machine already busy will be slow."""
+    import devices
     where = list(dict.fromkeys(str(devices.resolve_device(c.device)) for c in cfgs))
     if len(tasks) > 1:
         how = ("one after the other" if here else f"{args.jobs} at a time"
@@ -325,6 +373,7 @@ def _plan(args: argparse.Namespace, tasks: list[launch.Task], cfgs: list[Config]
 def _pages(trained: list[Config]) -> None:
     """The pages of the reports just trained, and the index (pages.write_pages); their figures
     are results.py's to draw."""
+    import pages
     for out in dict.fromkeys(c.out for c in trained):
         reports = {r.id: None for c in trained if c.out == out and (r := report_of(c.step))}
         try:

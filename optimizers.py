@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from config import CHOICES
+
 if TYPE_CHECKING:
     from config import Config
 
@@ -20,6 +22,7 @@ OPTIMIZERS = {
     "rmsprop": lambda params, cfg, fused: torch.optim.RMSprop(
         params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, foreach=True),
 }
+assert tuple(OPTIMIZERS) == CHOICES["optimizer"], "config.CHOICES names the optimizers"
 FUSED_ON = {"adam": ("cpu", "cuda"), "sgd": ("cpu", "cuda"), "adagrad": ("cpu",), "rmsprop": ()}
 
 

@@ -14,14 +14,14 @@ import os
 import re
 import sys
 from dataclasses import dataclass
-from typing import Any, Callable
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any, Callable
 
 from config import Config, Reported
-from devices import NO_DETERMINISTIC_KERNEL
 from errors import UserError, first_line
+
+if TYPE_CHECKING:  # torch is imported where a network is built: --help and --list need none
+    import torch
+    from torch import nn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REQUIRED = ("model", "train_transform", "test_transform", "reported")  # `config` is optional
@@ -244,6 +244,7 @@ def once(exps: list[Experiment]) -> list[Experiment]:
 
 def build_model(exp: Experiment, cfg: Config) -> nn.Module:
     """The experiment's network for cfg; an error inside the experiment file is reported by line."""
+    from torch import nn
     try:
         model = exp.model(cfg)
     except UserError:
@@ -260,6 +261,9 @@ def build_model(exp: Experiment, cfg: Config) -> nn.Module:
 def check_model_fits(model: nn.Module, exp: Experiment, cfg: Config, classes: int,
                      device: torch.device) -> None:
     """Refuse a network that cannot take the step's images or has fewer outputs than classes."""
+    import torch
+
+    from devices import NO_DETERMINISTIC_KERNEL
     was_training = model.training
     model.eval()  # eval mode: batch norm's running statistics stay as they are
     try:

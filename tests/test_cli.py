@@ -1,6 +1,8 @@
 """main.py as a user meets it: errors are one line with exit code 2, --summary, several steps."""
 import dataclasses
 import os
+import subprocess
+import sys
 import textwrap
 import urllib.error
 
@@ -9,11 +11,13 @@ import torch
 
 import cifar
 import data
+import devices
 import main
+from config import DERIVED, QUICK_START, Config
 from experiments import REPORTS
 from models import resnet
 from expected import EXPECTED_PARAMETERS
-from helpers import cli, one_line_error, table_rows
+from helpers import ROOT, cli, one_line_error, table_rows
 
 RUN_FILES = {"checkpoint.pt", "config.json", "experiment.py", "loss_accuracy.png", "metrics.csv",
              "confusion.csv", "confusion.png"}
@@ -157,3 +161,52 @@ def test_one_failing_step_does_not_stop_the_others(tmp_path, capsys):
     rows = table_rows(out)
     assert rows["Broken"][1] == "failed" and rows["CNN2"][3] == "1"
     assert RUN_FILES <= set(os.listdir(tmp_path / "runs" / "CNN2"))
+
+
+# ---- answers before any import of the training side ------------------------------------------
+
+NO_TORCH = """
+import sys
+import main
+try:
+    code = main.main(sys.argv[1:])
+except SystemExit as e:
+    code = e.code
+print(code, sorted(m for m in ("torch", "torchvision", "matplotlib") if m in sys.modules))
+"""
+
+
+@pytest.mark.parametrize("args, code", [
+    (["--help"], 0), (["--list"], 0), (["--set", "help"], 0), ([], 2),
+    (["CNN2", "--epochs", "0"], 2), (["CNN2", "--optimizer", "adamw"], 2),
+    (["CNN2", "--set", "momentum=1"], 2), (["CNN2", "--seeds", "1", "--seed", "2"], 2),
+], ids=["help", "list", "set-help", "no-step", "bad-value", "bad-choice", "bad-set", "seed-twice"])
+def test_answers_that_need_no_data_import_neither_torch_nor_matplotlib(args, code):
+    result = subprocess.run([sys.executable, "-c", NO_TORCH, *args], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.stdout.strip().splitlines()[-1] == f"{code} []", result.stderr
+
+
+def test_help_reads_in_groups_with_examples_and_the_set_keys_are_one_option_away(capsys):
+    with pytest.raises(SystemExit):
+        main.main(["--help"])
+    text = capsys.readouterr().out
+    titles = ["what to run:", "the step's settings (default: the step's own):", "seeds and resume:",
+              "speed and precision:", "many runs and Slurm:", "examples"]
+    assert [text.index(t) for t in titles] == sorted(text.index(t) for t in titles)
+    assert QUICK_START in text.split("examples")[1]
+    assert main.main(["--set", "help"]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:] if line}
+    settable = [f.name for f in dataclasses.fields(Config) if f.name not in DERIVED]
+    assert set(settable) <= set(rows)
+    assert rows["momentum"].split()[1:] == ["0.0", "a", "number,", "at", "least", "0", "and",
+                                            "below", "1"]
+    assert rows["val_split"].split()[1:] == ["none", "none,", "random,", "last,", "batch5"]
+    assert rows["test_limit"].endswith("at least 1, or none")
+
+
+def test_version_names_the_kits_commit(capsys):
+    with pytest.raises(SystemExit) as e:
+        main.main(["--version"])
+    assert e.value.code == 0
+    assert capsys.readouterr().out == f"python main.py: {devices.kit_text()}\n"
