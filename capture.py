@@ -23,13 +23,11 @@ from typing import Callable
 import torch
 from torch import nn
 
-from config import CHOICES
+from config import CAPTURABLE, CHOICES, check_capture  # noqa: F401 (the settings' rules)
 from devices import autocast
 from errors import UserError
 
 CAPTURE = CHOICES["capture"]  # the setting's values, named in config.CHOICES
-# Adagrad reads its step count on the host in every step (torch.optim.adagrad): no graph holds that.
-CAPTURABLE = ("adam", "sgd", "rmsprop")
 # The rule for auto: a batch of at most 256 CIFAR images (32x32) is launch-bound on a GPU (001-A
 # 1.53x the report's loop on an H200, against 5.85x for CNN2 at the same image size but batch 256:
 # BENCHMARKS.md); a batch of 224x224 images (CNN6, 004-ResNet18) is bound by arithmetic.
@@ -53,19 +51,6 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tens
     loss.backward()
     optimizer.step()
     return loss.detach().float(), logits
-
-
-def check_capture(capture: str, optimizer: str, compile: bool) -> None:
-    """Refuse `capture on` with a setting no graph can hold, in one sentence naming what can run."""
-    if capture != "on":
-        return
-    if optimizer not in CAPTURABLE:
-        raise UserError(f"capture on: {optimizer} reads its step count on the host every step, which "
-                        f"a CUDA graph cannot hold (capture works with {', '.join(CAPTURABLE)}; "
-                        f"use capture auto or off)")
-    if compile:
-        raise UserError("capture on with compile: choose one (compile's mode reduce-overhead makes "
-                        "its own CUDA graphs); use capture off with compile")
 
 
 def check_device(capture: str, device: torch.device) -> None:

@@ -284,6 +284,24 @@ def sizes(name: str, subset: int | None = None) -> tuple[int, int]:
     return subset, max(1, subset // 5)
 
 
+# Adagrad reads its step count on the host in every step (torch.optim.adagrad): no CUDA graph
+# holds that (capture.py).
+CAPTURABLE = ("adam", "sgd", "rmsprop")
+
+
+def check_capture(capture: str, optimizer: str, compile: bool) -> None:
+    """Refuse `capture on` with a setting no graph can hold, in one sentence naming what can run."""
+    if capture != "on":
+        return
+    if optimizer not in CAPTURABLE:
+        raise UserError(f"capture on: {optimizer} reads its step count on the host every step, which "
+                        f"a CUDA graph cannot hold (capture works with {', '.join(CAPTURABLE)}; "
+                        f"use capture auto or off)")
+    if compile:
+        raise UserError("capture on with compile: choose one (compile's mode reduce-overhead makes "
+                        "its own CUDA graphs); use capture off with compile")
+
+
 def check_config(cfg: Config) -> None:
     """Refuse settings that cannot run, in one sentence naming what is valid."""
     for f in dataclasses.fields(Config):
@@ -293,7 +311,7 @@ def check_config(cfg: Config) -> None:
             except UserError as e:
                 raise UserError(f"{cfg.step}: {e}") from None
     try:
-        capture.check_capture(cfg.capture, cfg.optimizer, cfg.compile)
+        check_capture(cfg.capture, cfg.optimizer, cfg.compile)
     except UserError as e:
         raise UserError(f"{cfg.step}: {e}") from None
     if cfg.subset is not None:
