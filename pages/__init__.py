@@ -35,8 +35,9 @@ from errors import UserError
 from experiments import REPORTS, Report, load_experiment, resolve_path
 from figures import notes
 from figures.context import Figure, results_dir
-from compare import (NOT_COMPARABLE, NOT_REPRODUCED, REPRODUCED, RULES, UNDECIDED_WORD, Comparison,
-                     compare_runs, judge_claims)
+from compare import (ABOVE, BELOW, CONSISTENT, MATCHES, NOT_COMPARABLE, NOT_GIVEN, NOT_REPRODUCED,
+                     NOT_RUN, REPRODUCED, RULES, UNDECIDED_WORD, Comparison, compare_runs,
+                     judge_claims)
 from run_folder.reader import Run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -64,8 +65,18 @@ def templates() -> Any:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(os.path.join(HERE, "templates")),
                              autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
+    env.filters["emphasis"] = emphasis
     env.globals["kit"] = devices.kit_text()  # the kit writing the pages, named in their footer
     return env
+
+
+def emphasis(text: str) -> Any:
+    """Markdown's *words* (compare.RULES is written for .md too) as <em>words</em>, the rest escaped."""
+    from markupsafe import Markup, escape
+
+    parts = str(text).split("*")
+    return Markup("").join(escape(p) if i % 2 == 0 else Markup("<em>%s</em>") % p
+                           for i, p in enumerate(parts))
 
 
 def write_pages(out: str, drawn: Mapping[str, Drawn | None],
@@ -145,7 +156,8 @@ def index_row(folder: str, report: Report, found: dict[str, list[Run]],
             "judged": verdicts.count(REPRODUCED) + verdicts.count(NOT_REPRODUCED)
             + verdicts.count(UNDECIDED_WORD), "not_comparable": verdicts.count(NOT_COMPARABLE),
             "minutes": sum(r.summary["minutes"] for r in every),
-            "devices": sorted({r.device for r in every})}
+            "devices": sorted({r.device for r in every}),
+            "setting": [(note, where) for note, where in _changes({s: found[s] for s in done})]}
 
 
 def _first(found: dict[str, list[Run]], step: str) -> Run | None:
@@ -167,8 +179,7 @@ def report_view(folder: str, report: Report, found: dict[str, list[Run]],
         "style": STYLE, "report": report, "course": course, "source": source,
         "setting": setting_lines(report), "changes": _changes(found),
         "columns": [{"name": c, "label": FIGURE_NAMES[c][0]} for c in columns],
-        "rows": [{"step": s, "runs": len(found.get(s, [])), "comparison": compared[s],
-                  "epochs": _epochs(found.get(s, []))} for s in report.steps],
+        "rows": [_row(s, found.get(s, []), compared[s], columns) for s in report.steps],
         "rules": RULES,
         "claims": judge_claims(report.id, compared),
         "notes": [(s, r.note) for s in report.steps
@@ -181,6 +192,36 @@ def report_view(folder: str, report: Report, found: dict[str, list[Run]],
         "command": f"python main.py {report.id}",
         "generated": time.strftime("%Y-%m-%d %H:%M"),
     }
+
+
+def kind(verdict: str) -> str:
+    """What a verdict's colour says: agreement, disagreement (above or below alike: above on a
+    loss is no good news), or neither (not comparable, undecided, not judged, not run)."""
+    return ("agree" if verdict in (MATCHES, CONSISTENT, REPRODUCED)
+            else "disagree" if verdict in (ABOVE, BELOW, NOT_REPRODUCED) else "neutral")
+
+
+def _row(step: str, step_runs: list[Run], comparison: Comparison,
+         columns: Sequence[str]) -> dict[str, Any]:
+    """A step's row of the step table: its verdict, then each figure's record as a cell."""
+    return {"step": step, "runs": len(step_runs), "epochs": _epochs(step_runs),
+            "comparison": comparison, "verdict": comparison.verdict,
+            "kind": kind(comparison.verdict), "reason": _reason(comparison),
+            "cells": [{"label": r.label, "ours": r.ours, "theirs": r.theirs, "diff": r.diff,
+                       "verdict": r.verdict, "kind": kind(r.verdict), "sentence": r.sentence,
+                       "measured_on": r.measured_on if r.verdict not in (NOT_RUN, NOT_GIVEN) else "",
+                       "comparable": r.verdict != NOT_COMPARABLE}
+                      for r in (comparison[c] for c in columns)]}
+
+
+def _reason(comparison: Comparison) -> str:
+    """Why a step is not comparable, in a few words: how its runs' setting differs, else the
+    images its headline figure was measured on."""
+    if comparison.verdict != NOT_COMPARABLE:
+        return ""
+    if comparison.notes:
+        return ", ".join(comparison.notes)
+    return next((f"{r.measured_on}: too few" for r in comparison.records if r.headline), "")
 
 
 def _epochs(step_runs: list[Run]) -> str:
