@@ -21,6 +21,7 @@ import markupsafe
 import numpy as np
 import pytest
 
+import compare
 import devices
 import figures
 import pages
@@ -39,11 +40,13 @@ BY_ID = {r.id: r for r in REPORTS}
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    """The three runs on 200 synthetic images, one epoch each, then `python results.py --report
-    001 004` (the other reports' pages, without runs, are written too)."""
+    """The three runs on 120 (001's) or 200 synthetic images, one epoch each, then `python
+    results.py --report 001 004` (the other reports' pages, without runs, are written too)."""
     base = tmp_path_factory.mktemp("pages")
     for step in STEPS:
-        exp, cfg = config(step, base, subset=200, num_classes=10)  # CIFAR-10's, as main.py sets
+        # 001's on 120 images: 2 of them validate, a figure never judged.
+        exp, cfg = config(step, base, subset=120 if step.startswith("001") else 200,
+                          num_classes=10)  # CIFAR-10's, as main.py sets
         train.run(train.prepare(exp, cfg))
     out = base / "runs"
     result = results.regenerate(str(out), only=("001", "004"))
@@ -98,11 +101,15 @@ class Page(HTMLParser):
             self.captions[-1] += data
 
     def table(self, cls):
-        return next(t["rows"] for t in self.tables if t["class"] == cls)
+        return next(t["rows"] for t in self.tables if cls in t["class"].split())
 
 
 def read_page(out, name):
     return Page((out / "results" / name).read_text(encoding="utf-8"))
+
+
+def runs_of(out, step):
+    return reader.read_step(str(out), step)
 
 
 def metrics(run_dir):
@@ -117,17 +124,17 @@ def test_the_step_table_has_a_row_per_step_and_the_runs_figures_beside_the_repor
     rows = page.table("steps")
     report = BY_ID["001"]
     assert [r[0] for r in rows] == list(report.steps)
-    # Only the figures the report gives: 001 gives all four of its columns for some step.
-    assert len(rows[0]) == 3 + 3 * len(report.columns)
+    # A cell per figure the report gives (001 gives all four of its columns for some step).
+    assert len(rows[0]) == 3 + len(report.columns)
     history = metrics(site / "001-A")
     best = max(r["val_accuracy"] for r in history)
-    assert rows[0][1] == "not comparable"  # synthetic data: shown, never judged
-    cells = rows[0][3:6]  # best val acc: report, ours, diff and verdict
-    assert cells[0] == "73.6%" and cells[1] == f"{best:.2f}%"
-    assert cells[2] == f"{best - 73.6:+.2f} not comparable"
-    assert rows[0][2] == "1" and rows[2][2] == "not run" and rows[2][4] == "-"
-    assert rows[1][-3:] == ["74.95%", f"{metrics(site / '001-A-drop0.2')[-1]['test_accuracy']:.2f}%",
-                            rows[1][-1]] and rows[1][-1].endswith(" not comparable")
+    val = compare.evaluation_images(runs_of(site, "001-A")[0].config)["val"]
+    # Synthetic data: the values and the reason, never a verdict or a difference.
+    assert rows[0][1].startswith("not comparable dataset synthetic, subset 120")
+    assert rows[0][3] == f"{best:.2f}% report 73.6% not comparable val, {val:,} images"
+    assert rows[0][2] == "1" and rows[2][2] == "not run" and rows[2][3] == "- report 76.2%"
+    test = metrics(site / "001-A-drop0.2")[-1]["test_accuracy"]
+    assert rows[1][-1].startswith(f"{test:.2f}% report 74.95% not comparable test, ")
 
 
 def test_a_report_with_runs_shows_its_figures_in_order_then_curves_and_confusion(site):
@@ -177,6 +184,7 @@ def test_the_index_counts_each_reports_runs(site):
     assert counts == {"000": "0 of 11", "001": "2 of 6", "002": "0 of 23", "003": "0 of 11",
                       "004": "1 of 4"}
     assert rows[0][2] == "no runs" and rows[1][2] == "0 of 0 judged, 2 not comparable"
+    assert rows[1][3] == "dataset synthetic (every run); subset 120 (every run); epochs 1 (every run)"
 
 
 def test_every_link_is_relative_and_leads_to_a_file_and_no_page_needs_javascript(site):
@@ -249,7 +257,7 @@ def test_results_redraws_the_confusion_figure_from_its_csv(site, tmp_path):
     assert (run_dir / "confusion.png").read_bytes().startswith(b"\x89PNG")
     names, matrix = reader.read_confusion(str(run_dir))
     assert names == list(run.end["per_class_accuracy"])
-    assert sum(map(sum, matrix)) == 40  # the 200 images' 40 test images
+    assert sum(map(sum, matrix)) == 24  # the 120 images' 24 test images
 
 
 # ---- what the figure of a hundred classes shows ---------------------------------------------
@@ -310,6 +318,27 @@ def loaded_images(driver, seconds=20):
     return images
 
 
+# Elements wider than the viewport, outside a scroll box whose verdicts are in view without
+# scrolling (a table may scroll sideways only if what it decides is seen first).
+OVERFLOW = """
+const width = window.innerWidth, bad = [];
+for (const e of document.querySelectorAll('body *')) {
+  const r = e.getBoundingClientRect();
+  if ((r.width === 0 && r.height === 0) || (r.right <= width + 1 && r.left >= -1)) continue;
+  const box = e.closest('.scroll'), verdicts = box && box.querySelector('.verdicts');
+  if (verdicts && verdicts.getBoundingClientRect().right <= box.getBoundingClientRect().right + 1)
+    continue;
+  bad.push(`${e.tagName}.${e.className} ${Math.round(r.left)}..${Math.round(r.right)}`);
+}
+return bad.slice(0, 5);
+"""
+# Step tables whose content is wider than their box (a figure hidden to the right).
+CUT_TABLES = """
+return [...document.querySelectorAll('table.steps')].map(t => t.closest('.scroll'))
+  .filter(b => b && b.scrollWidth > b.clientWidth + 1).map(b => [b.scrollWidth, b.clientWidth]);
+"""
+
+
 def test_every_page_in_a_real_browser(site, tmp_path):
     shots = os.environ.get("PAGES_SCREENSHOTS") or str(tmp_path / "screenshots")
     os.makedirs(shots, exist_ok=True)
@@ -317,14 +346,31 @@ def test_every_page_in_a_real_browser(site, tmp_path):
     try:
         for name, rows in [("index", len(REPORTS)), *((r.id, len(r.steps)) for r in REPORTS)]:
             path = site / "results" / f"{name}.html"
-            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                                   {"width": 1280, "height": 900, "deviceScaleFactor": 1,
-                                    "mobile": False})
-            driver.get(path.as_uri())
-            assert [src for src, ok in loaded_images(driver) if not ok] == [], name
+            for width in (1280, 390):
+                driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                       {"width": width, "height": 900, "deviceScaleFactor": 1,
+                                        "mobile": width < 600})
+                driver.get(path.as_uri())
+                screenshot(driver, width, os.path.join(shots, f"{name}-{width}.png"))
+                assert [src for src, ok in loaded_images(driver) if not ok] == [], name
+                # Everything opened: still nothing wider than the screen, every figure in view.
+                assert driver.execute_script(OVERFLOW) == [], (name, width)
+                if width == 1280:
+                    assert driver.execute_script(CUT_TABLES) == [], name
             tables = driver.execute_script(
                 "return [...document.querySelectorAll('table')].map(t => t.tBodies[0].rows.length)")
             assert tables and all(n == rows for n in tables), (name, tables)
+            labels = driver.execute_script(
+                "return [...document.querySelectorAll('.fig-label')].map(e => e.textContent)")
+            numbers = [int(re.match(r"Figs?\. (\d+)", t).group(1)) for t in labels
+                       if t.startswith("Fig")]
+            assert numbers == sorted(numbers), (name, labels)  # the report's order
+            cells = driver.execute_script(
+                "return [...document.querySelectorAll('td.fig')].map(e => e.innerText)")
+            for cell in cells:  # a figure on a handful of images is never judged
+                few = re.search(r"(\d+) images?$", cell)
+                if few and int(few.group(1)) < compare.MIN_IMAGES:
+                    assert "not comparable" in cell and "matches" not in cell, (name, cell)
             links = driver.execute_script("return [...document.querySelectorAll("
                                           "'a[href], img[src], link[href]')].map(e => e.href || e.src)")
             for link in links:
@@ -333,11 +379,10 @@ def test_every_page_in_a_real_browser(site, tmp_path):
                 assert os.path.isfile(url2pathname(url.path)), (name, link)
             errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
             assert errors == [], (name, errors)
-            screenshot(driver, 1280, os.path.join(shots, f"{name}-1280.png"))
-            screenshot(driver, 390, os.path.join(shots, f"{name}-390.png"))
-            overflow = driver.execute_script(
-                "return [document.documentElement.scrollWidth, window.innerWidth]")
-            assert overflow[0] <= overflow[1], (name, overflow)  # tables scroll in their box
+        page = driver.execute_script("return document.body.innerText")  # 004, the last one
+        assert "test, 40 images" in page
+        driver.get((site / "results" / "001.html").as_uri())
+        assert "val, 2 images" in driver.execute_script("return document.body.innerText")
     finally:
         driver.quit()
     assert len([f for f in os.listdir(shots) if re.fullmatch(r".+-(1280|390)\.png", f)]) >= 12
