@@ -35,7 +35,7 @@ from errors import UserError
 from experiments import REPORTS, Report, load_experiment, resolve_path
 from figures import notes
 from figures.context import Figure, results_dir
-from compare import (ABOVE, BELOW, CONSISTENT, MATCHES, NOT_COMPARABLE, NOT_GIVEN, NOT_REPRODUCED,
+from compare import (ABOVE, BELOW, CONSISTENT, DOES_NOT_HOLD, HOLDS, MATCHES, NOT_COMPARABLE, NOT_GIVEN, NOT_REPRODUCED,
                      NOT_RUN, REPRODUCED, RULES, UNDECIDED_WORD, Comparison, compare_runs,
                      judge_claims)
 from run_folder.reader import Run
@@ -66,6 +66,7 @@ def templates() -> Any:
                              autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
     env.filters["emphasis"] = emphasis
+    env.filters["kind"] = kind
     env.globals["kit"] = devices.kit_text()  # the kit writing the pages, named in their footer
     return env
 
@@ -195,10 +196,11 @@ def report_view(folder: str, report: Report, found: dict[str, list[Run]],
 
 
 def kind(verdict: str) -> str:
-    """What a verdict's colour says: agreement, disagreement (above or below alike: above on a
-    loss is no good news), or neither (not comparable, undecided, not judged, not run)."""
-    return ("agree" if verdict in (MATCHES, CONSISTENT, REPRODUCED)
-            else "disagree" if verdict in (ABOVE, BELOW, NOT_REPRODUCED) else "neutral")
+    """What a verdict's (or a claim's) colour says: agreement, disagreement (above or below alike:
+    above on a loss is no good news), or neither (not comparable, undecided, not judged, not run)."""
+    return ("agree" if verdict in (MATCHES, CONSISTENT, REPRODUCED, HOLDS)
+            else "disagree" if verdict in (ABOVE, BELOW, NOT_REPRODUCED, DOES_NOT_HOLD)
+            else "neutral")
 
 
 def _row(step: str, step_runs: list[Run], comparison: Comparison,

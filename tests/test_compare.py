@@ -255,7 +255,7 @@ def test_the_console_the_markdown_and_the_page_show_the_same_numbers_and_words(t
     every = {s: compare.compare_runs(s, by_step.get(s, []), STEPS[s].columns) for s in STEPS["001-A"].steps}
     (claim,) = compare.judge_claims("001", every)
     assert claim.verdict == compare.NOT_RUN  # 001-A-drop0.2 has no run
-    for text, table in ((markdown, "| step |"), (page, 'class="steps"')):
+    for text, table in ((markdown, "| step |"), (page, "The steps beside the report")):
         assert text.index("The report's claims") < text.index(claim.what) < text.index(table)
         assert claim.sentence in text and claim.claim.says in text
     # One run's end-of-run line renders the same record as the tables.
