@@ -35,9 +35,9 @@ from errors import UserError
 from experiments import REPORTS, Report, load_experiment, resolve_path
 from figures import notes
 from figures.context import Figure, results_dir
-from compare import (ABOVE, BELOW, CONSISTENT, DOES_NOT_HOLD, HOLDS, MATCHES, NOT_COMPARABLE, NOT_GIVEN, NOT_REPRODUCED,
-                     NOT_RUN, REPRODUCED, RULES, UNDECIDED_WORD, Comparison, compare_runs,
-                     judge_claims)
+from compare import (ABOVE, BELOW, CONSISTENT, DOES_NOT_HOLD, HOLDS, MATCHES, NOT_COMPARABLE,
+                     NOT_GIVEN, NOT_REPRODUCED, NOT_RUN, REPRODUCED, RULES, UNDECIDED_WORD,
+                     Comparison, compare_runs, judge_claims)
 from run_folder.reader import Run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
