@@ -183,7 +183,7 @@ def busy_line(cores: int | None = None) -> str:
         return ""
     return (f"note: this machine is already busy (load {load:.1f} on {cores} cores), so training on "
             f"its CPU is slower than it can be; fewer threads per run help (OMP_NUM_THREADS=1 "
-            f"python main.py ...: BENCHMARKS.md, \"A busy CPU\"), or wait for the load to fall")
+            f"python main.py ...: BENCHMARKS.md, \"A busy CPU and threads\"), or wait for the load to fall")
 
 
 def _estimate(tasks: Sequence[Task], seconds: float, units: float) -> str:
