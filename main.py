@@ -319,8 +319,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         import train
         from run_folder import reader
         if args.summary:
+            import devices
             for exp, cfg in zip(exps, cfgs):
                 check_config(cfg)
+                devices.resolve_device(cfg.device)  # an unavailable device is refused here too
                 print_architecture(exp, cfg)
             return 0
         tasks, finished = launch.plan(exps, cfgs, args.seeds)
@@ -366,7 +368,7 @@ def _plan(args: argparse.Namespace, tasks: list[launch.Task], cfgs: list[Config]
         how = ("one after the other" if here else f"{args.jobs} at a time"
                if args.executor == "local" else "as one Slurm job array")
         print(launch.plan_line(tasks, how, where), flush=True)
-    if args.executor == "local" and "cpu" in where and (busy := launch.busy_line()):
+    if tasks and args.executor == "local" and "cpu" in where and (busy := launch.busy_line()):
         print(busy, flush=True)
 
 

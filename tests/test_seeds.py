@@ -229,6 +229,8 @@ def test_contradictory_options_are_refused_in_one_line(args, message, tmp_path, 
 def test_slurm_without_submitit_says_what_to_install(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "submitit", None)  # as if not installed
     monkeypatch.delitem(__import__("sys").modules, "launch.slurm", raising=False)
+    # `from launch import slurm` takes the package's attribute when an earlier test imported it
+    monkeypatch.delattr(__import__("launch"), "slurm", raising=False)
     assert main.main(["001-A", "--executor", "slurm", *TINY, "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "pip install submitit" in err[0], err
