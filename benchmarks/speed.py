@@ -87,6 +87,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 # One step, side by side
 # ---------------------------------------------------------------------------------------------
 
+def _gflops(flops_per_second: float) -> str:
+    """GFLOP/s to three significant figures at least: an emulated bf16 peak is well under 1."""
+    g = flops_per_second / 1e9
+    return f"{g:,.0f}" if g >= 100 else f"{g:.3g}"
+
+
 def _name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
 
@@ -134,7 +140,7 @@ def bench_step(step: str, args: argparse.Namespace, device: torch.device,
     print(f"FLOPs per image: forward {forward / 1e6:,.1f} M, training step {step_flops / 1e6:,.1f} M "
           f"(FlopCounterMode: convolutions and matrix products, 2 per multiply-add, backward "
           f"counted)")
-    measured = ", ".join(f"{_name(k)} {v / 1e9:,.0f} GFLOP/s" for k, v in peaks.items())
+    measured = ", ".join(f"{_name(k)} {_gflops(v)} GFLOP/s" for k, v in peaks.items())
     print(f"peak: {measured} (best large matmul, measured); % of peak below is each variant's own "
           f"precision's: (a) fp32, "
           + ", ".join(v if v.endswith(q) else f"{v} {q}" for v, q in variants.items() if q))

@@ -73,7 +73,9 @@ def drawn_figures():
 
     def spy(fig, path, *args, **kwargs):
         real(fig, path, *args, **kwargs)
-        seen[str(path)] = _read_back(fig)
+        # plotting.save writes into atomic.replacing's open "<path>.tmp": key it by the final path
+        opened = not isinstance(path, (str, os.PathLike))
+        seen[str(path.name).removesuffix(".tmp") if opened else str(path)] = _read_back(fig)
 
     @contextlib.contextmanager
     def patched():

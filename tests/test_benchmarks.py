@@ -38,7 +38,7 @@ def test_benchmark_times_both_precisions_side_by_side_against_their_own_peaks(ca
                        "--workers", "0"])
     out = capsys.readouterr().out
     assert code == 0, out
-    peak = re.search(r"peak: float32 ([\d,]+) GFLOP/s, bfloat16 ([\d,]+) GFLOP/s", out)
+    peak = re.search(r"peak: float32 ([\d,.]+) GFLOP/s, bfloat16 ([\d,.]+) GFLOP/s", out)
     assert peak, out
     peaks = {"fp32": float(peak.group(1).replace(",", "")),
              "bf16": float(peak.group(2).replace(",", ""))}
@@ -53,7 +53,9 @@ def test_benchmark_times_both_precisions_side_by_side_against_their_own_peaks(ca
         # Against its own precision's peak, not the other's (the figures are printed rounded).
         other_kind = "bf16" if kind == "fp32" else "fp32"
         own, other = (100 * achieved / peaks[k] for k in (kind, other_kind))
-        assert abs(own - share) <= 1, (variant, out)
+        # The printed figures' rounding: GFLOP/s to 0.1 (a lot of an emulated bf16 peak under 1),
+        # the peak to 3 significant figures, the share to 1%.
+        assert abs(own - share) <= 1 + 100 * 0.05 / peaks[kind] + 0.01 * share, (variant, out)
         if max(peaks.values()) > 1.5 * min(peaks.values()):
             assert abs(own - share) < abs(other - share), (variant, out)
     for label in ("fp32/a", "bf16/a", "bf16/fp32"):

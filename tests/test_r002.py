@@ -118,7 +118,7 @@ def test_test_limit_tests_the_first_n_images_each_epoch_and_records_the_whole_se
     out = tmp_path / "runs"
     assert main.main([str(step), "--dataset", "synthetic", "--subset", "100", "--epochs", "2",
                       "--out", str(out)]) == 0
-    ds = main.data.load_dataset("synthetic", "data", 100, 0, 10)
+    ds = __import__("data").load_dataset("synthetic", "data", 100, 0, 10)
     assert len(ds.test_labels) == 20
     assert any(torch.equal(x, ds.test_images[:5]) for x in seen_images)  # exactly the first 5
     assert any(torch.equal(x, ds.test_images) for x in seen_images)  # and, at the end, all 20
