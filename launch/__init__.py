@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAIN = os.path.join(ROOT, "main.py")
 OK, FAILED, STOPPED, NOT_STARTED = "ok", "failed", "stopped (Ctrl-C)", "not started"
+PR_SET_PDEATHSIG = 1  # Linux's prctl option: the signal a process gets when its parent dies
+DIES_WITH_PARENT = sys.platform.startswith("linux")  # whether child_signals makes a child die with it
 
 
 @dataclass(frozen=True)
@@ -69,12 +71,13 @@ def plan(exps: Sequence[Experiment], cfgs: Sequence[Config],
     With --resume each run is taken as it is found (reader.run_state): finished, it is skipped (not
     trained again, not moved aside); started, it is resumed from its checkpoint; new, it is started.
     """
-    from run_folder import reader
+    from run_folder import lock, reader
     todo, finished = [], []
     for exp, cfg in zip(exps, cfgs):
         for seed in seeds if seeds is not None else [None]:
             task = Task(exp, cfg if seed is None else dataclasses.replace(cfg, seed=seed),
                         seed is not None)
+            lock.check(task.dir)  # another process trains it: refused before anything is moved
             if cfg.resume:
                 state = reader.run_state(task.dir, cfg.epochs)
                 if state == reader.FINISHED:
@@ -114,10 +117,15 @@ def resumed(task: Task) -> Task:
 def child_signals(ignore_usr2: bool = False) -> None:
     """In a child before it runs main.py: SIGINT as the default, so that its Ctrl-C handling works
     even when this process was started with SIGINT ignored (nohup, `cmd &` in a script), as the
-    child would inherit that; SIGUSR2 ignored under Slurm (only the task's own process acts on it)."""
+    child would inherit that; SIGUSR2 ignored under Slurm (only the task's own process acts on it).
+    On Linux the child gets SIGTERM, which main.py takes as Ctrl-C, when this process dies (kill -9):
+    a run never goes on training without the command that started it (elsewhere: DIES_WITH_PARENT)."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     if ignore_usr2:
         signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+    if DIES_WITH_PARENT:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass
@@ -205,6 +213,7 @@ def run_here(tasks: list[Task]) -> Outcome:
     import data
     import train
     from errors import Interrupted, TrainingError, UserError, exit_code
+    from run_folder import lock
     outcome = Outcome()
     seconds = units = 0.0  # the runs done so far: their time, and their epochs x images
     for k, task in enumerate(tasks, 1):
@@ -212,7 +221,8 @@ def run_here(tasks: list[Task]) -> Outcome:
             print(f"run {k} of {len(tasks)}: {task.name}{_estimate(tasks[k - 1:], seconds, units)}",
                   flush=True)
         try:
-            figures = train.run(task.prepared)
+            with lock.held(task.dir):  # one writer per run folder, released however the run ends
+                figures = train.run(task.prepared)
             outcome.status[task.name] = OK
             seconds += 60 * figures["minutes"]
             units += figures["epochs"] * data.sizes(task.cfg.dataset, task.cfg.subset)[0]

@@ -21,7 +21,8 @@ from typing import Any, Sequence
 from run_folder import writer
 from devices import resolve_device
 from errors import UserError, on_sigint
-from launch import NOT_STARTED, OK, STOPPED, Outcome, Task, child_signals, command, last_line
+from launch import (DIES_WITH_PARENT, NOT_STARTED, OK, STOPPED, Outcome, Task, child_signals,
+                    command, last_line)
 from launch.progress import Progress, latest
 
 POLL_S = 0.5  # how often the children are looked at
@@ -103,6 +104,9 @@ def run(tasks: Sequence[Task], jobs: int, gpus: Sequence[int] | None,
     waiting, running = collections.deque(tasks), {}
     outcome = Outcome()
     main_thread = threading.current_thread() is threading.main_thread()
+    if not DIES_WITH_PARENT:  # no parent-death signal here: say what a kill -9 of this one leaves
+        progress.event("note: if this command is killed (kill -9), its runs go on training: each "
+                       "run's process is named in <out>/<step>.lock while it trains")
     previous = signal.signal(signal.SIGTERM, _as_ctrl_c) if main_thread else None  # as Ctrl-C is
     try:
         while waiting or running:

@@ -3,6 +3,8 @@
     run_folder/__init__.py     the file names, run_dir (this file; it imports nothing of torch)
     run_folder/writer.py       RunFolder, the one writer of a run's folder (like timm's
                                CheckpointSaver): atomic writes, moving an earlier run aside, snapshots
+    run_folder/lock.py         one writer at a time: <run>.lock beside the folder while a process
+                               trains it (its pid and host), refused or taken over from a dead one
     run_folder/reader.py       reading a run back: Run, read_run, read_step (all seeds of a step),
                                run_state (how far a run got, for --resume)
     run_folder/checkpoint.py   what checkpoint.pt holds, reading it for --resume, putting a run back

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import run_folder
-from run_folder import writer
+from run_folder import lock, writer
 import cifar
 import data
 import main
@@ -78,9 +78,11 @@ def test_ctrl_c_or_sigterm_from_a_shell_stops_with_one_line(signum, code, how, t
     deadline = time.monotonic() + 120
     while not (out / "CNN2" / "checkpoint.pt").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert lock.holder(str(out / "CNN2"))["pid"] == process.pid  # one writer while it trains
     process.send_signal(signum)
     _, err = process.communicate(timeout=60)
     assert process.returncode == code, err
+    assert lock.holder(str(out / "CNN2")) is None  # released as it stopped
     assert "Traceback" not in err
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith(f"CNN2: {how} during epoch "), err
