@@ -143,14 +143,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class _Version(argparse.Action):
-    """--version: the kit's commit (devices.kit_text), looked up only when asked for."""
+    """--version: the kit's commit (kit.text), looked up only when asked for."""
 
     def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
         super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
 
     def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
-        import devices
-        print(f"{parser.prog}: {devices.kit_text()}")
+        import kit
+        print(f"{parser.prog}: {kit.text()}")
         parser.exit()
 
 

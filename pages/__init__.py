@@ -25,7 +25,7 @@ from urllib.parse import quote
 import atomic
 import cifar
 import data
-import devices
+import kit
 import run_folder
 from run_folder import reader
 import summary
@@ -67,7 +67,7 @@ def templates() -> Any:
                              trim_blocks=True, lstrip_blocks=True)
     env.filters["emphasis"] = emphasis
     env.filters["kind"] = kind
-    env.globals["kit"] = devices.kit_text()  # the kit writing the pages, named in their footer
+    env.globals["kit"] = kit.text()  # the kit writing the pages, named in their footer
     return env
 
 
@@ -383,7 +383,7 @@ def _environment(step: str, step_runs: list[Run]) -> dict[str, Any]:
         return ", ".join(sorted({str(e.get(key, "?")) for e in envs}))
 
     dates = [os.path.getmtime(os.path.join(r.dir, run_folder.METRICS)) for r in step_runs]
-    kits = ", ".join(sorted({devices.kit_text(e["kit"]) if "kit" in e else "not recorded"
+    kits = ", ".join(sorted({kit.text(e["kit"]) if "kit" in e else "not recorded"
                              for e in envs}))
     return {"step": step, "run": True, "kit": kits,
             "torch": values("torch"), "torchvision": values("torchvision"),

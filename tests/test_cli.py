@@ -11,7 +11,7 @@ import torch
 
 import cifar
 import data
-import devices
+import kit
 import main
 from config import DERIVED, QUICK_START, Config
 from experiments import REPORTS
@@ -177,10 +177,10 @@ print(code, sorted(m for m in ("torch", "torchvision", "matplotlib") if m in sys
 
 
 @pytest.mark.parametrize("args, code", [
-    (["--help"], 0), (["--list"], 0), (["--set", "help"], 0), ([], 2),
+    (["--help"], 0), (["--list"], 0), (["--set", "help"], 0), (["--version"], 0), ([], 2),
     (["CNN2", "--epochs", "0"], 2), (["CNN2", "--optimizer", "adamw"], 2),
     (["CNN2", "--set", "momentum=1"], 2), (["CNN2", "--seeds", "1", "--seed", "2"], 2),
-], ids=["help", "list", "set-help", "no-step", "bad-value", "bad-choice", "bad-set", "seed-twice"])
+], ids=["help", "list", "set-help", "version", "no-step", "bad-value", "bad-choice", "bad-set", "seed-twice"])
 def test_answers_that_need_no_data_import_neither_torch_nor_matplotlib(args, code):
     result = subprocess.run([sys.executable, "-c", NO_TORCH, *args], cwd=ROOT, capture_output=True,
                             text=True, timeout=120)
@@ -209,4 +209,4 @@ def test_version_names_the_kits_commit(capsys):
     with pytest.raises(SystemExit) as e:
         main.main(["--version"])
     assert e.value.code == 0
-    assert capsys.readouterr().out == f"python main.py: {devices.kit_text()}\n"
+    assert capsys.readouterr().out == f"python main.py: {kit.text()}\n"

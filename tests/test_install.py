@@ -8,7 +8,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-import devices
+import kit
 from helpers import ROOT
 
 tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from 3.11")
@@ -70,7 +70,7 @@ def test_no_tracked_file_points_at_files_outside_the_repository():
 
 
 def test_the_kit_names_its_commit_and_its_local_changes(tmp_path):
-    assert devices.git_state(str(tmp_path)) == {
+    assert kit.git_state(str(tmp_path)) == {
         "commit": None, "local_changes": None,
         "note": "not a git checkout (or git is not installed): the commit is unknown"}
 
@@ -86,9 +86,9 @@ def test_the_kit_names_its_commit_and_its_local_changes(tmp_path):
     commit = git("rev-parse", "HEAD")
     (tmp_path / "runs").mkdir()  # untracked: a run's output is not a change to the kit
     (tmp_path / "runs" / "x.txt").write_text("x")
-    assert devices.git_state(str(tmp_path)) == {"commit": commit, "local_changes": False}
+    assert kit.git_state(str(tmp_path)) == {"commit": commit, "local_changes": False}
     (tmp_path / "main.py").write_text("print(2)\n")
-    assert devices.git_state(str(tmp_path)) == {"commit": commit, "local_changes": True}
-    assert devices.kit_text({"commit": commit, "local_changes": True}) == \
+    assert kit.git_state(str(tmp_path)) == {"commit": commit, "local_changes": True}
+    assert kit.text({"commit": commit, "local_changes": True}) == \
         f"kit {commit[:7]} with local changes"
-    assert devices.kit_text(devices.git_state(str(tmp_path / "runs"))).startswith(f"kit {commit[:7]}")
+    assert kit.text(kit.git_state(str(tmp_path / "runs"))).startswith(f"kit {commit[:7]}")

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import compare
-import devices
+import kit
 import figures
 import pages
 import plotting
@@ -155,9 +155,9 @@ def test_a_report_with_runs_shows_its_figures_in_order_then_curves_and_confusion
     environment = page.table("environment")
     assert [r[0] for r in environment] == list(BY_ID["001"].steps)
     assert environment[0][1].startswith("cpu") and environment[2][1:] == ["not run"]
-    assert environment[0][2] == devices.kit_text()  # the kit that trained the run
+    assert environment[0][2] == kit.text()  # the kit that trained the run
     footer = (site / "results" / "001.html").read_text(encoding="utf-8").split("<footer>")[1]
-    assert f"({devices.kit_text()})" in footer  # and the one that wrote the page
+    assert f"({kit.text()})" in footer  # and the one that wrote the page
 
 
 def test_a_report_without_runs_says_so_and_shows_no_figure(site):

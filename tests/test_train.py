@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 import devices
+import kit
 import run_folder
 from run_folder import writer
 import train
@@ -64,7 +65,7 @@ def test_a_run_leaves_every_promised_file(tmp_path):
     assert saved["config"]["step"] == "CNN5b" and saved["config"]["epochs"] == 2
     assert saved["parameters"] == 17_791_076 and saved["reported"]["test_accuracy"] == 33
     assert {"torch", "torchvision", "python", "device"} <= set(saved["environment"])
-    assert saved["environment"]["kit"] == devices.kit()  # the commit that made the run
+    assert saved["environment"]["kit"] == kit.current()  # the commit that made the run
     assert (run_dir / "experiment.py").read_text() == exp.source
     png = (run_dir / "loss_accuracy.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
