@@ -157,6 +157,23 @@ def prepare(exp: Experiment, cfg: Config, seeded: bool = False) -> Prepared:
         else ready
 
 
+@dataclass
+class Loop:
+    """What the epochs work on: a run's model, optimizer, loaders, early stopping, history, folder
+    and device, built once by `run`."""
+
+    cfg: Config
+    model: nn.Module  # holds the weights that are saved
+    step_model: nn.Module  # computes: the model, compiled with --compile
+    optimizer: torch.optim.Optimizer
+    loaders: Loaders
+    stopper: EarlyStopping
+    history: list[dict[str, float]]  # metrics.csv's rows so far
+    folder: RunFolder
+    device: torch.device
+    step: capture.Step | None = None  # trains on a batch (capture.make_step); None: eager
+
+
 def run(task: Prepared) -> dict[str, Any]:
     """Train one prepared run; returns its figures (summarize), device and folder."""
     exp, cfg, device, ckpt, seeded = task.exp, task.cfg, task.device, task.checkpoint, task.seeded
@@ -195,40 +212,35 @@ def run(task: Prepared) -> dict[str, Any]:
           + (f"; {task.capture_text}" if task.capture_text else "")
           + (f"; resuming after epoch {len(epoch_rows(history))}" if history else ""))
 
-    fit(cfg, model, step_model, optimizer, loaders, stopper, history, folder, device, step)
-    return finish(exp, cfg, model, step_model, loaders, stopper, history, folder, device)
+    loop = Loop(cfg, model, step_model, optimizer, loaders, stopper, history, folder, device, step)
+    fit(loop)
+    return finish(exp, loop)
 
 
-def fit(cfg: Config, model: nn.Module, step_model: nn.Module, optimizer: torch.optim.Optimizer,
-        loaders: Loaders, stopper: EarlyStopping, history: list[dict[str, float]],
-        folder: RunFolder, device: torch.device, step: capture.Step | None = None) -> None:
-    """The epochs: train, evaluate, record, checkpoint; until cfg.epochs or early stopping.
-
-    step_model computes (compiled with --compile); model holds the weights that are saved; step
-    trains on a batch (capture.make_step).
-    """
+def fit(loop: Loop) -> None:
+    """The epochs: train, evaluate, record, checkpoint; until cfg.epochs or early stopping."""
+    cfg, loaders, stopper, history, folder = (loop.cfg, loop.loaders, loop.stopper, loop.history,
+                                              loop.folder)
     pauses = _pauses(cfg.eval_every, len(loaders.train))
     epoch = folder.checkpointed
-    with epoch_faults(cfg, folder, device, lambda: max(epoch, folder.checkpointed + 1)):
+    with epoch_faults(cfg, folder, loop.device, lambda: max(epoch, folder.checkpointed + 1)):
         if cfg.eval_at_start and not history:
-            _record_evaluation(cfg, step_model, model, loaders, device, history, 0, stopper, folder)
+            _record_evaluation(loop, 0)
         for epoch in range(folder.checkpointed + 1, cfg.epochs + 1):
             if stopper.stopped:
                 break
             start = time.perf_counter()
-            for group in optimizer.param_groups:  # the decay is a function of the epoch: resumable
+            for group in loop.optimizer.param_groups:  # the decay is a function of the epoch: resumable
                 group["lr"] = cfg.lr * cfg.lr_decay ** (epoch - 1)
             desc = f"{cfg.step} {epoch}/{cfg.epochs}"
             if pauses:
-                train = _train_with_evaluations(cfg, step_model, model, optimizer, loaders, device,
-                                                history, desc, epoch, pauses, stopper, folder, step)
+                train = _train_with_evaluations(loop, desc, epoch, pauses)
             else:
-                train = train_one_epoch(step_model, loaders.train, optimizer, device, desc,
-                                        precision=cfg.precision, step=step)
-            check_training(cfg, epoch, train, model, folder)
+                train = train_one_epoch(loop.step_model, loaders.train, loop.optimizer, loop.device,
+                                        desc, precision=cfg.precision, step=loop.step)
+            check_training(cfg, epoch, train, loop.model, folder)
             row = {"epoch": epoch, "train_loss": train["loss"], "train_accuracy": train["accuracy"],
-                   **_evaluations(step_model, loaders, device, ("val", "test", "train_eval"),
-                                  cfg.precision),
+                   **_evaluations(loop, ("val", "test", "train_eval")),
                    "seconds": time.perf_counter() - start}
             check_evaluations(cfg, epoch, row, folder)
             history.append(row)
@@ -324,13 +336,13 @@ def _pauses(eval_every: float, n: int) -> list[int]:
     return sorted({round(k * eval_every * n) for k in range(1, math.ceil(1 / eval_every))} - {0, n})
 
 
-def finish(exp: Experiment, cfg: Config, model: nn.Module, step_model: nn.Module, loaders: Loaders,
-           stopper: EarlyStopping, history: list[dict[str, float]], folder: RunFolder,
-           device: torch.device) -> dict[str, Any]:
+def finish(exp: Experiment, loop: Loop) -> dict[str, Any]:
     """The end: the kept weights on the (whole) test set, summary.json, and the line against the report."""
+    cfg, model, step_model, loaders, history, folder, device = (
+        loop.cfg, loop.model, loop.step_model, loop.loaders, loop.history, loop.folder, loop.device)
     if not epoch_rows(history):
         raise UserError(f"{cfg.step}: nothing to train (--epochs {cfg.epochs})")
-    end: dict[str, Any] = {"epochs": len(epoch_rows(history)), "stopped_early": stopper.stopped}
+    end: dict[str, Any] = {"epochs": len(epoch_rows(history)), "stopped_early": loop.stopper.stopped}
     full_test = loaders.full_test() if loaders.full_test is not None else None
     # The kept weights on the whole test set: its accuracy with test_limit, its confusion matrix.
     kept_test = full_test if full_test is not None else loaders.test
@@ -363,48 +375,41 @@ def finish(exp: Experiment, cfg: Config, model: nn.Module, step_model: nn.Module
 # The epoch's parts
 # ---------------------------------------------------------------------------------------------
 
-def _evaluations(model: nn.Module, loaders: Loaders, device: torch.device,
-                 splits: tuple[str, ...], precision: str) -> dict[str, float]:
+def _evaluations(loop: Loop, splits: tuple[str, ...]) -> dict[str, float]:
     """Loss and accuracy of each split that has a loader, as metrics.csv names them."""
     row = {}
     for split in splits:
-        loader = getattr(loaders, split)
+        loader = getattr(loop.loaders, split)
         if loader is not None:
-            result = evaluate(model, loader, device, precision)
+            result = evaluate(loop.step_model, loader, loop.device, loop.cfg.precision)
             row.update({f"{split}_loss": result["loss"], f"{split}_accuracy": result["accuracy"]})
     return row
 
 
-def _record_evaluation(cfg: Config, step_model: nn.Module, model: nn.Module, loaders: Loaders,
-                       device: torch.device, history: list[dict[str, float]], at: float,
-                       stopper: EarlyStopping, folder: RunFolder) -> None:
+def _record_evaluation(loop: Loop, at: float) -> None:
     """A row of extra evaluations (eval_every, eval_at_start) at a fraction of an epoch, printed.
 
     Early stopping sees it as it sees an epoch's (the course starter checks every evaluation); a new
     best is held for best.pt until the epoch's checkpoint is written (RunFolder.hold_best).
     """
-    history.append({"epoch": at, **_evaluations(step_model, loaders, device,
-                                                ("train_eval", "val", "test"), cfg.precision)})
-    check_evaluations(cfg, at, history[-1], folder)
-    improved = loaders.val is not None and stopper.update(at, history[-1][cfg.monitor])
+    cfg, history = loop.cfg, loop.history
+    history.append({"epoch": at, **_evaluations(loop, ("train_eval", "val", "test"))})
+    check_evaluations(cfg, at, history[-1], loop.folder)
+    improved = loop.loaders.val is not None and loop.stopper.update(at, history[-1][cfg.monitor])
     if improved:
-        folder.hold_best(at)
+        loop.folder.hold_best(at)
     print(evaluation_line(cfg.step, history[-1], improved), flush=True)
 
 
-def _train_with_evaluations(cfg: Config, step_model: nn.Module, model: nn.Module,
-                            optimizer: torch.optim.Optimizer, loaders: Loaders, device: torch.device,
-                            history: list[dict[str, float]], desc: str, epoch: int,
-                            pauses: list[int], stopper: EarlyStopping, folder: RunFolder,
-                            step: capture.Step | None = None) -> dict[str, float | int]:
+def _train_with_evaluations(loop: Loop, desc: str, epoch: int,
+                            pauses: list[int]) -> dict[str, float | int]:
     """One epoch trained in parts, with an evaluation after each but the last (report 004's loop)."""
-    n, tally, batches = len(loaders.train), Tally(device), iter(loaders.train)
+    n, tally, batches = len(loop.loaders.train), Tally(loop.device), iter(loop.loaders.train)
     for stop in [*pauses, n]:
         part = itertools.islice(batches, stop - tally.batches)
-        train = train_one_epoch(step_model, part, optimizer, device, desc, tally, stop - tally.batches,
-                                cfg.precision, step)
+        train = train_one_epoch(loop.step_model, part, loop.optimizer, loop.device, desc, tally,
+                                stop - tally.batches, loop.cfg.precision, loop.step)
         if stop < n:  # at the nominal fraction (0.5), not the batch share a small subset rounds to (12/25)
-            fraction = round(stop / (n * cfg.eval_every)) * cfg.eval_every
-            _record_evaluation(cfg, step_model, model, loaders, device, history,
-                               round(epoch - 1 + fraction, 4), stopper, folder)
+            fraction = round(stop / (n * loop.cfg.eval_every)) * loop.cfg.eval_every
+            _record_evaluation(loop, round(epoch - 1 + fraction, 4))
     return train
