@@ -34,6 +34,10 @@ SPLIT_LABELS = {"train_eval": "train (eval mode)", "val": "validation"}
 BEST_STYLE = {"color": "tab:cyan", "linestyle": ":", "linewidth": 1.5}  # report 002's best-epoch line
 FOOTNOTE_STYLE = {"fontsize": "small", "color": "0.2"}
 _CHARACTERS_PER_INCH = 12  # of FOOTNOTE_STYLE's text: where a footnote line is wrapped
+# A figure's narrow variant, for a phone: a page shows an image about 360 px wide there, where
+# 12 pt text stays about 10 px high only on a figure at most this many inches wide.
+NARROW = ".narrow"
+NARROW_WIDTH = 6.0
 
 # One look per step, the same in every figure: its place in its report picks a colour, a marker
 # and a line style, which keep the steps apart when printed in grey.
@@ -151,16 +155,36 @@ def data_range(ax: plt.Axes, percent: bool) -> None:
 
 def plot_loss_accuracy(history: list[dict[str, float]], step: str, path: str,
                        best_epoch: float | None = None, low: list[dict[str, float]] | None = None,
-                       high: list[dict[str, float]] | None = None, *, footnote: str = "") -> None:
+                       high: list[dict[str, float]] | None = None, *, footnote: str = "",
+                       narrow: bool = False) -> None:
     """The step's loss and accuracy per epoch, train, validation (if any) and test, saved as a PNG.
 
     best_epoch, if given, is drawn as a dotted vertical line: the weights early stopping kept.
     low and high, rows as history's: the band around each curve (several seeds: history is their
     mean, low and high their minimum and maximum), each band in its curve's legend entry. One
     legend for both panels, below them: inside, it covered the curves; beside, the title.
+    narrow: also narrow_path(path), the panels one above the other for a phone's screen.
     """
-    fig, axes = plt.subplot_mosaic([["loss", "accuracy"], ["legend", "legend"]], figsize=(11, 4.8),
-                                   height_ratios=(1, 0.06), constrained_layout=True)
+    for stacked in (False, True) if narrow else (False,):
+        fig = _loss_accuracy_figure(history, step, best_epoch, low, high, stacked)
+        save(fig, narrow_path(path) if stacked else path, footnote)
+
+
+def narrow_path(path: str) -> str:
+    """Where a figure's narrow variant (the one a page shows on a phone) is written: x.narrow.png."""
+    root, ext = os.path.splitext(path)
+    return f"{root}{NARROW}{ext}"
+
+
+def _loss_accuracy_figure(history: list[dict[str, float]], step: str, best_epoch: float | None,
+                          low: list[dict[str, float]] | None, high: list[dict[str, float]] | None,
+                          stacked: bool) -> plt.Figure:
+    """plot_loss_accuracy's figure: the panels side by side, or stacked (NARROW_WIDTH inches)."""
+    layout = [["loss"], ["accuracy"], ["legend"]] if stacked else [["loss", "accuracy"],
+                                                                     ["legend", "legend"]]
+    fig, axes = plt.subplot_mosaic(layout, figsize=(NARROW_WIDTH, 9) if stacked else (11, 4.8),
+                                   height_ratios=(1, 1, 0.16) if stacked else (1, 0.06),
+                                   constrained_layout=True)
     ax_loss, ax_acc = axes["loss"], axes["accuracy"]
     entries: dict[str, object] = {}  # legend label -> handle, once for both panels
     for ax, key, label in ((ax_loss, "loss", "cross-entropy loss (per image)"),
@@ -188,36 +212,46 @@ def plot_loss_accuracy(history: list[dict[str, float]], step: str, path: str,
     # In a row of its own under the panels: it covers neither a curve, the title nor the footnote.
     axes["legend"].axis("off")
     axes["legend"].legend(list(entries.values()), list(entries), loc="center",
-                          ncols=min(len(entries), 3), fontsize="small", frameon=False)
+                          ncols=min(len(entries), 2 if stacked else 3), fontsize="small",
+                          frameon=False)
     last = history[-1]
     val = f", validation accuracy {last['val_accuracy']:.1f}%" if "val_accuracy" in last else ""
     epochs = sum('seconds' in r for r in history)
-    fig.suptitle(f"{step}: after {epochs} epoch{'s' * (epochs != 1)}, train loss "
-                 f"{last['train_loss']:.3f}{val}, test accuracy {last['test_accuracy']:.1f}%")
-    save(fig, path, footnote)
+    title = (f"{step}: after {epochs} epoch{'s' * (epochs != 1)}, train loss "
+             f"{last['train_loss']:.3f}{val}, test accuracy {last['test_accuracy']:.1f}%")
+    fig.suptitle(textwrap.fill(title, 48) if stacked else title)
+    return fig
 
 
 def plot_overlay(curves: dict[str, list[dict[str, float]]], metric: str, ylabel: str, title: str,
-                 path: str, order: Sequence[str], *, footnote: str = "") -> None:
+                 path: str, order: Sequence[str], *, footnote: str = "", narrow: bool = False) -> None:
     """One metric per epoch for several steps in one axes: a sweep (dropout p, batch size ...).
 
     order: the steps' report's steps, which give each its look (step_style). At least one curve:
-    a figure with no run is not drawn (the caller's choice), rather than drawn empty.
+    a figure with no run is not drawn (the caller's choice), rather than drawn empty. narrow: also
+    narrow_path(path), NARROW_WIDTH inches wide with the legend under the axes, for a phone.
     """
     assert curves, f"{path}: an overlay of no runs"
-    fig, ax = plt.subplots(figsize=(8.5, 5), constrained_layout=True)
-    drawn: dict[tuple, str] = {}  # each curve's points: a step equal to one drawn before says so
-    for step, history in curves.items():
-        points = tuple((r["epoch"], r[metric]) for r in history)
-        same = drawn.setdefault(points, step)
-        style = {"markersize": 4, **step_style(step, order)}
-        if same != step:  # hollow and larger, so that both stay visible
-            style.update(markersize=9, markerfacecolor="none", markeredgewidth=1.5)
-        ax.plot(*zip(*points), label=step if same == step else f"{step} (equals {same})", **style)
-    epoch_axes(ax, ylabel)
-    legend_outside(ax)
-    ax.set_title(textwrap.fill(title, 60))  # the axes' width, less its legend's
-    save(fig, path, footnote)
+    for stacked in (False, True) if narrow else (False,):
+        fig, ax = plt.subplots(figsize=(NARROW_WIDTH, 7) if stacked else (8.5, 5),
+                               constrained_layout=True)
+        drawn: dict[tuple, str] = {}  # each curve's points: a step equal to one drawn before says so
+        for step, history in curves.items():
+            points = tuple((r["epoch"], r[metric]) for r in history)
+            same = drawn.setdefault(points, step)
+            style = {"markersize": 4, **step_style(step, order)}
+            if same != step:  # hollow and larger, so that both stay visible
+                style.update(markersize=9, markerfacecolor="none", markeredgewidth=1.5)
+            ax.plot(*zip(*points), label=step if same == step else f"{step} (equals {same})",
+                    **style)
+        epoch_axes(ax, ylabel)
+        if stacked:  # under the axes, as wide as they are
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncols=2, fontsize="small",
+                      frameon=False)
+        else:
+            legend_outside(ax)
+        ax.set_title(textwrap.fill(title, 48 if stacked else 60))  # the axes' width, less its legend's
+        save(fig, narrow_path(path) if stacked else path, footnote)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -225,46 +259,61 @@ def plot_overlay(curves: dict[str, list[dict[str, float]]], metric: str, ylabel:
 # ---------------------------------------------------------------------------------------------
 
 def plot_images(images: torch.Tensor, titles: Sequence[str], title: str, path: str, *,
-                footnote: str = "") -> None:
-    """Images (N, 3, H, W) in [0, 1] in one row, each with its caption (a class name)."""
+                footnote: str = "", narrow: bool = False) -> None:
+    """Images (N, 3, H, W) in [0, 1] in one row, each with its caption (a class name); narrow:
+    also narrow_path(path), at most three to a row (when there are more than three)."""
     n = len(images)
-    fig, axes = plt.subplots(1, n, figsize=(2.2 * n, 2.6), squeeze=False, constrained_layout=True)
-    for ax, image, caption in zip(axes[0], images, titles):
-        ax.imshow(image.permute(1, 2, 0).clamp(0, 1).numpy(), interpolation="nearest")
-        ax.set_title(caption, fontsize="medium")
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.suptitle(title)
-    save(fig, path, footnote)
+    rows = -(-n // 3)  # the narrow variant's: at most three to a row, the rows filled evenly
+    for cols in (n, -(-n // rows)) if narrow and n > 3 else (n,):
+        rows = -(-n // cols)
+        fig, axes = plt.subplots(rows, cols, figsize=(2.0 * cols if cols < n else 2.2 * n,
+                                                      2.3 * rows + 0.3),
+                                 squeeze=False, constrained_layout=True)
+        for ax in axes.flat[n:]:
+            ax.axis("off")
+        for ax, image, caption in zip(axes.flat, images, titles):
+            ax.imshow(image.permute(1, 2, 0).clamp(0, 1).numpy(), interpolation="nearest")
+            ax.set_title(caption, fontsize="medium")
+            ax.set_xticks([])
+            ax.set_yticks([])
+        fig.suptitle(textwrap.fill(title, 48) if cols < n else title)
+        save(fig, narrow_path(path) if cols < n else path, footnote)
 
 
 def plot_softmax(images: torch.Tensor, titles: Sequence[str], probs: torch.Tensor,
-                 classes: Sequence[str], title: str, path: str, *, footnote: str = "") -> None:
+                 classes: Sequence[str], title: str, path: str, *, footnote: str = "",
+                 narrow: bool = False) -> None:
     """Each image beside a bar chart of its class probabilities, the largest one highlighted.
 
     images (N, 3, H, W) in [0, 1]; probs (N, classes). The bars are labelled with the value,
-    in scientific notation as report 001 prints them.
+    in scientific notation as report 001 prints them. narrow: also narrow_path(path),
+    NARROW_WIDTH inches wide with larger labels.
     """
     n = len(images)
-    fig, axes = plt.subplots(n, 2, figsize=(9, 2.1 * n), squeeze=False, constrained_layout=True,
-                             gridspec_kw={"width_ratios": (1, 4)})
-    for (ax_img, ax_bar), image, caption, p in zip(axes, images, titles, probs):
-        ax_img.imshow(image.permute(1, 2, 0).clamp(0, 1).numpy(), interpolation="nearest")
-        ax_img.set_title(f"true: {caption}", fontsize="small")
-        ax_img.set_xticks([])
-        ax_img.set_yticks([])
-        top = int(p.argmax())
-        colours = ["tab:orange" if k == top else "0.7" for k in range(len(p))]
-        ax_bar.bar(range(len(p)), p.numpy(), color=colours, edgecolor="0.3",
-                   hatch=["//" if k == top else "" for k in range(len(p))])
-        ax_bar.set_xticks(range(len(p)), classes, rotation=30, ha="right", fontsize="x-small")
-        ax_bar.set_ylim(0, 1.15)
-        ax_bar.set_ylabel("probability", fontsize="small")
-        ax_bar.text(top, float(p[top]) + 0.03, f"{float(p[top]):.4e}", ha="center",
-                    fontsize="x-small")
-        ax_bar.grid(axis="y", alpha=0.3)
-    fig.suptitle(title)
-    save(fig, path, footnote)
+    for slim in (False, True) if narrow else (False,):
+        small, tiny = ("medium", "small") if slim else ("small", "x-small")
+        fig, axes = plt.subplots(n, 2, figsize=(NARROW_WIDTH if slim else 9, 2.3 * n if slim
+                                                else 2.1 * n),
+                                 squeeze=False, constrained_layout=True,
+                                 gridspec_kw={"width_ratios": (1, 3 if slim else 4)})
+        for (ax_img, ax_bar), image, caption, p in zip(axes, images, titles, probs):
+            ax_img.imshow(image.permute(1, 2, 0).clamp(0, 1).numpy(), interpolation="nearest")
+            ax_img.set_title(f"true: {caption}", fontsize=small)
+            ax_img.set_xticks([])
+            ax_img.set_yticks([])
+            top = int(p.argmax())
+            colours = ["tab:orange" if k == top else "0.7" for k in range(len(p))]
+            ax_bar.bar(range(len(p)), p.numpy(), color=colours, edgecolor="0.3",
+                       hatch=["//" if k == top else "" for k in range(len(p))])
+            ax_bar.set_xticks(range(len(p)), classes, rotation=30 if not slim else 60, ha="right",
+                              fontsize=tiny)
+            ax_bar.set_ylim(0, 1.15)
+            ax_bar.set_ylabel("probability", fontsize=small)
+            ax_bar.text(top, float(p[top]) + 0.03, f"{float(p[top]):.4e}", ha="center",
+                        fontsize=tiny)
+            ax_bar.grid(axis="y", alpha=0.3)
+        fig.suptitle(textwrap.fill(title, 48) if slim else title)
+        save(fig, narrow_path(path) if slim else path, footnote)
 
 
 # ---------------------------------------------------------------------------------------------

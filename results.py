@@ -195,11 +195,12 @@ def _confusion(run: Run) -> list[str]:
 
 
 def _remove(path: str) -> list[str]:
-    """Remove an earlier rebuild's file of a figure that is not drawn now: it would pass for current."""
-    if not os.path.exists(path):
-        return []
-    os.remove(path)
-    return [path]
+    """Remove an earlier rebuild's file of a figure that is not drawn now (and its narrow variant):
+    it would pass for current."""
+    gone = [p for p in (path, plotting.narrow_path(path)) if os.path.exists(p)]
+    for p in gone:
+        os.remove(p)
+    return gone
 
 
 def _read_steps(out: str, steps: Sequence[str], problems: list[str]) -> dict[str, list[Run]]:
@@ -214,7 +215,7 @@ def _curves(step_runs: list[Run]) -> list[str]:
     for run in step_runs:
         path = os.path.join(run.dir, run_folder.CURVES)
         plotting.plot_loss_accuracy(run.history, run.step, path, best_epoch=run.best_epoch,
-                                    footnote=figure_notes.of_run(run, loss=True))
+                                    footnote=figure_notes.of_run(run, loss=True), narrow=True)
         written.append(path)
         written += _confusion(run)
     return written + seed_curves(reader.compared(step_runs))

@@ -39,7 +39,7 @@ def overlay(found: dict[str, Run], ctx: Context, *, metric: str, steps: tuple[st
     plotting.plot_overlay(curves, metric, f"{label[0]} ({label[1] or 'value'})", title, path,
                           steps_of(ctx.report),
                           footnote=notes.footnote({s: found[s] for s in curves}, steps,
-                                                  loss=metric.endswith("loss")))
+                                                  loss=metric.endswith("loss")), narrow=True)
     return [path]
 
 
@@ -61,6 +61,6 @@ def seed_curves(several: Sequence[Run]) -> list[str]:
         return []
     path = os.path.join(os.path.dirname(several[0].dir), run_folder.SEEDS_CURVES)
     plotting.plot_loss_accuracy(mean, f"{several[0].step}, mean of {len(several)} seeds", path,
-                                low=low, high=high,
+                                low=low, high=high, narrow=True,
                                 footnote=notes.footnote({several[0].step: several[0]}, loss=True))
     return [path]

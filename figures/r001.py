@@ -30,7 +30,7 @@ def samples(found: dict[str, Run], ctx: Context) -> list[str]:
     names = [ds.classes[int(y)] for y in ds.train_labels[pick]]
     path = ctx.path()
     plotting.plot_images(images, names, f"{SHOWN} random training images of {run.config.dataset}",
-                         path, footnote=notes.of_run(run))
+                         path, footnote=notes.of_run(run), narrow=True)
     return [path]
 
 
@@ -56,5 +56,5 @@ def softmax(run: Run, ctx: Context) -> list[str]:
     path = os.path.join(run.dir, "softmax.png")
     plotting.plot_softmax(ds.train_images[pick].float() / 255, names, probs, ds.classes,
                           f"{run.step}, {label}: softmax of {SHOWN} random validation images", path,
-                          footnote=notes.of_run(run))
+                          footnote=notes.of_run(run), narrow=True)
     return [path]

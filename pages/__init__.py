@@ -26,6 +26,7 @@ import atomic
 import cifar
 import data
 import kit
+import plotting
 import run_folder
 from run_folder import reader
 import summary
@@ -325,14 +326,25 @@ def _figures(folder: str, drawn: Drawn, found: dict[str, list[Run]]) -> list[dic
 
 def _image(path: str, folder: str) -> dict[str, Any]:
     """An image of a figure: its link, its name, its size in pixels (so that the page keeps its
-    place before it loads) and whether it is taller than wide (shown at a screen's height)."""
+    place before it loads), whether it is taller than wide (shown at a screen's height), and its
+    narrow variant for a phone (plotting.narrow_path) when one was drawn with it or after."""
+    width, height = _png_size(path)
+    slim = plotting.narrow_path(path)
+    narrow = None
+    if os.path.isfile(slim) and os.path.getmtime(slim) >= os.path.getmtime(path):  # not stale
+        w, h = _png_size(slim)
+        narrow = {"src": href(slim, folder), "width": w, "height": h}
+    return {"src": href(path, folder), "name": os.path.relpath(path, folder), "width": width,
+            "height": height, "tall": bool(width and height and height > 0.8 * width),
+            "narrow": narrow}
+
+
+def _png_size(path: str) -> tuple[int | None, int | None]:
     with open(path, "rb") as f:
         head = f.read(24)
     # A PNG's first chunk, IHDR, holds its width and height at bytes 16-24.
-    width, height = (struct.unpack(">II", head[16:24]) if head[:8] == b"\x89PNG\r\n\x1a\n"
-                     else (None, None))
-    return {"src": href(path, folder), "name": os.path.relpath(path, folder), "width": width,
-            "height": height, "tall": bool(width and height and height > 0.8 * width)}
+    return (struct.unpack(">II", head[16:24]) if head[:8] == b"\x89PNG\r\n\x1a\n"
+            else (None, None))
 
 
 def _figure_runs(folder: str, step: str, step_runs: list[Run]) -> dict[str, Any]:
@@ -350,8 +362,10 @@ def _run_view(folder: str, run: Run) -> dict[str, Any]:
         path = os.path.join(run.dir, name)
         return href(path, folder) if os.path.isfile(path) else None
 
+    curves = os.path.join(run.dir, run_folder.CURVES)
     return {"name": os.path.relpath(run.dir, os.path.dirname(folder)),
-            "curves": link(run_folder.CURVES), "confusion": link(run_folder.CONFUSION_FIGURE),
+            "curves": _image(curves, folder) if os.path.isfile(curves) else None,
+            "confusion": link(run_folder.CONFUSION_FIGURE),
             "files": [(name, link(name)) for name in RUN_FILES if link(name)]}
 
 

@@ -332,6 +332,13 @@ for (const e of document.querySelectorAll('body *')) {
 }
 return bad.slice(0, 5);
 """
+# The report's figures whose 12-pt text is drawn under 9 px high on the screen (a figure drawn
+# at plotting.DPI, shown scaled to the page's width): on a phone, a narrow variant or none.
+SMALL_TEXT = """
+return [...document.querySelectorAll("figure.report-figure img")]
+  .filter(i => i.naturalWidth && i.clientWidth / i.naturalWidth * arguments[0] * 12 / 72 < 9)
+  .map(i => `${i.currentSrc.split('/').pop()} ${i.clientWidth}/${i.naturalWidth}`);
+"""
 # Step tables whose content is wider than their box (a figure hidden to the right).
 CUT_TABLES = """
 return [...document.querySelectorAll('table.steps')].map(t => t.closest('.scroll'))
@@ -357,6 +364,8 @@ def test_every_page_in_a_real_browser(site, tmp_path):
                 assert driver.execute_script(OVERFLOW) == [], (name, width)
                 if width == 1280:
                     assert driver.execute_script(CUT_TABLES) == [], name
+                else:
+                    assert driver.execute_script(SMALL_TEXT, plotting.DPI) == [], name
             tables = driver.execute_script(
                 "return [...document.querySelectorAll('table')].map(t => t.tBodies[0].rows.length)")
             assert tables and all(n == rows for n in tables), (name, tables)
