@@ -6,15 +6,15 @@ weights is run_folder/checkpoint.py's; the run's figures against the report's ar
 """
 from __future__ import annotations
 
-import contextlib
 import csv
 import dataclasses
 import json
+import math
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
-from config import Config, Reported
+from config import FIGURES, Config, Reported, check_config
 from errors import UserError
 from experiments import STEPS, Experiment, load_experiment, resolve_path
 from run_folder import (COLUMNS, CONFIG, CONFUSION, EXPERIMENT, INTERRUPTED, METRICS, CHECKPOINT,
@@ -31,7 +31,7 @@ def _number(key: str, text: str) -> float:
 
 
 def read_history(path: str) -> list[dict[str, float]]:
-    """metrics.csv as a list of per-epoch rows (epoch an int, the rest floats)."""
+    """metrics.csv as a list of per-epoch rows (epoch an int, the rest floats), each value checked."""
     try:
         with open(path, newline="") as f:
             rows = list(csv.DictReader(f))
@@ -39,6 +39,11 @@ def read_history(path: str) -> list[dict[str, float]]:
         missing = [k for k in REQUIRED_COLUMNS if history and k not in set().union(*history)]
         if missing:
             raise KeyError(f"no column {', '.join(missing)}")
+        for n, row in enumerate(history, 2):  # the header is line 1
+            for key, value in row.items():
+                what, good = _METRIC[key.rsplit("_", 1)[-1]]
+                if not good(value):
+                    raise ValueError(f"line {n}: {key} {value} is not {what}")
     except (OSError, KeyError, TypeError, ValueError) as e:
         raise UserError(f"{path} is not a readable metrics file ({type(e).__name__}: {e})") from None
     if not history:
@@ -60,6 +65,98 @@ def read_confusion(run_dir: str) -> tuple[list[str], list[list[int]]] | None:
     except (OSError, ValueError) as e:
         raise UserError(f"{path} is not a readable confusion matrix ({type(e).__name__}: {e})") from None
     return classes, matrix
+
+# ---------------------------------------------------------------------------------------------
+# What a run's files may hold: every value read back is checked here, once, so that a damaged
+# file is one line naming it, never an error where the value is used (a figure, a page)
+# ---------------------------------------------------------------------------------------------
+
+def _real(v: Any, low: float = -math.inf, high: float = math.inf) -> bool:
+    return (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            and low <= v <= high)
+
+
+def _whole(v: Any, low: int = 0) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+
+Check = tuple[str, Callable[[Any], bool]]  # what a value must be, in words; whether it is
+PERCENT: Check = ("a percentage", lambda v: _real(v, 0, 100))
+_METRIC: dict[str, Check] = {  # metrics.csv's columns, by the last word of their name
+    "epoch": ("an epoch number, at least 0", lambda v: _real(v, 0)), "accuracy": PERCENT,
+    "loss": ("a loss, at least 0", lambda v: _real(v, 0)), "seconds": ("a time, at least 0",
+                                                                      lambda v: _real(v, 0))}
+SUMMARY_CHECKS: dict[str, Check] = {  # the keys of summary.json that the kit reads
+    "epochs": ("a whole number of epochs, at least 1", lambda v: _whole(v, 1)),
+    "stopped_early": ("true or false", lambda v: isinstance(v, bool)),
+    "best_epoch": ("an epoch number, at least 0", lambda v: _real(v, 0)),
+    "best_test_loss": ("a loss, at least 0", lambda v: _real(v, 0)),
+    "best_test_accuracy": PERCENT, "full_test_accuracy": PERCENT,
+    "snapshots": ("a list of epoch numbers", lambda v: isinstance(v, list) and all(map(_whole, v))),
+    "per_class_accuracy": ("each class's name and its percentage (or null)", lambda v: isinstance(
+        v, dict) and all(isinstance(k, str) and (x is None or PERCENT[1](x)) for k, x in v.items())),
+}
+_FIGURE: Check = ("a number, a [low, high] range or null", lambda v: v is None or _real(v) or (
+    isinstance(v, list) and len(v) == 2 and all(map(_real, v))))
+INFO_CHECKS: dict[str, Check] = {  # config.json's keys; "config"'s settings: config.check_config
+    "parameters": ("a whole number or null", lambda v: v is None or _whole(v)),
+    "reported": ("the report's figures by name, or null", lambda v: v is None or (isinstance(
+        v, dict) and all(_FIGURE[1](x) for k, x in v.items() if k in FIGURES)
+        and v.get("headline", "") in ("", *FIGURES))),
+    "environment": ("an object", lambda v: isinstance(v, dict)),
+    "config": ("an object", lambda v: isinstance(v, dict)),
+}
+
+
+def _checked(path: str, content: Any, checks: dict[str, Check]) -> dict[str, Any]:
+    """content, if it is a JSON object whose keys named in checks hold what they must."""
+    if not isinstance(content, dict):
+        raise UserError(f"{path} is damaged: it holds {type(content).__name__}, not an object")
+    for key, (what, good) in checks.items():
+        if key in content and not good(content[key]):
+            raise UserError(f"{path} is damaged: {key} is {json.dumps(content[key])[:60]}, not {what}")
+    return content
+
+
+def _json(path: str) -> Any:
+    """A JSON file of a run; FileNotFoundError if there is none, UserError if it is not JSON."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as e:
+        raise UserError(f"{path} is damaged: not readable JSON ({type(e).__name__}: {e})") from None
+
+
+def read_summary(run_dir: str) -> dict[str, Any] | None:
+    """summary.json, checked (SUMMARY_CHECKS); None if the run has none (it has not ended)."""
+    path = os.path.join(run_dir, SUMMARY)
+    try:
+        content = _json(path)
+    except FileNotFoundError:
+        return None
+    try:
+        return _checked(path, content, SUMMARY_CHECKS)
+    except UserError as e:  # written when the run ended, from its checkpoint: --resume writes it again
+        raise UserError(f"{e}; delete it and add --resume to write it again") from None
+
+
+def read_info(run_dir: str) -> tuple[dict[str, Any], Config]:
+    """config.json, checked: what it holds, and the run's Config (its settings, each in range)."""
+    path = os.path.join(run_dir, CONFIG)
+    info = _checked(path, _json(path), INFO_CHECKS)
+    fields = {f.name for f in dataclasses.fields(Config)}
+    # Only the fields this version knows: a run from another version still reads.
+    given = {k: v for k, v in info.get("config", {}).items() if k in fields}
+    try:
+        cfg = Config(**given)
+        check_config(cfg)
+    except (TypeError, UserError) as e:  # check_config names the step: the path names it here
+        why = str(e).removeprefix(f"{given.get('step')}: ")
+        raise UserError(f"{path} is damaged: {why}") from None
+    return info, cfg
+
 
 # ---------------------------------------------------------------------------------------------
 # Reading a run back
@@ -111,19 +208,8 @@ def read_run(run_dir: str) -> Run | None:
     if not os.path.isfile(metrics):
         return None
     history = read_history(metrics)
-    path = os.path.join(run_dir, CONFIG)
-    try:
-        with open(path) as f:
-            info = json.load(f)
-        fields = {f.name for f in dataclasses.fields(Config)}
-        # Keep only the fields this version knows: a run from another version still reads.
-        cfg = Config(**{k: v for k, v in info["config"].items() if k in fields})
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise UserError(f"{path} is not a readable run configuration ({type(e).__name__}: {e})") from None
-    end = None
-    with contextlib.suppress(OSError, ValueError):  # a run still going, or stopped, has none
-        with open(os.path.join(run_dir, SUMMARY)) as f:
-            end = json.load(f)
+    info, cfg = read_info(run_dir)
+    end = read_summary(run_dir)  # a run still going, or stopped, has none
     return Run(cfg.step or os.path.basename(run_dir), run_dir, history, cfg, info, end)
 
 
@@ -189,12 +275,8 @@ def run_state(folder: str, epochs: int) -> str:
     Finished: summary.json, no INTERRUPTED.txt, and `epochs` trained or early stopping ended it (a
     larger --epochs continues a finished run, as --resume always did).
     """
-    end = None
-    if not os.path.exists(os.path.join(folder, INTERRUPTED)):
-        with contextlib.suppress(OSError, ValueError):
-            with open(os.path.join(folder, SUMMARY)) as f:
-                end = json.load(f)
-    if isinstance(end, dict) and (end.get("stopped_early") or end.get("epochs", 0) >= epochs):
+    end = None if os.path.exists(os.path.join(folder, INTERRUPTED)) else read_summary(folder)
+    if end is not None and (end.get("stopped_early") or end.get("epochs", 0) >= epochs):
         return FINISHED
     return STARTED if os.path.isfile(os.path.join(folder, CHECKPOINT)) else NEW
 
@@ -212,8 +294,7 @@ def ended_line(epochs: int, stopped: bool, best: float | None, asked: int) -> st
 
 def finished_line(folder: str, asked: int) -> str:
     """What --resume says of a finished run (run_state): 'already has 3 epochs', or stopped early."""
-    with open(os.path.join(folder, SUMMARY)) as f:
-        end = json.load(f)
+    end = read_summary(folder) or {}
     return ended_line(end.get("epochs", 0), bool(end.get("stopped_early")),
                              end.get("best_epoch"), asked) or "finished"
 
