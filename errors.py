@@ -80,10 +80,16 @@ def exit_at_once(signum: int, frame: Any) -> None:
     os._exit(130)
 
 
+_DEFERRING: list[bool] = []  # inside a ctrl_c_deferred block: an inner one leaves it to the outer
+
+
 @contextlib.contextmanager
 def ctrl_c_deferred() -> Iterator[None]:
     """Hold a Ctrl-C (or a SIGTERM taken as one) until the block ends, so that a checkpoint and its
-    record always agree."""
+    record always agree. Inside another such block it does nothing: the outer one holds it."""
+    if _DEFERRING:
+        yield
+        return
     caught: list[int] = []
 
     def hold(signum: int, frame: Any) -> None:
@@ -95,9 +101,11 @@ def ctrl_c_deferred() -> Iterator[None]:
     terminate = previous is not None and signal.getsignal(signal.SIGTERM) is _terminate
     if terminate:
         signal.signal(signal.SIGTERM, hold)
+    _DEFERRING.append(True)
     try:
         yield
     finally:
+        _DEFERRING.clear()
         if previous is not None:
             on_sigint(previous)
         if terminate:

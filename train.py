@@ -30,8 +30,8 @@ from devices import (autocast, nondeterministic_error, precision_text, prepare_m
                      resolve_device, resolve_precision, set_determinism, set_float32_math, to_device,
                      uses_channels_last)
 from early_stopping import EarlyStopping
-from errors import (Interrupted, Terminated, TrainingError, UserError, exit_at_once, exit_code,
-                    on_sigint)
+from errors import (Interrupted, Terminated, TrainingError, UserError, ctrl_c_deferred, exit_at_once,
+                    exit_code, on_sigint)
 from experiments import Experiment, build_model, check_model_fits, report_of
 from optimizers import make_optimizer, trainable_parameters
 from run_folder.checkpoint import load_weights, read_for_resume, restore
@@ -249,8 +249,11 @@ def fit(loop: Loop) -> None:
             improved = loaders.val is not None and stopper.update(epoch, row[cfg.monitor])
             left = "" if stopper.stopped else time_left(history, cfg.epochs,
                                                          cfg.early_stopping != "off")
-            print(epoch_line(cfg.step, cfg.epochs, row, improved, left), flush=True)
-            folder.save_epoch(epoch, history, improved)
+            # Announced once saved, and a Ctrl-C held over both: what the console says and what is
+            # kept agree (a Ctrl-C while the figure was drawn lost the epoch just printed).
+            with ctrl_c_deferred():
+                folder.save_epoch(epoch, history, improved)
+                print(epoch_line(cfg.step, cfg.epochs, row, improved, left), flush=True)
             if stopper.stopped:
                 print(f"{cfg.step}: early stopping after epoch {epoch}: no improvement of "
                       f"{cfg.monitor} for {stopper.counter} "

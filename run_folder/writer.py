@@ -249,8 +249,12 @@ class RunFolder:
                 if self.checkpointed else "no epoch had finished, so nothing was saved")
 
     def mark_interrupted(self, epoch: int, how: str = "interrupted") -> str:
-        """Leave INTERRUPTED.txt in the run's folder; returns the one-line message."""
-        message = f"{self.step}: {how} during epoch {epoch}; {self.kept()}"
+        """Leave INTERRUPTED.txt in the run's folder; returns the one-line message, worded from what
+        is saved (`checkpointed`): after the last epoch, only the run's end was left to do."""
+        when = (f"after its last epoch, {self.checkpointed}, before its end (the kept weights on the "
+                f"test set, summary.json)" if self.checkpointed >= self.cfg.epochs
+                else f"during epoch {epoch}")
+        message = f"{self.step}: {how} {when}; {self.kept()}"
         with contextlib.suppress(OSError):  # a full disk must not hide the interruption itself
             with atomic.replacing(os.path.join(self.dir, INTERRUPTED)) as f:
                 f.write(f"{message}\n(at {time.strftime('%Y-%m-%d %H:%M:%S')}; add --resume to the "

@@ -2,6 +2,7 @@
 import dataclasses
 import errno
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -122,6 +123,32 @@ def test_ctrl_c_while_a_checkpoint_is_written_lets_it_finish(tmp_path, monkeypat
     with pytest.raises(Interrupted, match="the checkpoint of epoch 2 is kept"):
         train.run(train.prepare(exp, cfg))
     assert torch.load(tmp_path / "runs" / "CNN5b" / "checkpoint.pt", weights_only=True)["epoch"] == 2
+
+
+@pytest.mark.parametrize("epochs, says", [
+    (2, "interrupted during epoch 2; the checkpoint of epoch 1 is kept"),
+    (1, "interrupted after its last epoch, 1, before its end (the kept weights on the test set, "
+        "summary.json); the checkpoint of epoch 1 is kept"),
+])
+def test_ctrl_c_after_an_epoch_s_line_keeps_that_epoch(epochs, says, tmp_path, monkeypatch, capsys):
+    """Ctrl-C while epoch 1 is recorded (its figure drawn): the epoch printed is the epoch kept."""
+    exp, cfg = small_cnn5b(tmp_path, epochs=epochs)
+    real_draw = plotting.plot_loss_accuracy
+
+    def draw_with_ctrl_c(*args, **kwargs):
+        monkeypatch.setattr(plotting, "plot_loss_accuracy", real_draw)
+        signal.raise_signal(signal.SIGINT)
+        return real_draw(*args, **kwargs)
+
+    monkeypatch.setattr(plotting, "plot_loss_accuracy", draw_with_ctrl_c)
+    with pytest.raises(Interrupted, match=re.escape(f"CNN5b: {says}")):
+        train.run(train.prepare(exp, cfg))
+    run_dir = tmp_path / "runs" / "CNN5b"
+    assert re.search(rf"CNN5b epoch +1/{epochs} ", capsys.readouterr().out)  # epoch 1's line, printed
+    assert torch.load(run_dir / "checkpoint.pt", weights_only=True)["epoch"] == 1
+    assert (run_dir / run_folder.INTERRUPTED).read_text().startswith(f"CNN5b: {says}")
+    train.run(train.prepare(exp, dataclasses.replace(cfg, resume=True)))
+    assert len(read_metrics(run_dir)) == epochs and (run_dir / run_folder.SUMMARY).exists()
 
 
 def test_a_second_ctrl_c_exits_at_once(tmp_path, monkeypatch):
