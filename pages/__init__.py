@@ -320,23 +320,32 @@ def _figures(folder: str, drawn: Drawn, found: dict[str, list[Run]]) -> list[dic
     return [{"heading": figure.heading, "theirs": figure.the_reports, "caption": figure.caption,
              "steps": figure.steps, "id": f"figure-{figure.name}",
              "images": [_image(p, folder) for p in files if os.path.isfile(p)],
-             "runs": [_figure_runs(folder, s, found.get(s, [])) for s in figure.steps
+             "runs": [_figure_runs(folder, s, found.get(s, []), files) for s in figure.steps
                       if found.get(s)]} for figure, files in drawn]
 
 
 def _image(path: str, folder: str) -> dict[str, Any]:
-    """An image of a figure: its link, its name, its size in pixels (so that the page keeps its
-    place before it loads), whether it is taller than wide (shown at a screen's height), and its
-    narrow variant for a phone (plotting.narrow_path) when one was drawn with it or after."""
-    width, height = _png_size(path)
+    """An image of a figure: its link, its name, its size on the page (so that the page keeps
+    its place before it loads), whether it is taller than wide (shown at a screen's height), and
+    its narrow variant for a phone (plotting.narrow_path) when one was drawn with it or after."""
+    width, height = _shown_size(path)
     slim = plotting.narrow_path(path)
     narrow = None
     if os.path.isfile(slim) and os.path.getmtime(slim) >= os.path.getmtime(path):  # not stale
-        w, h = _png_size(slim)
+        w, h = _shown_size(slim)
         narrow = {"src": href(slim, folder), "width": w, "height": h}
     return {"src": href(path, folder), "name": os.path.relpath(path, folder), "width": width,
             "height": height, "tall": bool(width and height and height > 0.8 * width),
             "narrow": narrow}
+
+
+def _shown_size(path: str) -> tuple[int | None, int | None]:
+    """A figure's size on a page in CSS px: the size it was drawn at (plotting.DPI), 96 px to the
+    inch, where its 12-pt text is 16 px high like the page's; a narrower screen scales it down."""
+    width, height = _png_size(path)
+    if width is None or height is None:
+        return None, None
+    return round(width * 96 / plotting.DPI), round(height * 96 / plotting.DPI)
 
 
 def _png_size(path: str) -> tuple[int | None, int | None]:
@@ -347,13 +356,16 @@ def _png_size(path: str) -> tuple[int | None, int | None]:
             else (None, None))
 
 
-def _figure_runs(folder: str, step: str, step_runs: list[Run]) -> dict[str, Any]:
+def _figure_runs(folder: str, step: str, step_runs: list[Run],
+                 files: Sequence[str]) -> dict[str, Any]:
     """What a step figure's caption says of one step's runs: their setting, and with several
-    seeds a link to each seed's own curves."""
+    seeds whether it shows their mean (one file for all, figures.common.seed_curves) or an image
+    per seed, with a link to each seed's own curves."""
     seeds = [(f"seed {r.config.seed}", href(os.path.join(r.dir, run_folder.CURVES), folder))
              for r in step_runs if len(step_runs) > 1]
+    mean = os.path.join(os.path.dirname(step_runs[0].dir), run_folder.SEEDS_CURVES)
     return {"step": step, "setting": ", ".join(notes.setting(step_runs[0])) or "the report's",
-            "seeds": seeds}
+            "seeds": seeds, "mean": mean in files}
 
 
 def _run_view(folder: str, run: Run) -> dict[str, Any]:

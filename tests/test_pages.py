@@ -7,6 +7,7 @@ PAGES_BROWSER=required (CI, .ci/browser.sh), where it fails instead. Screenshots
 $PAGES_SCREENSHOTS, default the test's own temporary folder.
 """
 import csv
+import dataclasses
 import json
 import os
 import re
@@ -158,6 +159,30 @@ def test_a_report_with_runs_shows_its_figures_in_order_then_curves_and_confusion
     assert environment[0][2] == kit.text()  # the kit that trained the run
     footer = (site / "results" / "001.html").read_text(encoding="utf-8").split("<footer>")[1]
     assert f"({kit.text()})" in footer  # and the one that wrote the page
+
+
+def test_seeds_are_captioned_as_their_mean_or_as_an_image_each(site, tmp_path):
+    """A step figure drawn once for all seeds (their mean curves) says so; one drawn per seed
+    (the softmax bars) says each image is one seed's, never that it is their mean."""
+    out = tmp_path / "runs"
+    for seed in (0, 1):
+        shutil.copytree(site / "001-A", out / "001-A" / f"seed-{seed}")
+        info = json.loads((out / "001-A" / f"seed-{seed}" / "config.json").read_text())
+        info["config"]["seed"] = seed
+        (out / "001-A" / f"seed-{seed}" / "config.json").write_text(json.dumps(info))
+        shutil.copy(site / "001-A" / "loss_accuracy.png", out / "001-A" / f"seed-{seed}" / "softmax.png")
+    mean = out / "001-A" / "seeds_loss_accuracy.png"
+    shutil.copy(site / "001-A" / "loss_accuracy.png", mean)
+    by_name = {f.name: f for f in figures.of("001")}
+    curves = next(f for f in by_name.values() if f.steps == ("001-A",))
+    softmax = dataclasses.replace(curves, name="softmax", label="", called="")
+    per_seed = [str(out / "001-A" / f"seed-{s}" / "softmax.png") for s in (0, 1)]
+    pages.write_pages(str(out), {"001": [(curves, [str(mean)]), (softmax, per_seed)]})
+    captions = read_page(out, "001.html").captions
+    both = [c for c in captions if "001-A, ours" in c]
+    assert "the mean of 2 seeds with their band" in both[0] and "image per seed" not in both[0]
+    assert "an image per seed" in both[1] and "mean" not in both[1]
+    assert all("seed 0 · seed 1" in " ".join(c.split()) for c in both)
 
 
 def test_a_report_without_runs_says_so_and_shows_no_figure(site):
