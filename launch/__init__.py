@@ -81,12 +81,25 @@ def plan(exps: Sequence[Experiment], cfgs: Sequence[Config],
             if cfg.resume:
                 state = reader.run_state(task.dir, cfg.epochs)
                 if state == reader.FINISHED:
+                    _check_finished(task)
                     finished.append(task)
                     continue
                 task = dataclasses.replace(task, cfg=dataclasses.replace(
                     task.cfg, resume=state == reader.STARTED))
             todo.append(task)
     return todo, finished
+
+
+def _check_finished(task: Task) -> None:
+    """Refuse to count a finished run made with other data (another --subset, --dataset, a seed that
+    drew its data) as this command's: one line, as a started run of them is refused by --resume."""
+    from errors import UserError
+    from run_folder import checkpoint, reader
+    differs = checkpoint.differences(dataclasses.asdict(reader.read_info(task.dir)[1]), task.cfg)
+    if differs:
+        raise UserError(f"--resume: {task.dir} is a finished run of {differs[0]}, but this command "
+                        f"asks for {differs[1]}; give its options to count it, or run without "
+                        f"--resume to train it again (the old run is moved aside)")
 
 
 def command(task: Task) -> list[str]:

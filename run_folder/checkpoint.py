@@ -48,17 +48,12 @@ def load_checkpoint(path: str, cfg: Config) -> dict[str, Any]:
     if not isinstance(ckpt, dict) or not set(CHECKPOINT_KEYS) - {"architecture"} <= set(ckpt):
         raise UserError(f"--resume: {path} is not a checkpoint written by this kit (it lacks "
                         f"{', '.join(CHECKPOINT_KEYS)}); run without --resume to start again")
-    then, now = ckpt["config"], dataclasses.asdict(cfg)
-    # The seed generates synthetic data and draws a random split: then it must match too.
-    keys = fields_with("resume") + (("seed",) if cfg.dataset == "synthetic"
-                                    or cfg.val_split == "random" else ())
-    differs = [k for k in keys if then.get(k, Config.__dataclass_fields__[k].default) != now[k]]
+    then = ckpt["config"]
+    differs = differences(then, cfg)
     if differs:
-        was = ", ".join(f"{k} {then.get(k, Config.__dataclass_fields__[k].default)}" for k in differs)
-        asked = ", ".join(f"{k} {now[k]}" for k in differs)
-        raise UserError(f"--resume: {path} was trained with {was}, but this run has {asked}; "
-                        f"resume with the same options, or run without --resume to start again "
-                        f"(the old run is moved aside)")
+        raise UserError(f"--resume: {path} was trained with {differs[0]}, but this run has "
+                        f"{differs[1]}; resume with the same options, or run without --resume to "
+                        f"start again (the old run is moved aside)")
     # A run whose epochs mix precisions agrees with neither; a checkpoint from before the precision
     # was recorded computed as auto does on its device, which cannot be told here: it is taken.
     # "auto" is resolved by train.run on the run's own device (a Slurm node's, not the login
@@ -68,6 +63,21 @@ def load_checkpoint(path: str, cfg: Config) -> dict[str, Any]:
                         f"compute in {cfg.precision}; add --precision {then['precision']} to resume "
                         f"it as it was, or run without --resume to start again")
     return ckpt
+
+
+def differences(then: dict[str, Any], cfg: Config) -> tuple[str, str] | None:
+    """The settings a run keeps through --resume (its data, its network's shape, its optimizer) that
+    `then`, a run's recorded config, has otherwise than cfg: (what it was, what is asked); None if
+    none. A finished run is held to them too (launch.plan), so that it counts only for its own."""
+    now = dataclasses.asdict(cfg)
+    # The seed generates synthetic data and draws a random split: then it must match too.
+    keys = fields_with("resume") + (("seed",) if cfg.dataset == "synthetic"
+                                    or cfg.val_split == "random" else ())
+    was = {k: then.get(k, Config.__dataclass_fields__[k].default) for k in keys}
+    differs = [k for k in keys if was[k] != now[k]]
+    if not differs:
+        return None
+    return ", ".join(f"{k} {was[k]}" for k in differs), ", ".join(f"{k} {now[k]}" for k in differs)
 
 
 def read_for_resume(run_dir: str, cfg: Config) -> dict[str, Any]:

@@ -112,8 +112,8 @@ def set_aside(run_dir: str) -> str | None:
 def check_free_space(run_dir: str, model: nn.Module, existing: int = 0, snapshots: int = 0) -> None:
     """Refuse, before training, a disk without room for the run's checkpoints (and `snapshots` epochs' weights).
 
-    existing: the bytes of the checkpoint the run replaces (a resumed run's); the disk is the one
-    run_dir is (or will be) on.
+    existing: the bytes of the weights files the run replaces (a resumed run's checkpoint, best.pt
+    and snapshots); the disk is the one run_dir is (or will be) on.
     """
     # A checkpoint holds the weights and Adam's two moments; while one is written the old one stays.
     trainable = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
@@ -178,7 +178,10 @@ class RunFolder:
         self.checkpointed = len(epoch_rows(history))
         try:
             os.makedirs(os.path.dirname(self.dir) or ".", exist_ok=True)
-            existing = os.path.getsize(self.checkpoint) if resumed else 0  # set aside otherwise
+            # A resumed run's own files are already on the disk, and are replaced: the room they
+            # take counts (an earlier run's are set aside, and stay).
+            existing = sum(os.path.getsize(p) for p in self._weights() if os.path.isfile(p)) \
+                if resumed else 0
             check_free_space(self.dir, model, existing, cfg.epochs if cfg.snapshots else 0)
             if not resumed:
                 moved = set_aside(self.dir)
@@ -234,6 +237,12 @@ class RunFolder:
         except OSError as e:  # atomic.replacing names the file; the previous one is whole
             raise UserError(f"{cfg.step}: could not write {e.filename or self.dir} "
                             f"({e.strerror or e}); {self.kept()}; free some space first") from None
+
+    def _weights(self) -> list[str]:
+        """The run's weights files: checkpoint.pt, best.pt, the snapshots."""
+        folder = os.path.join(self.dir, SNAPSHOTS)
+        return [self.checkpoint, self.best, *(os.path.join(folder, n) for n in (
+            os.listdir(folder) if os.path.isdir(folder) else ()))]
 
     def _footnote(self, history: list[dict[str, float]], stopped: bool, loss: bool = True) -> str:
         """A figure's footnote as results.py gives it (figures/notes.py), from what the run knows so

@@ -19,7 +19,8 @@ import results
 import run_folder
 from config import Config, Reported
 from experiments import REPORTS, STEPS
-from run_folder import reader
+from errors import UserError
+from run_folder import reader, writer
 from helpers import ROOT, error_line, files, table_rows
 from summary import compare_line, summarize
 
@@ -145,6 +146,45 @@ def test_resume_with_nothing_left_says_so_and_changes_nothing(name, args, says, 
     captured = capsys.readouterr()
     assert captured.err == "" and captured.out.strip().splitlines() == [says]
     assert files(out) == before  # config.json not rewritten with settings that never applied
+
+
+@pytest.mark.parametrize("args, differs", [
+    (["--subset", "128"], "subset 64, but this command asks for subset 128"),
+    (["--seed", "1"], "seed 0, but this command asks for seed 1"),  # synthetic data: its seed
+])
+def test_resume_does_not_count_a_finished_run_of_other_data(args, differs, finished, tmp_path,
+                                                            capsys):
+    out = copy_of(finished, "one", tmp_path)
+    before = files(out)
+    assert main.main([TINY, *SMALL, *args, "--resume", "--out", str(out)]) == 2  # the last --subset
+    assert error_line(capsys.readouterr().err) == (
+        f"error: --resume: {out / 'tiny_step'} is a finished run of {differs}; give its options to "
+        f"count it, or run without --resume to train it again (the old run is moved aside)")
+    assert files(out) == before
+
+
+def test_a_resume_counts_the_room_its_own_files_take(finished, tmp_path, monkeypatch):
+    """A disk left with what a run was admitted with, less what the run wrote (its checkpoint and
+    best.pt): its --resume is admitted too."""
+    out = copy_of(finished, "one", tmp_path)
+    run = reader.read_run(str(out / "tiny_step"))
+    model, usage = run.experiment().model(run.config), shutil.disk_usage(tmp_path)
+
+    def admitted(free):
+        monkeypatch.setattr(shutil, "disk_usage", lambda p: usage._replace(free=free))
+        try:
+            writer.check_free_space(str(tmp_path / "new"), model)
+        except UserError:
+            return False
+        return True
+
+    low, high = 0, 1 << 40  # the least free space a new run of it is admitted with
+    while low < high:
+        low, high = (low, (low + high) // 2) if admitted((low + high) // 2) else \
+            ((low + high) // 2 + 1, high)
+    written = sum((out / "tiny_step" / f).stat().st_size for f in ("checkpoint.pt", "best.pt"))
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage._replace(free=low - written))
+    assert main.main([TINY, *SMALL, "--epochs", "2", "--resume", "--out", str(out)]) == 0
 
 
 def test_too_little_space_is_refused_before_the_earlier_run_is_moved(finished, tmp_path,
