@@ -15,6 +15,10 @@ from run_folder.reader import Run
 from summary import DEFAULT_COLUMNS
 
 
+# The end-of-command tables' widest line: wider tables are split by figure (a terminal's width).
+CONSOLE_WIDTH = 120
+
+
 def results_table(comparisons: Sequence[Comparison], columns: Sequence[str],
                   status: Mapping[str, str] | None = None) -> str:
     """A Markdown table of compare.py's records: each step's figures on `columns` beside the
@@ -22,25 +26,58 @@ def results_table(comparisons: Sequence[Comparison], columns: Sequence[str],
 
     status names what happened to a step with no run (failed, stopped); default "not run".
     """
-    head = ["step", "verdict", "parameters", "epochs"]
-    for c in columns:
-        head += [FIGURE_NAMES[c][0], "report", "diff"]
-    head += ["device", "setting"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    return _table([c.step for c in comparisons], _groups(comparisons, columns, status))
+
+
+def console_table(comparisons: Sequence[Comparison], columns: Sequence[str],
+                  status: Mapping[str, str] | None = None) -> str:
+    """results_table for a terminal: split by figure into tables no wider than CONSOLE_WIDTH
+    where it can be (a figure's cells stay together), each starting with the step; minutes
+    are ours alone, never beside the report's (its hardware is not ours)."""
+    steps = [c.step for c in comparisons]
+    blocks: list[list[Group]] = [[]]
+    for group in _groups(comparisons, columns, status, minutes_beside=False):
+        if blocks[-1] and max(map(len, _table(steps, blocks[-1] + [group]).splitlines())) \
+                > CONSOLE_WIDTH:
+            blocks.append([])
+        blocks[-1].append(group)
+    return "\n\n".join(_table(steps, block) for block in blocks)
+
+
+Group = tuple[list[str], list[list[str]]]  # columns that stay together: their heads, each step's cells
+
+
+def _table(steps: Sequence[str], groups: Sequence[Group]) -> str:
+    """A Markdown table: the step, then the groups' columns."""
+    head = ["step", *(h for g in groups for h in g[0])]
+    rows = [[step, *(c for g in groups for c in g[1][i])] for i, step in enumerate(steps)]
+    return "\n".join(["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|",
+                      *("| " + " | ".join(cells) + " |" for cells in rows)])
+
+
+def _groups(comparisons: Sequence[Comparison], columns: Sequence[str],
+            status: Mapping[str, str] | None, minutes_beside: bool = True) -> list[Group]:
+    """The table's columns after the step, in groups that stay together: the step's verdict,
+    parameters and epochs; one per figure (ours, the report's, the difference and verdict;
+    minutes, unless minutes_beside, ours alone); then device and setting."""
+    alone = {c for c in columns if c == "minutes" and not minutes_beside}
+    groups: list[Group] = [(["verdict", "parameters", "epochs"], []),
+                           *(([FIGURE_NAMES[c][0]] if c in alone else
+                              [FIGURE_NAMES[c][0], "report", "diff"], []) for c in columns),
+                           (["device", "setting"], [])]
     for comparison in comparisons:
         first = comparison.compared[0].run if comparison.compared else None
         verdict = (status or {}).get(comparison.step, comparison.verdict) if first is None \
             else comparison.verdict
-        cells = [comparison.step, verdict, _parameters(first, comparison), _epochs(comparison)]
-        for c in columns:
+        groups[0][1].append([verdict, _parameters(first, comparison), _epochs(comparison)])
+        for (_, cells), c in zip(groups[1:], columns):
             r = comparison[c]
-            cells += [r.ours, r.theirs, r.cell]
+            cells.append([r.ours] if c in alone else [r.ours, r.theirs, r.cell])
         seeds = [o.name.removeprefix("seed ") for o in comparison.compared if o.seeded]
         setting = [*comparison.notes] + ([f"seeds {', '.join(seeds)}"] if len(seeds) > 1 else [])
-        cells += [first.device if first else "-",
-                  (", ".join(setting) or "the report's") if first else "-"]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        groups[-1][1].append([first.device if first else "-",
+                              (", ".join(setting) or "the report's") if first else "-"])
+    return groups
 
 
 def _parameters(run: Run | None, comparison: Comparison) -> str:
@@ -98,7 +135,7 @@ def tables(steps: Sequence[str], by_step: Mapping[str, Sequence[Run]],
             columns = report.columns if report else DEFAULT_COLUMNS
             compared = comparisons(mine, by_step, columns)
             text.append("\n".join([f"{f'report {report.id}' if report else 'other experiments'}:",
-                                   results_table(compared, columns, status), "",
+                                   console_table(compared, columns, status), "",
                                    *verdicts_text(compared)]).rstrip())
     return "\n\n".join(text)
 

@@ -51,10 +51,15 @@ def read_metrics(run_dir):
 
 
 def table_rows(text):
-    """The rows of the Markdown results tables in text, as {step: cells}."""
-    rows = [line.strip("|").split("|") for line in text.splitlines() if line.startswith("| ")]
-    return {cells[0].strip(): [c.strip() for c in cells] for cells in rows
-            if cells[0].strip() != "step"}
+    """The rows of the Markdown results tables in text, as {step: cells}; a table split by
+    figure (main.py's end-of-command tables) has its parts joined, the step once."""
+    rows = {}
+    for line in text.splitlines():
+        if line.startswith("| "):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            if cells[0] != "step":
+                rows[cells[0]] = rows[cells[0]] + cells[1:] if cells[0] in rows else cells
+    return rows
 
 
 def drawn_figures():

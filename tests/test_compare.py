@@ -16,6 +16,7 @@ from run_folder import reader
 from compare import ABOVE, BELOW, CONSISTENT, MATCHES, NOT_COMPARABLE, NOT_JUDGED, UNDECIDED_WORD
 from config import Config, Reported
 from experiments import STEPS, load_experiment, resolve_path
+from helpers import table_rows
 from summary import compare_line
 
 VAL = {"train": 49000, "val": 1000, "test": 10000, "full test": 10000}  # report 001's splits
@@ -263,6 +264,29 @@ def test_the_console_the_markdown_and_the_page_show_the_same_numbers_and_words(t
     line = compare_line(single, by_step["001-A"][0].summary, STEPS["001-A"].columns, STEPS["001-A"])
     assert f"best val acc 73.6% ({single['best_val_accuracy'].cell})" in line
     assert line.endswith(single.sentence)
+
+
+def test_the_console_tables_fit_120_columns_and_never_set_minutes_beside_the_reports(tmp_path):
+    """004 gives ten figures (a 400-column table whole): the console splits it by figure, each
+    part starting with the step, the parts together the .md's row; 000's minutes are ours alone."""
+    out, by_step = tmp_path / "runs", {}
+    for step in ("CNN2", "004-LeNet"):
+        exp = load_experiment(resolve_path(step))
+        cfg = dataclasses.replace(exp.config, out=str(out), dataset="synthetic", subset=600)
+        write_run(out / step, cfg, 60.0, cfg.epochs, exp.reported)
+        by_step[step] = reader.read_step(str(out), step)
+    console = pages.markdown.tables(list(by_step), by_step, {})
+    lines = [line for line in console.splitlines() if line.startswith("|")]
+    assert max(map(len, lines)) <= pages.markdown.CONSOLE_WIDTH == 120
+    every = {s: compare.compare_runs(s, by_step[s], STEPS[s].columns) for s in by_step}
+    md = {s: table_rows(pages.markdown.results_table([every[s]], STEPS[s].columns))[s]
+          for s in by_step}
+    rows = table_rows(console)
+    assert sum(line.startswith("| step |") for line in lines) > 2  # 004's, split
+    assert rows["004-LeNet"] == md["004-LeNet"]
+    minutes = md["CNN2"].index(every["CNN2"]["minutes"].ours)  # ours, the report's, "not judged"
+    assert rows["CNN2"] == md["CNN2"][:minutes + 1] + md["CNN2"][minutes + 3:]
+    assert "| minutes | report |" not in console and "| minutes |" in console
 
 
 def test_one_run_of_the_reports_setting_is_judged_by_the_console_line(tmp_path):
