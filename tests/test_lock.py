@@ -58,6 +58,20 @@ def test_a_second_writer_is_refused_naming_the_holder_and_a_dead_holder_s_lock_i
     assert not (out / "CNN2.lock").exists()  # released when the run ended
 
 
+def test_a_run_that_fails_releases_its_lock(tmp_path, monkeypatch, capsys):
+    import train
+    from errors import TrainingError
+    out, seen = tmp_path / "runs", []
+
+    def fails(prepared):
+        seen.append(lock.holder(prepared.dir)["pid"])
+        raise TrainingError("CNN2: the training loss became nan")
+
+    monkeypatch.setattr(train, "run", fails)
+    assert main.main(["CNN2", *TINY, "--epochs", "1", "--out", str(out)]) == 1
+    assert seen == [os.getpid()] and not (out / "CNN2.lock").exists()
+
+
 def test_a_lock_of_another_host_is_refused_naming_its_holder(tmp_path, capsys):
     out = tmp_path / "runs"
     out.mkdir()
