@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
 
 from config import FIGURES, REPORTS_PRECISION, Config, fields_with
 from early_stopping import MONITORS
@@ -150,15 +150,30 @@ def epoch_line(step: str, epochs: int, row: dict[str, float], improved: bool,
             + f"  {row['seconds']:6.1f}s" + (f"  {left}" if left else ""))
 
 
-def time_left(history: list[dict[str, Any]], epochs: int, early_stopping: bool) -> str:
+class Later(NamedTuple):
+    """The runs a command trains after this one, for the epoch line's estimate of them."""
+
+    runs: int = 0
+    epochs: float = 0.0  # their epochs, in epochs of this run (scaled by their training images)
+    at_most: bool = False  # early stopping may end some of them sooner
+
+
+def time_left(history: list[dict[str, Any]], epochs: int, early_stopping: bool,
+              later: Later = Later()) -> str:
     """The step's time left at its epochs' mean pace so far: "~3 min left" ("at most" where
-    early stopping may end it sooner); "" after the last epoch."""
+    early stopping may end it sooner), then the later runs' at the same pace; "" after the last
+    epoch of the last run."""
     rows = epoch_rows(history)
-    remaining = epochs - len(rows)
-    if remaining <= 0 or not rows:
+    if not rows:
         return ""
-    seconds = remaining * sum(r["seconds"] for r in rows) / len(rows)
-    return f"{'at most ' if early_stopping else '~'}{duration(seconds)} left"
+    pace = sum(r["seconds"] for r in rows) / len(rows)
+    remaining = epochs - len(rows)
+    parts = [f"{'at most ' if early_stopping else '~'}{duration(remaining * pace)} left"] \
+        if remaining > 0 else []
+    if later.runs:
+        parts.append(f"then {'at most ' if later.at_most else '~'}{duration(later.epochs * pace)} "
+                     f"for the {later.runs} run{'s' if later.runs > 1 else ''} after it")
+    return ", ".join(parts)
 
 
 def evaluation_line(step: str, row: dict[str, float], improved: bool = False) -> str:

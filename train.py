@@ -36,8 +36,8 @@ from experiments import Experiment, build_model, check_model_fits, report_of
 from optimizers import make_optimizer, trainable_parameters
 from run_folder.checkpoint import load_weights, read_for_resume, restore
 from run_folder.writer import RunFolder
-from summary import (DEFAULT_COLUMNS, compare_line, epoch_line, epoch_rows, evaluation_line,
-                     setting_notes, summarize, time_left)
+from summary import (DEFAULT_COLUMNS, Later, compare_line, epoch_line, epoch_rows,
+                     evaluation_line, setting_notes, summarize, time_left)
 
 
 class Tally:
@@ -136,6 +136,7 @@ class Prepared:
     seeded: bool = False  # one of --seeds: its folder is <out>/<step>/seed-<seed>/
     checkpoint: dict[str, Any] | None = None  # what --resume goes on from (cfg.resume)
     capture_text: str = ""  # whether it captures its step as a CUDA graph, and why (capture.decide)
+    later: Later = Later()  # the runs the command trains after this one, estimated at its pace
 
     @property
     def dir(self) -> str:
@@ -172,6 +173,7 @@ class Loop:
     folder: RunFolder
     device: torch.device
     step: capture.Step | None = None  # trains on a batch (capture.make_step); None: eager
+    later: Later = Later()  # the runs after this one (Prepared.later)
 
 
 def run(task: Prepared) -> dict[str, Any]:
@@ -212,7 +214,8 @@ def run(task: Prepared) -> dict[str, Any]:
           + (f"; {task.capture_text}" if task.capture_text else "")
           + (f"; resuming after epoch {len(epoch_rows(history))}" if history else ""))
 
-    loop = Loop(cfg, model, step_model, optimizer, loaders, stopper, history, folder, device, step)
+    loop = Loop(cfg, model, step_model, optimizer, loaders, stopper, history, folder, device, step,
+                task.later)
     fit(loop)
     return finish(exp, loop)
 
@@ -247,8 +250,8 @@ def fit(loop: Loop) -> None:
             # A rule that stopped within the epoch takes no more values: the epoch is finished only
             # so that the checkpoint holds whole epochs.
             improved = loaders.val is not None and stopper.update(epoch, row[cfg.monitor])
-            left = "" if stopper.stopped else time_left(history, cfg.epochs,
-                                                         cfg.early_stopping != "off")
+            left = time_left(history, epoch if stopper.stopped else cfg.epochs,
+                             cfg.early_stopping != "off", loop.later)
             # Announced once saved, and a Ctrl-C held over both: what the console says and what is
             # kept agree (a Ctrl-C while the figure was drawn lost the epoch just printed).
             with ctrl_c_deferred():

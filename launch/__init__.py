@@ -187,8 +187,8 @@ def plan_line(tasks: Sequence[Task], how: str, where: Sequence[str]) -> str:
     shown = ", ".join(names[:3]) + (f", ... {names[-1]}" if len(names) > 4 else
                                     "".join(f", {n}" for n in names[3:]))
     return (f"plan: {len(tasks)} runs ({shown}), {how} on {', '.join(where)}; each epoch's line "
-            f"ends with its step's time left" + ("" if how.startswith("as one Slurm") else
-                                                  ", each run's first line with the rest's"))
+            f"ends with its step's time left" + ("" if how != "one after the other" else
+                                                  " and the later runs' at its pace"))
 
 
 def busy_line(cores: int | None = None) -> str:
@@ -220,6 +220,15 @@ def _estimate(tasks: Sequence[Task], seconds: float, units: float) -> str:
     return f" ({which}: {hedge}{summary.duration(left)} at the pace so far)"
 
 
+def _later(tasks: Sequence[Task], k: int) -> Any:
+    """The runs after the k-th (1-based) as its epoch lines estimate them (summary.Later)."""
+    import data
+    from summary import Later
+    images = [data.sizes(t.cfg.dataset, t.cfg.subset)[0] for t in tasks]
+    return Later(len(tasks) - k, sum(t.cfg.epochs * n for t, n in zip(tasks[k:], images[k:]))
+                 / images[k - 1], any(t.cfg.early_stopping != "off" for t in tasks[k:]))
+
+
 def run_here(tasks: list[Task]) -> Outcome:
     """The runs one after the other in this process, as a command without --jobs makes them; each
     task as main.py prepared it (Task.prepared)."""
@@ -235,7 +244,7 @@ def run_here(tasks: list[Task]) -> Outcome:
                   flush=True)
         try:
             with lock.held(task.dir):  # one writer per run folder, released however the run ends
-                figures = train.run(task.prepared)
+                figures = train.run(dataclasses.replace(task.prepared, later=_later(tasks, k)))
             outcome.status[task.name] = OK
             seconds += 60 * figures["minutes"]
             units += figures["epochs"] * data.sizes(task.cfg.dataset, task.cfg.subset)[0]

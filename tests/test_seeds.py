@@ -104,8 +104,11 @@ def test_several_runs_say_the_plan_each_run_k_of_n_and_the_time_left(tiny, tmp_p
     assert len(second) == 1 and second[0].endswith(" at the pace so far)")
     epochs = [line for line in lines if " epoch " in line]
     assert len(epochs) == 4
-    assert all(re.search(r"s  ~\d+ (s|min) left$", line) for line in epochs[::2])  # epoch 1 of 2
-    assert all(line.endswith("s") for line in epochs[1::2])  # the last epoch: nothing left
+    # From the first epoch on: the step's time left, then the later runs' at this run's pace.
+    assert re.search(r"s  ~\d+ (s|min) left, then ~\d+ (s|min) for the 1 run after it$", epochs[0])
+    assert re.search(r"s  then ~\d+ (s|min) for the 1 run after it$", epochs[1])
+    assert re.search(r"s  ~\d+ (s|min) left$", epochs[2])
+    assert epochs[3].endswith("s")  # the last epoch of the last run: nothing left
 
 
 def test_time_left_is_the_mean_epoch_times_the_epochs_to_come():
@@ -113,6 +116,11 @@ def test_time_left_is_the_mean_epoch_times_the_epochs_to_come():
     assert summary.time_left(rows, 22, early_stopping=False) == "~10 min left"
     assert summary.time_left(rows, 3, early_stopping=True) == "at most 30 s left"
     assert summary.time_left(rows, 2, early_stopping=False) == ""
+    later = summary.Later(runs=3, epochs=6.5, at_most=False)  # 6.5 epochs at 30 s each
+    assert summary.time_left(rows, 3, False, later) == \
+        "~30 s left, then ~3 min for the 3 runs after it"
+    assert summary.time_left(rows, 2, False, later._replace(runs=1, at_most=True)) == \
+        "then at most 3 min for the 1 run after it"
     assert summary.duration(100 * 3600) == "100.0 h"
 
 
