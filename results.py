@@ -74,7 +74,7 @@ def regenerate(out: str, data_dir: str | None = None, only: Sequence[str] = (),
     problems: list[str] = []
     values, unread = _read_options(values, problems)
     base = figures.Context(out, data_dir, values)
-    found_all: dict[str, Run] = {}
+    shown_all: dict[str, Run] = {}
 
     def attempt(draw: Callable[[], list[str]]) -> list[str]:
         try:
@@ -95,58 +95,58 @@ def regenerate(out: str, data_dir: str | None = None, only: Sequence[str] = (),
     drawn: dict[str, pages.Drawn] = {}
     for report in reports:
         by_step = _read_steps(out, report.steps, problems)
-        found = {s: reader.mean_run(reader.compared(rs)) for s, rs in by_step.items()}
+        shown = {s: reader.mean_run(reader.compared(rs)) for s, rs in by_step.items()}
         files: list[str] = []
         for rs in by_step.values():
             files += attempt(lambda: _curves(rs))
-        said = dataclasses.replace(base, notes=[])  # the lines its figures add under its table
-        report_files, not_drawn = _draw_figures(report, found, by_step, said, unread, attempt,
+        report_ctx = dataclasses.replace(base, notes=[])  # the lines its figures add under its table
+        report_files, not_drawn = _draw_figures(report, shown, by_step, report_ctx, unread, attempt,
                                                 problems)
         removed += [p for name in not_drawn for p in _remove(os.path.join(results_dir(out), name))]
         files = list(dict.fromkeys(files + [f for _, mine in report_files for f in mine]))
         drawn[report.id] = report_files
         path = os.path.join(results_dir(out), f"{report.id}.md")
-        attempt(lambda: _write(path, results_markdown(report, by_step, files, out, said.notes,
+        attempt(lambda: _write(path, results_markdown(report, by_step, files, out, report_ctx.notes,
                                                       not_drawn)))
-        found_all.update(found)
+        shown_all.update(shown)
     if others and not only:
         by_step = _read_steps(out, others, problems)
         for rs in by_step.values():
             attempt(lambda: _curves(rs))
-        found = {s: reader.mean_run(reader.compared(rs)) for s, rs in by_step.items()}
+        shown = {s: reader.mean_run(reader.compared(rs)) for s, rs in by_step.items()}
         compared = comparisons(others, by_step, DEFAULT_COLUMNS)
         path = os.path.join(results_dir(out), "other.md")
         text = "\n".join([results_table(compared, DEFAULT_COLUMNS), "", *verdicts_text(compared)])
         attempt(lambda: _write(path, f"# Runs outside the reports\n\n{text}\n"))
-        found_all.update(found)
+        shown_all.update(shown)
     unread_runs: list[str] = []  # each said once already, when its report was drawn
     attempt(lambda: pages.write_pages(out, drawn, unread_runs))
     problems += unread_runs
     # A damaged file that several figures read is said once.
     return {"written": list(dict.fromkeys(written)), "removed": removed,
             "problems": list(dict.fromkeys(problems)),
-            "runs": sorted(found_all),
-            "not_run": [s for r in reports for s in r.steps if s not in found_all]}
+            "runs": sorted(shown_all),
+            "not_run": [s for r in reports for s in r.steps if s not in shown_all]}
 
 
-def _draw_figures(report: Report, found: dict[str, Run], step_runs: Mapping[str, list[Run]],
-                  said: figures.Context, unread: set[str],
+def _draw_figures(report: Report, shown: dict[str, Run], step_runs: Mapping[str, list[Run]],
+                  report_ctx: figures.Context, unread: set[str],
                   attempt: Callable[[Callable[[], list[str]]], list[str]],
                   problems: list[str]) -> tuple[pages.Drawn, list[str]]:
     """A report's rows of figures.FIGURES drawn in its order: each figure with the files it wrote,
     and the report figures not drawn for want of a run (their file names). A report figure is
-    drawn from `found` (a step with several seeds: their mean run), a step figure for every run
-    compared with the report (reader.compared: its seeds', else its one run)."""
+    drawn from `shown` (each step's run as the figures show it; several seeds: their mean run), a
+    step figure for every run compared with the report (reader.compared: its seeds', else its one run)."""
     drawn: pages.Drawn = []
     not_drawn: list[str] = []
     for figure in figures.of(report.id):
         if any(o.key in unread for o in figure.options):
             continue  # its option could not be read: said once, the other figures are drawn
-        ctx = dataclasses.replace(said, report=figure.report, name=figure.name)
+        ctx = dataclasses.replace(report_ctx, report=figure.report, name=figure.name)
         mine: list[str] = []
         if not figure.steps:
             known = len(problems)
-            mine = attempt(lambda: figure.draw(found, ctx))
+            mine = attempt(lambda: figure.draw(shown, ctx))
             if not mine and len(problems) == known:  # no run of its steps: nothing to show
                 not_drawn.append(os.path.basename(ctx.path()))
         for run in (r for s in figure.steps for r in reader.compared(step_runs.get(s, []))):
@@ -205,8 +205,8 @@ def _remove(path: str) -> list[str]:
 
 def _read_steps(out: str, steps: Sequence[str], problems: list[str]) -> dict[str, list[Run]]:
     """Every run of each step (reader.read_step), a damaged one recorded as a problem; steps with none left out."""
-    found = {s: reader.read_step(out, s, problems) for s in steps}
-    return {s: rs for s, rs in found.items() if rs}
+    read = {s: reader.read_step(out, s, problems) for s in steps}
+    return {s: rs for s, rs in read.items() if rs}
 
 
 def _curves(step_runs: list[Run]) -> list[str]:

@@ -12,7 +12,7 @@
     figures/r000.py ... r004.py   each report's own figures, one module per report
 
 A step figure (steps given) is draw(run, ctx) -> paths, drawn for each of those steps' runs into
-the run's folder; a report figure is draw(found, ctx) -> paths, drawn once into OUT/results/ with
+the run's folder; a report figure is draw(runs, ctx) -> paths, drawn once into OUT/results/ with
 the report's runs by step. results.py reads the runs, draws each run's loss and accuracy, walks
 this table and writes OUT/results/<report>.md; its command line adds each Option listed here.
 Pure drawing (curves, overlays, images, softmax bars, the confusion matrix) stays in plotting.py,
@@ -45,9 +45,9 @@ def _003_sweep(what: str, *steps: str) -> partial:
     return _val_accuracy(f"Report 003: validation accuracy per epoch, {what}", *steps)
 
 
-def _curves(report: str, step: str, label: str, caption: str, called: str = "") -> Figure:
-    """A step's own loss and accuracy per epoch as the report's figure (label) that shows it."""
-    return Figure(report, f"curves-{step.replace('.', '_')}", label, caption, common.curves, steps=(step,),
+def _curves(report: str, step: str, number: str, caption: str, called: str = "") -> Figure:
+    """A step's own loss and accuracy per epoch as the report's figure (number) that shows it."""
+    return Figure(report, f"curves-{step.replace('.', '_')}", number, caption, common.curves, steps=(step,),
                   called=called)
 
 

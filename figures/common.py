@@ -20,7 +20,7 @@ def steps_of(report: str) -> tuple[str, ...]:
     return next(r.steps for r in REPORTS if r.id == report)
 
 
-def overlay(found: dict[str, Run], ctx: Context, *, metric: str, steps: tuple[str, ...],
+def overlay(runs: dict[str, Run], ctx: Context, *, metric: str, steps: tuple[str, ...],
             title: str) -> list[str]:
     """One metric per epoch for several of the report's steps in one axes: a sweep.
 
@@ -28,17 +28,17 @@ def overlay(found: dict[str, Run], ctx: Context, *, metric: str, steps: tuple[st
     steps with a run are drawn and the others named under it; with none, nothing is drawn. A step
     run with several seeds is drawn as their mean, and the title says so.
     """
-    curves = {s: found[s].history for s in steps if s in found}
+    curves = {s: runs[s].history for s in steps if s in runs}
     if not curves:
         return []
     path = ctx.path()
-    several = [f"{s}: mean of {found[s].mean_of} seeds" for s in curves if found[s].mean_of > 1]
+    several = [f"{s}: mean of {runs[s].mean_of} seeds" for s in curves if runs[s].mean_of > 1]
     if several:  # steps run with several seeds are drawn as their mean (reader.mean_run): which
         title += f" ({'; '.join(several)})"
     label = FIGURE_NAMES.get(metric, (metric, ""))
     plotting.plot_overlay(curves, metric, f"{label[0]} ({label[1] or 'value'})", title, path,
                           steps_of(ctx.report),
-                          footnote=notes.footnote({s: found[s] for s in curves}, steps,
+                          footnote=notes.footnote({s: runs[s] for s in curves}, steps,
                                                   loss=metric.endswith("loss")), narrow=True)
     return [path]
 

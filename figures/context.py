@@ -60,28 +60,28 @@ class Figure:
 
     A step figure (steps given) is drawn for each of those steps' runs into the run's folder:
     draw(run: run_folder.reader.Run, ctx: Context) -> paths written. A report figure (no steps) is drawn once
-    into OUT/results/: draw(found: dict[str, run_folder.reader.Run], ctx) -> paths, found being the report's
+    into OUT/results/: draw(runs: dict[str, run_folder.reader.Run], ctx) -> paths, runs being the report's
     runs by step. A figure that has nothing to show returns [].
     """
 
     report: str  # the report's id, "000" ... "004"
     name: str  # unique in its report; a report figure's file is OUT/results/<report>-<name>.png
-    label: str  # the report's own figure number ("Fig. 4", "Figs. 6-8"); "" if it has none
+    number: str  # the report's own figure number ("Fig. 4", "Figs. 6-8"); "" if it has none
     caption: str  # one line: what the report showed there (or, for the kit's own, what it shows)
     draw: Callable[..., list[str]]
     steps: tuple[str, ...] = ()
     options: tuple[Option, ...] = ()
     # What the report calls a figure it shows but does not number (report 003's "sample images
-    # with respective labels"); "" with no label: the kit's own, which follow the report's.
+    # with respective labels"); "" with no number: the kit's own, which follow the report's.
     called: str = ""
 
     @property
     def heading(self) -> str:
         """How a page names it: its number, what the report calls it, or "The kit's own"."""
-        return self.label or (f"The report's \u201c{self.called}\u201d" if self.called
+        return self.number or (f"The report's \u201c{self.called}\u201d" if self.called
                               else "The kit's own")
 
     @property
     def the_reports(self) -> bool:
         """Whether the report has this figure (numbered or named), rather than the kit alone."""
-        return bool(self.label or self.called)
+        return bool(self.number or self.called)

@@ -22,15 +22,15 @@ def setting(run: Run) -> list[str]:
                          os.path.exists(os.path.join(run.dir, run_folder.INTERRUPTED)))
 
 
-def footnote(found: Mapping[str, Run], steps: Sequence[str] = (), *, loss: bool = False) -> str:
+def footnote(runs: Mapping[str, Run], steps: Sequence[str] = (), *, loss: bool = False) -> str:
     """The footnote of a figure drawn from these runs ("" when they are all in the report's setting).
 
     steps: the steps the figure shows when they have a run; those without one are named.
     loss: the figure plots a loss, so a report that plotted it scaled (Report.loss_note) says so.
     """
-    report = next((STEPS[s] for s in (*found, *steps) if s in STEPS), None)
-    return plotting.footnote_for({s: setting(r) for s, r in found.items()},
-                                 [s for s in steps if s not in found],
+    report = next((STEPS[s] for s in (*runs, *steps) if s in STEPS), None)
+    return plotting.footnote_for({s: setting(r) for s, r in runs.items()},
+                                 [s for s in steps if s not in runs],
                                  report.loss_note if loss and report else "")
 
 

@@ -51,20 +51,20 @@ def plot_first_layer(run: Run, data_dir: str | None = None) -> dict[str, list[in
     return {"kernels": kernels, "feature_maps": features}
 
 
-def overview(found: dict[str, Run], ctx: Context) -> list[str]:
+def overview(runs: dict[str, Run], ctx: Context) -> list[str]:
     """Every step's test accuracy per epoch, and its final accuracy beside the report's.
 
     A run not in the report's setting has a * on its bar, the footnote saying how it differs (a
     synthetic 1.2% beside the report's 30% is no verdict on the step).
     """
-    if not found:
+    if not runs:
         return []
     path = ctx.path()
-    footnote = notes.footnote(found)
-    plot_overview({s: r.history for s, r in found.items()},
-                  {s: reader.reported_for(s, found.get(s)) for s in steps_of(ctx.report)}, path,
+    footnote = notes.footnote(runs)
+    plot_overview({s: r.history for s, r in runs.items()},
+                  {s: reader.reported_for(s, runs.get(s)) for s in steps_of(ctx.report)}, path,
                   footnote=f"* {footnote}" if footnote else "",
-                  marked=[s for s, r in found.items() if notes.setting(r)])
+                  marked=[s for s, r in runs.items() if notes.setting(r)])
     return [path]
 
 

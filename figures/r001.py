@@ -18,11 +18,11 @@ from run_folder.reader import Run
 SHOWN = 4  # images in each figure, as in the report
 
 
-def samples(found: dict[str, Run], ctx: Context) -> list[str]:
+def samples(runs: dict[str, Run], ctx: Context) -> list[str]:
     """Four random training images of the first run's data with their class names."""
-    if not found:
+    if not runs:
         return []
-    run = next(iter(found.values()))
+    run = next(iter(runs.values()))
     ds = run_dataset(run.config, ctx.data_dir)
     g = torch.Generator().manual_seed(run.config.seed)
     pick = torch.randperm(len(ds.train_labels), generator=g)[:SHOWN]

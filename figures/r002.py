@@ -22,11 +22,11 @@ FILTERS = (("before training (002-CNN5)", "002-CNN5", "untrained"),
            ("after, with DA (002-DA1)", "002-DA1", "trained"))
 
 
-def filters(found: dict[str, Run], ctx: Context) -> list[str]:
+def filters(runs: dict[str, Run], ctx: Context) -> list[str]:
     """Fig. 4: the 128 first-layer RGB 3x3 filters before training, after, with BN, with DA."""
     panels = []
     for label, step, which in FILTERS:
-        run = found.get(step)
+        run = runs.get(step)
         if run is None:
             continue
         exp = run.experiment()
@@ -42,19 +42,19 @@ def filters(found: dict[str, Run], ctx: Context) -> list[str]:
     steps = tuple(dict.fromkeys(step for _, step, _ in FILTERS))
     path = ctx.path()
     tiles.plot_kernels(panels, "Report 002 (Fig. 4): CNN_5's first-layer filters", path,
-                       footnote=notes.footnote({s: found[s] for s in steps if s in found}, steps))
+                       footnote=notes.footnote({s: runs[s] for s in steps if s in runs}, steps))
     return [path]
 
 
-def early_stopping(found: dict[str, Run], ctx: Context) -> list[str]:
+def early_stopping(runs: dict[str, Run], ctx: Context) -> list[str]:
     """Figs. 6-8: each early-stopping run's loss and validation accuracy, the best epoch dotted."""
-    ran = [s for s in ES_STEPS if s in found]
+    ran = [s for s in ES_STEPS if s in runs]
     if not ran:
         return []
     fig, axes = plt.subplots(len(ran), 2, figsize=(11, 3.2 * len(ran) + 0.6),
                              constrained_layout=True, squeeze=False)
     for (ax_loss, ax_acc), step in zip(axes, ran):
-        run = found[step]
+        run = runs[step]
         epochs = [r["epoch"] for r in run.history]
         ax_loss.plot(epochs, [r["train_loss"] for r in run.history], label="train", **TRAIN_STYLE)
         ax_loss.plot(epochs, [r["val_loss"] for r in run.history], label="validation", **VAL_STYLE)
@@ -67,13 +67,13 @@ def early_stopping(found: dict[str, Run], ctx: Context) -> list[str]:
             legend_outside(ax)
     path = ctx.path()
     fig.suptitle("Report 002 (Figs. 6-8): early stopping, patience 10, tolerance 1e-5")
-    save(fig, path, notes.footnote({s: found[s] for s in ran}, ES_STEPS, loss=True))
+    save(fig, path, notes.footnote({s: runs[s] for s in ran}, ES_STEPS, loss=True))
     return [path]
 
 
-def dropout(found: dict[str, Run], ctx: Context) -> list[str]:
+def dropout(runs: dict[str, Run], ctx: Context) -> list[str]:
     """Fig. 10 and the assignment's sweep plot: losses per p, final train and val accuracy against p."""
-    ran = [(p, step, found[step]) for p, step in DROPOUT if step in found]
+    ran = [(p, step, runs[step]) for p, step in DROPOUT if step in runs]
     if not ran:
         return []
     fig, (ax_train, ax_val, ax_p) = plt.subplots(1, 3, figsize=(16, 4.8), constrained_layout=True)
@@ -98,7 +98,7 @@ def dropout(found: dict[str, Run], ctx: Context) -> list[str]:
     return [path]
 
 
-def vgg(found: dict[str, Run], ctx: Context, suffixes: tuple[str, ...] = ("", "-DA")) -> list[str]:
+def vgg(runs: dict[str, Run], ctx: Context, suffixes: tuple[str, ...] = ("", "-DA")) -> list[str]:
     """Loss and validation accuracy of partial, full and scratch, a row per suffix: without DA
     ("", the report's Figs. 11-13 in one plot) and with DA ("-DA", its Fig. 14).
 
@@ -106,14 +106,14 @@ def vgg(found: dict[str, Run], ctx: Context, suffixes: tuple[str, ...] = ("", "-
     """
     rows = [(suffix, "with DA" if suffix else "without DA", [f"002-VGG-{k}{suffix}" for k in VGG])
             for suffix in suffixes]
-    rows = [row for row in rows if any(s in found for s in row[2])]
+    rows = [row for row in rows if any(s in runs for s in row[2])]
     if not rows:
         return []
     fig, axes = plt.subplots(len(rows), 2, figsize=(12, 4 * len(rows) + 0.6),
                              constrained_layout=True, squeeze=False)
     for (ax_loss, ax_acc), (_, title, steps) in zip(axes, rows):
-        for step in (s for s in steps if s in found):
-            run = found[step]
+        for step in (s for s in steps if s in runs):
+            run = runs[step]
             epochs = [r["epoch"] for r in run.history]
             style = {**step_style(step, steps_of(ctx.report)), "markersize": 3}
             ax_loss.plot(epochs, [r["train_loss"] for r in run.history], label=f"{step} train", **style)
@@ -127,5 +127,5 @@ def vgg(found: dict[str, Run], ctx: Context, suffixes: tuple[str, ...] = ("", "-
     every = [f"002-VGG-{k}{suffix}" for suffix in suffixes for k in VGG]
     which = "Fig. 14" if suffixes == ("-DA",) else "Figs. 11-13" if suffixes == ("",) else "Figs. 11-14"
     fig.suptitle(f"Report 002 ({which}): VGG11_bn partial, full fine-tune and scratch")
-    save(fig, path, notes.footnote({s: found[s] for s in every if s in found}, every, loss=True))
+    save(fig, path, notes.footnote({s: runs[s] for s in every if s in runs}, every, loss=True))
     return [path]

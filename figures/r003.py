@@ -26,13 +26,13 @@ SAMPLES = Option("--tsne-samples", type=int, default=TSNE_SAMPLES, metavar="N", 
                       f"{TSNE_SAMPLES}; 40000 takes every one, minutes with openTSNE)")
 
 
-def augmented_samples(found: dict[str, Run], ctx: Context, n: int = 64) -> list[str]:
+def augmented_samples(runs: dict[str, Run], ctx: Context, n: int = 64) -> list[str]:
     """One batch of n augmented training images with their labels, as the report shows them.
 
     From the first run on CIFAR (its augmentation shows best on real images), else the first run.
     """
-    run = next((r for r in found.values() if r.config.dataset != "synthetic"), None) \
-        or next(iter(found.values()), None)
+    run = next((r for r in runs.values() if r.config.dataset != "synthetic"), None) \
+        or next(iter(runs.values()), None)
     if run is None:
         return []
     exp, ds = run.experiment(), load.run_dataset(run.config, ctx.data_dir)

@@ -93,17 +93,17 @@ def kernels_by_colour(run: Run, ctx: Context) -> list[str]:
     return [path]
 
 
-def losses(found: dict[str, Run], ctx: Context) -> list[str]:
+def losses(runs: dict[str, Run], ctx: Context) -> list[str]:
     """Fig. 7: ResNet18's and Model 1's train, validation and test losses in one axes."""
     steps = ("004-ResNet18", "004-Model1")
-    ran = [s for s in steps if s in found]
+    ran = [s for s in steps if s in runs]
     if not ran:
         return []
     fig, ax = plt.subplots(figsize=(9, 5), constrained_layout=True)
     for step in ran:
         style = plotting.step_style(step, steps_of(ctx.report))
         for split, line in (("train_eval", "-"), ("val", "-."), ("test", "--")):
-            rows = [r for r in found[step].history if f"{split}_loss" in r]
+            rows = [r for r in runs[step].history if f"{split}_loss" in r]
             if rows:
                 ax.plot([r["epoch"] for r in rows], [r[f"{split}_loss"] for r in rows],
                         color=style["color"], marker=style["marker"], markersize=3, linestyle=line,
@@ -112,5 +112,5 @@ def losses(found: dict[str, Run], ctx: Context) -> list[str]:
                         "Report 004, Fig. 7: ResNet18's and Model 1's losses")
     plotting.legend_outside(ax)
     path = ctx.path()
-    plotting.save(fig, path, notes.footnote({s: found[s] for s in ran}, steps, loss=True))
+    plotting.save(fig, path, notes.footnote({s: runs[s] for s in ran}, steps, loss=True))
     return [path]

@@ -41,10 +41,10 @@ def test_labels_are_the_report_s_own_and_every_figure_has_a_caption(report):
     assert rows, f"report {report.id} has no figure"
     for figure in rows:
         assert figure.caption.strip() and "\n" not in figure.caption, figure.name
-        assert figure.label == "" or LABEL.fullmatch(figure.label), figure.label
-    labelled = [f for f in rows if f.label]
+        assert figure.number == "" or LABEL.fullmatch(figure.number), figure.number
+    labelled = [f for f in rows if f.number]
     assert bool(labelled) == (report.id in NUMBERED)
-    assert all(not (f.label and f.called) for f in rows)  # a number, or what the report calls it
+    assert all(not (f.number and f.called) for f in rows)  # a number, or what the report calls it
 
 
 @pytest.mark.parametrize("report", REPORTS, ids=lambda r: r.id)
@@ -52,7 +52,7 @@ def test_the_report_s_figures_come_in_its_order_then_the_kit_s_own(report):
     rows = figures.of(report.id)
     theirs = [f.the_reports for f in rows]
     assert theirs == sorted(theirs, reverse=True), [f.name for f in rows]  # the kit's own last
-    numbers = [int(re.search(r"\d+", f.label).group()) for f in rows if f.label]
+    numbers = [int(re.search(r"\d+", f.number).group()) for f in rows if f.number]
     assert numbers == sorted(numbers) and len(set(numbers)) == len(numbers), numbers
     # Every step the report plots on its own has its curves among the report's figures.
     plotted = [f.steps[0] for f in rows if f.draw is figures.common.curves]
@@ -65,7 +65,7 @@ def test_one_signature_per_kind():
         params = list(inspect.signature(figure.draw).parameters.values())
         positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
         assert [p.name for p in positional[:2]] == (["run", "ctx"] if figure.steps
-                                                     else ["found", "ctx"]), figure.name
+                                                     else ["runs", "ctx"]), figure.name
         assert all(p.default is not p.empty for p in params[2:]), figure.name
 
 
