@@ -7,7 +7,7 @@ import re
 import pytest
 import torch
 
-from benchmarks import measure, precision, speed
+from benchmarks import measure, precision, speed, startup
 from experiments import load_experiment, resolve_path
 from models import SimpleCNN
 
@@ -102,3 +102,15 @@ def test_bad_options_are_refused(args, capsys):
 def test_unknown_step_is_refused_before_timing(capsys):
     assert speed.main(["--step", "CNN9", "--device", "cpu"]) == 2
     assert "CNN9" in capsys.readouterr().err
+
+
+def test_startup_benchmark_times_each_answer_that_needs_no_data(capsys):
+    assert startup.main(["--runs", "1"]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| `")]
+    assert [r.split("`")[1] for r in rows] == ["python -c pass (the floor)", "python main.py --help",
+                                              "python main.py --list", "python main.py --version"]
+    assert all(re.fullmatch(r"\| `[^`]+` \| \d+\.\d\d s \| \d+\.\d\d - \d+\.\d\d s \|", r) for r in rows)
+    assert "load average before" in out
+    with pytest.raises(SystemExit):
+        startup.main(["--runs", "0"])
