@@ -73,6 +73,9 @@ def weigh(driver: Any, page: str, width: int) -> dict[str, int]:
     driver.get("file://" + os.path.abspath(page))  # returns once the page's load event fired
     time.sleep(1)  # lazy images near the first screen are asked for after the first layout
     eager = _bytes(driver.execute_script(FETCHED))
+    # The height once every image in view of a scroll has loaded, the sections still closed.
+    driver.execute_script("document.querySelectorAll('img').forEach(i => i.loading = 'eager');")
+    _settle(driver)
     height = driver.execute_script("return document.documentElement.scrollHeight")
     images = driver.execute_script("return document.images.length")
     driver.execute_script(OPEN_ALL)

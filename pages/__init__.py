@@ -326,8 +326,8 @@ def _figures(folder: str, drawn: Drawn, found: dict[str, list[Run]]) -> list[dic
 
 def _image(path: str, folder: str) -> dict[str, Any]:
     """An image of a figure: its link, its name, its size on the page (so that the page keeps
-    its place before it loads), whether it is taller than wide (shown at a screen's height), and
-    its narrow variant for a phone (plotting.narrow_path) when one was drawn with it or after."""
+    its place before it loads), and its narrow variant for a phone (plotting.narrow_path) when
+    one was drawn with it or after."""
     width, height = _shown_size(path)
     slim = plotting.narrow_path(path)
     narrow = None
@@ -335,17 +335,23 @@ def _image(path: str, folder: str) -> dict[str, Any]:
         w, h = _shown_size(slim)
         narrow = {"src": href(slim, folder), "width": w, "height": h}
     return {"src": href(path, folder), "name": os.path.relpath(path, folder), "width": width,
-            "height": height, "tall": bool(width and height and height > 0.8 * width),
-            "narrow": narrow}
+            "height": height, "narrow": narrow}
+
+
+# A figure's height on a page at most (px): a tall one (four images beside their
+# probabilities, 128 filters) at about a screen's height, opened full size by a click.
+MAX_HEIGHT = 768
 
 
 def _shown_size(path: str) -> tuple[int | None, int | None]:
     """A figure's size on a page in CSS px: the size it was drawn at (plotting.DPI), 96 px to the
-    inch, where its 12-pt text is 16 px high like the page's; a narrower screen scales it down."""
+    inch, where its 12-pt text is 16 px high like the page's, at most MAX_HEIGHT high; a
+    narrower screen scales it down."""
     width, height = _png_size(path)
     if width is None or height is None:
         return None, None
-    return round(width * 96 / plotting.DPI), round(height * 96 / plotting.DPI)
+    scale = min(96 / plotting.DPI, MAX_HEIGHT / height)
+    return round(width * scale), round(height * scale)
 
 
 def _png_size(path: str) -> tuple[int | None, int | None]:
