@@ -175,7 +175,7 @@ def test_seeds_are_captioned_as_their_mean_or_as_an_image_each(site, tmp_path):
     shutil.copy(site / "001-A" / "loss_accuracy.png", mean)
     by_name = {f.name: f for f in figures.of("001")}
     curves = next(f for f in by_name.values() if f.steps == ("001-A",))
-    softmax = dataclasses.replace(curves, name="softmax", label="", called="")
+    softmax = dataclasses.replace(curves, name="softmax", number="", called="")
     per_seed = [str(out / "001-A" / f"seed-{s}" / "softmax.png") for s in (0, 1)]
     pages.write_pages(str(out), {"001": [(curves, [str(mean)]), (softmax, per_seed)]})
     captions = read_page(out, "001.html").captions
