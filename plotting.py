@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import textwrap
-from typing import Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 import matplotlib
 
@@ -113,9 +113,31 @@ def footnote_height(footnote: str, width: float) -> float:
     return 0.2 * lines + 0.1 if lines else 0.0
 
 
-def legend_outside(ax: plt.Axes, **legend: object) -> None:
-    """The axes' legend to the right of its frame, where it covers no data."""
-    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0, fontsize="small", **legend)
+def legend_outside(ax: plt.Axes, slim: bool = False, **legend: object) -> None:
+    """The axes' legend to the right of its frame, where it covers no data; slim (a narrow
+    variant's axes, as wide as the figure): under the frame, in two columns."""
+    if slim:
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=2, fontsize="small",
+                  frameon=False, **legend)
+    else:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0, fontsize="small",
+                  **legend)
+
+
+def panel_figures(n: int, cols: int, figsize: tuple[float, float], *, narrow: bool = True,
+                  panel_height: float = 3.6) -> Iterator[tuple[plt.Figure, list[plt.Axes], bool]]:
+    """Figures to draw n panels in, as (figure, its axes row by row, slim): the wide one, cols to
+    a row at figsize, then (narrow) a phone's, one panel to a row NARROW_WIDTH inches wide. The
+    caller draws the same into each and saves a slim one to narrow_path(path)."""
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=figsize, constrained_layout=True, squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    yield fig, list(axes.flat), False
+    if narrow:
+        fig, axes = plt.subplots(n, 1, figsize=(NARROW_WIDTH, panel_height * n + 1),
+                                 constrained_layout=True, squeeze=False)
+        yield fig, list(axes.flat), True
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,11 +5,13 @@ Each draws the steps that have a run and names the others in its footnote; with 
 """
 from __future__ import annotations
 
+import textwrap
+
 from figures import load, notes, tiles
 from figures.common import steps_of
 from figures.context import Context
-from plotting import (BEST_STYLE, TRAIN_STYLE, VAL_STYLE, epoch_axes, legend_outside, plt, save,
-                      step_style)
+from plotting import (BEST_STYLE, TRAIN_STYLE, VAL_STYLE, epoch_axes, legend_outside, narrow_path,
+                      panel_figures, save, step_style)
 from run_folder.reader import Run
 
 ES_STEPS = ("002-ES-loss", "002-ES-acc", "002-ES-BN-acc")
@@ -51,23 +53,26 @@ def early_stopping(runs: dict[str, Run], ctx: Context) -> list[str]:
     ran = [s for s in ES_STEPS if s in runs]
     if not ran:
         return []
-    fig, axes = plt.subplots(len(ran), 2, figsize=(11, 3.2 * len(ran) + 0.6),
-                             constrained_layout=True, squeeze=False)
-    for (ax_loss, ax_acc), step in zip(axes, ran):
-        run = runs[step]
-        epochs = [r["epoch"] for r in run.history]
-        ax_loss.plot(epochs, [r["train_loss"] for r in run.history], label="train", **TRAIN_STYLE)
-        ax_loss.plot(epochs, [r["val_loss"] for r in run.history], label="validation", **VAL_STYLE)
-        ax_acc.plot(epochs, [r["val_accuracy"] for r in run.history], label="validation", **VAL_STYLE)
-        best = run.best_epoch
-        for ax, ylabel in ((ax_loss, "cross-entropy loss"), (ax_acc, "validation accuracy (%)")):
-            if best:
-                ax.axvline(best, label=f"best epoch ({best:g})", **BEST_STYLE)
-            epoch_axes(ax, ylabel, f"{step} (monitor {run.config.monitor})")
-            legend_outside(ax)
     path = ctx.path()
-    fig.suptitle("Report 002 (Figs. 6-8): early stopping, patience 10, tolerance 1e-5")
-    save(fig, path, notes.footnote({s: runs[s] for s in ran}, ES_STEPS, loss=True))
+    title = "Report 002 (Figs. 6-8): early stopping, patience 10, tolerance 1e-5"
+    for fig, axes, slim in panel_figures(2 * len(ran), 2, (11, 3.2 * len(ran) + 0.6)):
+        for i, step in enumerate(ran):
+            ax_loss, ax_acc = axes[2 * i], axes[2 * i + 1]
+            run = runs[step]
+            epochs = [r["epoch"] for r in run.history]
+            ax_loss.plot(epochs, [r["train_loss"] for r in run.history], label="train", **TRAIN_STYLE)
+            ax_loss.plot(epochs, [r["val_loss"] for r in run.history], label="validation", **VAL_STYLE)
+            ax_acc.plot(epochs, [r["val_accuracy"] for r in run.history], label="validation",
+                        **VAL_STYLE)
+            best = run.best_epoch
+            for ax, ylabel in ((ax_loss, "cross-entropy loss"), (ax_acc, "validation accuracy (%)")):
+                if best:
+                    ax.axvline(best, label=f"best epoch ({best:g})", **BEST_STYLE)
+                epoch_axes(ax, ylabel, f"{step} (monitor {run.config.monitor})")
+                legend_outside(ax, slim)
+        fig.suptitle(textwrap.fill(title, 48) if slim else title)
+        save(fig, narrow_path(path) if slim else path,
+             notes.footnote({s: runs[s] for s in ran}, ES_STEPS, loss=True))
     return [path]
 
 
@@ -76,25 +81,29 @@ def dropout(runs: dict[str, Run], ctx: Context) -> list[str]:
     ran = [(p, step, runs[step]) for p, step in DROPOUT if step in runs]
     if not ran:
         return []
-    fig, (ax_train, ax_val, ax_p) = plt.subplots(1, 3, figsize=(16, 4.8), constrained_layout=True)
-    for p, step, run in ran:
-        epochs = [r["epoch"] for r in run.history]
-        style = {**step_style(step, steps_of(ctx.report)), "markersize": 3}
-        ax_train.plot(epochs, [r["train_loss"] for r in run.history], label=f"p = {p}", **style)
-        ax_val.plot(epochs, [r["val_loss"] for r in run.history], label=f"p = {p}", **style)
-    for ax, which in ((ax_train, "training"), (ax_val, "validation")):
-        epoch_axes(ax, f"{which} loss", f"{which} loss per dropout p")
-    legend_outside(ax_val)  # the same p in both loss panels: one legend
-    ps = [p for p, _, _ in ran]
-    ax_p.plot(ps, [run.history[-1]["train_accuracy"] for _, _, run in ran], label="train", **TRAIN_STYLE)
-    ax_p.plot(ps, [run.history[-1]["val_accuracy"] for _, _, run in ran], label="validation", **VAL_STYLE)
-    ax_p.set(xlabel="dropout p", ylabel="final accuracy (%)", title="final accuracy against p")
-    ax_p.set_xticks([p for p, _ in DROPOUT])
-    ax_p.grid(alpha=0.3)
-    legend_outside(ax_p)
     path = ctx.path()
-    fig.suptitle("Report 002 (Fig. 10): CNN_5 with dropout p after every block (the report's best: 0.3)")
-    save(fig, path, notes.footnote({s: r for _, s, r in ran}, [s for _, s in DROPOUT], loss=True))
+    title = "Report 002 (Fig. 10): CNN_5 with dropout p after every block (the report's best: 0.3)"
+    for fig, (ax_train, ax_val, ax_p), slim in panel_figures(3, 3, (16, 4.8)):
+        for p, step, run in ran:
+            epochs = [r["epoch"] for r in run.history]
+            style = {**step_style(step, steps_of(ctx.report)), "markersize": 3}
+            ax_train.plot(epochs, [r["train_loss"] for r in run.history], label=f"p = {p}", **style)
+            ax_val.plot(epochs, [r["val_loss"] for r in run.history], label=f"p = {p}", **style)
+        for ax, which in ((ax_train, "training"), (ax_val, "validation")):
+            epoch_axes(ax, f"{which} loss", f"{which} loss per dropout p")
+        legend_outside(ax_val, slim)  # the same p in both loss panels: one legend
+        ps = [p for p, _, _ in ran]
+        ax_p.plot(ps, [run.history[-1]["train_accuracy"] for _, _, run in ran], label="train",
+                  **TRAIN_STYLE)
+        ax_p.plot(ps, [run.history[-1]["val_accuracy"] for _, _, run in ran], label="validation",
+                  **VAL_STYLE)
+        ax_p.set(xlabel="dropout p", ylabel="final accuracy (%)", title="final accuracy against p")
+        ax_p.set_xticks([p for p, _ in DROPOUT])
+        ax_p.grid(alpha=0.3)
+        legend_outside(ax_p, slim)
+        fig.suptitle(textwrap.fill(title, 48) if slim else title)
+        save(fig, narrow_path(path) if slim else path,
+             notes.footnote({s: r for _, s, r in ran}, [s for _, s in DROPOUT], loss=True))
     return [path]
 
 
@@ -109,23 +118,26 @@ def vgg(runs: dict[str, Run], ctx: Context, suffixes: tuple[str, ...] = ("", "-D
     rows = [row for row in rows if any(s in runs for s in row[2])]
     if not rows:
         return []
-    fig, axes = plt.subplots(len(rows), 2, figsize=(12, 4 * len(rows) + 0.6),
-                             constrained_layout=True, squeeze=False)
-    for (ax_loss, ax_acc), (_, title, steps) in zip(axes, rows):
-        for step in (s for s in steps if s in runs):
-            run = runs[step]
-            epochs = [r["epoch"] for r in run.history]
-            style = {**step_style(step, steps_of(ctx.report)), "markersize": 3}
-            ax_loss.plot(epochs, [r["train_loss"] for r in run.history], label=f"{step} train", **style)
-            ax_loss.plot(epochs, [r["val_loss"] for r in run.history], label=f"{step} val",
-                         **{**style, "alpha": 0.5})
-            ax_acc.plot(epochs, [r["val_accuracy"] for r in run.history], label=step, **style)
-        for ax, ylabel in ((ax_loss, "cross-entropy loss"), (ax_acc, "validation accuracy (%)")):
-            epoch_axes(ax, ylabel, f"VGG11_bn {title}")
-            legend_outside(ax)
     path = ctx.path()
     every = [f"002-VGG-{k}{suffix}" for suffix in suffixes for k in VGG]
     which = "Fig. 14" if suffixes == ("-DA",) else "Figs. 11-13" if suffixes == ("",) else "Figs. 11-14"
-    fig.suptitle(f"Report 002 ({which}): VGG11_bn partial, full fine-tune and scratch")
-    save(fig, path, notes.footnote({s: runs[s] for s in every if s in runs}, every, loss=True))
+    title = f"Report 002 ({which}): VGG11_bn partial, full fine-tune and scratch"
+    for fig, axes, slim in panel_figures(2 * len(rows), 2, (12, 4 * len(rows) + 0.6)):
+        for i, (_, row_title, steps) in enumerate(rows):
+            ax_loss, ax_acc = axes[2 * i], axes[2 * i + 1]
+            for step in (s for s in steps if s in runs):
+                run = runs[step]
+                epochs = [r["epoch"] for r in run.history]
+                style = {**step_style(step, steps_of(ctx.report)), "markersize": 3}
+                ax_loss.plot(epochs, [r["train_loss"] for r in run.history], label=f"{step} train",
+                             **style)
+                ax_loss.plot(epochs, [r["val_loss"] for r in run.history], label=f"{step} val",
+                             **{**style, "alpha": 0.5})
+                ax_acc.plot(epochs, [r["val_accuracy"] for r in run.history], label=step, **style)
+            for ax, ylabel in ((ax_loss, "cross-entropy loss"), (ax_acc, "validation accuracy (%)")):
+                epoch_axes(ax, ylabel, f"VGG11_bn {row_title}")
+                legend_outside(ax, slim)
+        fig.suptitle(textwrap.fill(title, 48) if slim else title)
+        save(fig, narrow_path(path) if slim else path,
+             notes.footnote({s: runs[s] for s in every if s in runs}, every, loss=True))
     return [path]

@@ -61,7 +61,7 @@ def error(run: Run, ctx: Context) -> list[str]:
     """error.png: the error per epoch (100 - accuracy), train and validation, the best epoch marked."""
     epochs = [r["epoch"] for r in run.history]
     best = run.best_epoch
-    fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+    fig, ax = plt.subplots(figsize=(plotting.NARROW_WIDTH, 4), layout="constrained")  # phones
     for split, style in (("train", plotting.TRAIN_STYLE), ("val", plotting.VAL_STYLE)):
         if f"{split}_accuracy" in run.history[-1]:
             ax.plot(epochs, [100 - r[f"{split}_accuracy"] for r in run.history],

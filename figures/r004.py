@@ -99,18 +99,19 @@ def losses(runs: dict[str, Run], ctx: Context) -> list[str]:
     ran = [s for s in steps if s in runs]
     if not ran:
         return []
-    fig, ax = plt.subplots(figsize=(9, 5), constrained_layout=True)
-    for step in ran:
-        style = plotting.step_style(step, steps_of(ctx.report))
-        for split, line in (("train_eval", "-"), ("val", "-."), ("test", "--")):
-            rows = [r for r in runs[step].history if f"{split}_loss" in r]
-            if rows:
-                ax.plot([r["epoch"] for r in rows], [r[f"{split}_loss"] for r in rows],
-                        color=style["color"], marker=style["marker"], markersize=3, linestyle=line,
-                        label=f"{step} {plotting.SPLIT_LABELS.get(split, split)}")
-    plotting.epoch_axes(ax, "cross-entropy loss (per image)",
-                        "Report 004, Fig. 7: ResNet18's and Model 1's losses")
-    plotting.legend_outside(ax)
     path = ctx.path()
-    plotting.save(fig, path, notes.footnote({s: runs[s] for s in ran}, steps, loss=True))
+    for fig, (ax,), slim in plotting.panel_figures(1, 1, (9, 5), panel_height=5):
+        for step in ran:
+            style = plotting.step_style(step, steps_of(ctx.report))
+            for split, line in (("train_eval", "-"), ("val", "-."), ("test", "--")):
+                rows = [r for r in runs[step].history if f"{split}_loss" in r]
+                if rows:
+                    ax.plot([r["epoch"] for r in rows], [r[f"{split}_loss"] for r in rows],
+                            color=style["color"], marker=style["marker"], markersize=3,
+                            linestyle=line, label=f"{step} {plotting.SPLIT_LABELS.get(split, split)}")
+        plotting.epoch_axes(ax, "cross-entropy loss (per image)",
+                            "Report 004, Fig. 7: ResNet18's and Model 1's losses")
+        plotting.legend_outside(ax, slim)
+        plotting.save(fig, plotting.narrow_path(path) if slim else path,
+                      notes.footnote({s: runs[s] for s in ran}, steps, loss=True))
     return [path]

@@ -332,7 +332,7 @@ def _image(path: str, folder: str) -> dict[str, Any]:
     slim = plotting.narrow_path(path)
     narrow = None
     if os.path.isfile(slim) and os.path.getmtime(slim) >= os.path.getmtime(path):  # not stale
-        w, h = _shown_size(slim)
+        w, h = _shown_size(slim, max_height=None)  # drawn for legibility: a phone scrolls
         narrow = {"src": href(slim, folder), "width": w, "height": h}
     return {"src": href(path, folder), "name": os.path.relpath(path, folder), "width": width,
             "height": height, "narrow": narrow}
@@ -343,14 +343,14 @@ def _image(path: str, folder: str) -> dict[str, Any]:
 MAX_HEIGHT = 768
 
 
-def _shown_size(path: str) -> tuple[int | None, int | None]:
+def _shown_size(path: str, max_height: int | None = MAX_HEIGHT) -> tuple[int | None, int | None]:
     """A figure's size on a page in CSS px: the size it was drawn at (plotting.DPI), 96 px to the
-    inch, where its 12-pt text is 16 px high like the page's, at most MAX_HEIGHT high; a
+    inch, where its 12-pt text is 16 px high like the page's, at most max_height high; a
     narrower screen scales it down."""
     width, height = _png_size(path)
     if width is None or height is None:
         return None, None
-    scale = min(96 / plotting.DPI, MAX_HEIGHT / height)
+    scale = min(96 / plotting.DPI, max_height / height if max_height else 96 / plotting.DPI)
     return round(width * scale), round(height * scale)
 
 
