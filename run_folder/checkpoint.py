@@ -54,6 +54,10 @@ def load_checkpoint(path: str, cfg: Config) -> dict[str, Any]:
         raise UserError(f"--resume: {path} was trained with {differs[0]}, but this run has "
                         f"{differs[1]}; resume with the same options, or run without --resume to "
                         f"start again (the old run is moved aside)")
+    if ckpt["epoch"] > cfg.epochs:  # config.json and the verdict would state epochs it did not run
+        raise UserError(f"--resume: {path} has {ckpt['epoch']} epochs trained, more than --epochs "
+                        f"{cfg.epochs}; give --epochs {ckpt['epoch']} to finish it as it is, or more "
+                        f"to train on")
     # A run whose epochs mix precisions agrees with neither; a checkpoint from before the precision
     # was recorded computed as auto does on its device, which cannot be told here: it is taken.
     # "auto" is resolved by train.run on the run's own device (a Slurm node's, not the login

@@ -204,3 +204,16 @@ def test_a_rule_that_stopped_takes_no_more_values():
     s = EarlyStopping("patience", patience=1)
     assert s.update(0.5, 50.0) and not s.update(1, 40.0) and s.stopped
     assert not s.update(1.5, 90.0) and s.best_epoch == 0.5 and s.values == [50.0, 40.0]
+
+
+def test_resume_refuses_fewer_epochs_than_a_started_run_has(tmp_path, capsys):
+    out = tmp_path / "runs"
+    assert main.main([TINY, *SMALL, "--epochs", "2", "--out", str(out)]) == 0
+    os.remove(out / "tiny_step" / "summary.json")  # as if stopped after its last epoch: started
+    before = files(out)
+    capsys.readouterr()
+    assert main.main([TINY, *SMALL, "--epochs", "1", "--resume", "--out", str(out)]) == 2
+    assert error_line(capsys.readouterr().err) == (
+        f"error: --resume: {out / 'tiny_step' / run_folder.CHECKPOINT} has 2 epochs trained, more "
+        f"than --epochs 1; give --epochs 2 to finish it as it is, or more to train on")
+    assert files(out) == before  # nothing trained, config.json not rewritten
