@@ -91,29 +91,29 @@ def write_pages(out: str, drawn: Mapping[str, Drawn | None],
     every = {r.id: {s: reader.read_step(out, s, problems) for s in r.steps} for r in REPORTS}
     # The runs each page shows (reader.compared): a step's seeds', else its one run; the verdicts
     # are compare.py's, on every run of the step (it says which it left out).
-    found = {r.id: {s: reader.compared(rs) for s, rs in every[r.id].items()} for r in REPORTS}
+    by_report = {r.id: {s: reader.compared(rs) for s, rs in every[r.id].items()} for r in REPORTS}
     compared = {r.id: {s: compare_runs(s, rs, r.columns) for s, rs in every[r.id].items()}
                 for r in REPORTS}
     written = []
     for report in REPORTS:
         if report.id in drawn:
-            written.append(write_report(folder, report, found[report.id], compared[report.id],
+            written.append(write_report(folder, report, by_report[report.id], compared[report.id],
                                         drawn.get(report.id)))
     others = os.path.isfile(os.path.join(folder, "other.md"))
-    written.append(write_index(folder, [(r, found[r.id], compared[r.id]) for r in REPORTS], others))
+    written.append(write_index(folder, [(r, by_report[r.id], compared[r.id]) for r in REPORTS], others))
     return written
 
 
-def write_report(folder: str, report: Report, found: dict[str, list[Run]],
+def write_report(folder: str, report: Report, by_step: reader.RunsByStep,
                  compared: dict[str, Comparison], drawn: Drawn | None) -> str:
-    """Write folder/<report>.html; found holds each step's runs (an empty list: not run), compared
+    """Write folder/<report>.html; by_step holds each step's runs (an empty list: not run), compared
     each step's comparison with the report (compare.compare_runs).
 
     drawn: the report's figures with their files, in the report's order; None when they were not
     drawn (main.py writes the pages without drawing them).
     """
     path = os.path.join(folder, f"{report.id}.html")
-    view = report_view(folder, report, found, compared, drawn)
+    view = report_view(folder, report, by_step, compared, drawn)
     _write(path, templates().get_template("report.html").render(**view))
     return path
 
@@ -123,7 +123,7 @@ def write_index(folder: str,
                 others: bool = False) -> str:
     """Write folder/index.html (every report, its runs, how many reproduced) and the stylesheet."""
     atomic.copy(os.path.join(HERE, STYLE), os.path.join(folder, STYLE))
-    rows = [index_row(folder, report, found, compared) for report, found, compared in reports]
+    rows = [index_row(folder, report, by_step, compared) for report, by_step, compared in reports]
     path = os.path.join(folder, "index.html")
     _write(path, templates().get_template("index.html").render(
         reports=rows, others=others, style=STYLE, generated=time.strftime("%Y-%m-%d %H:%M")))
@@ -143,13 +143,13 @@ def href(path: str, folder: str) -> str:
 # What the index shows
 # ---------------------------------------------------------------------------------------------
 
-def index_row(folder: str, report: Report, found: dict[str, list[Run]],
+def index_row(folder: str, report: Report, by_step: reader.RunsByStep,
               compared: dict[str, Comparison]) -> dict[str, Any]:
     """A report's line of the index: its page (if it has one), steps run, reproduced, training
     time, devices."""
-    done = [s for s in report.steps if found.get(s)]
+    done = [s for s in report.steps if by_step.get(s)]
     verdicts = [compared[s].verdict for s in done]
-    every = [r for s in done for r in found[s]]
+    every = [r for s in done for r in by_step[s]]
     page = f"{report.id}.html"
     return {"id": report.id, "title": report.title,
             "page": page if os.path.isfile(os.path.join(folder, page)) else None,
@@ -159,38 +159,38 @@ def index_row(folder: str, report: Report, found: dict[str, list[Run]],
             + verdicts.count(UNDECIDED_WORD), "not_comparable": verdicts.count(NOT_COMPARABLE),
             "minutes": sum(r.summary["minutes"] for r in every),
             "devices": sorted({r.device for r in every}),
-            "setting": [(note, where) for note, where in _changes({s: found[s] for s in done})]}
+            "setting": [(note, where) for note, where in _changes({s: by_step[s] for s in done})]}
 
 
-def _first(found: dict[str, list[Run]], step: str) -> Run | None:
-    return found[step][0] if found.get(step) else None
+def _first(by_step: reader.RunsByStep, step: str) -> Run | None:
+    return by_step[step][0] if by_step.get(step) else None
 
 
 # ---------------------------------------------------------------------------------------------
 # What a report's page shows
 # ---------------------------------------------------------------------------------------------
 
-def report_view(folder: str, report: Report, found: dict[str, list[Run]],
+def report_view(folder: str, report: Report, by_step: reader.RunsByStep,
                 compared: dict[str, Comparison], drawn: Drawn | None) -> dict[str, Any]:
     """Everything report.html shows, as plain data; the verdicts are compared's, rendered."""
-    stated = {c for s in report.steps for c in reported_figures(reader.reported_for(s, _first(found, s)))}
+    stated = {c for s in report.steps for c in reported_figures(reader.reported_for(s, _first(by_step, s)))}
     columns = [c for c in report.columns if c in stated]  # only the figures the report gives
-    run_steps = [s for s in report.steps if found.get(s)]
+    run_steps = [s for s in report.steps if by_step.get(s)]
     course, source = _source(report)
     return {
         "style": STYLE, "report": report, "course": course, "source": source,
-        "setting": setting_lines(report), "changes": _changes(found),
+        "setting": setting_lines(report), "changes": _changes(by_step),
         "columns": [{"name": c, "label": FIGURE_NAMES[c][0]} for c in columns],
-        "rows": [_row(s, found.get(s, []), compared[s], columns) for s in report.steps],
+        "rows": [_row(s, by_step.get(s, []), compared[s], columns) for s in report.steps],
         "rules": RULES,
         "claims": judge_claims(report.id, compared),
         "notes": [(s, r.note) for s in report.steps
-                  if (r := reader.reported_for(s, _first(found, s))) is not None and r.note],
-        "figures": _figures(folder, drawn, found) if run_steps and drawn is not None else None,
+                  if (r := reader.reported_for(s, _first(by_step, s))) is not None and r.note],
+        "figures": _figures(folder, drawn, by_step) if run_steps and drawn is not None else None,
         "drawn": drawn is not None,
-        "steps": [{"step": s, "runs": [_run_view(folder, r) for r in found[s]]} for s in run_steps],
-        "classes": _class_table(found, report.steps),
-        "environment": [_environment(s, found.get(s, [])) for s in report.steps],
+        "steps": [{"step": s, "runs": [_run_view(folder, r) for r in by_step[s]]} for s in run_steps],
+        "classes": _class_table(by_step, report.steps),
+        "environment": [_environment(s, by_step.get(s, [])) for s in report.steps],
         "command": f"python main.py {report.id}",
         "generated": time.strftime("%Y-%m-%d %H:%M"),
     }
@@ -243,8 +243,8 @@ def readings(report_id: str) -> str:
     """The section "## Report <id>" of docs/readings.md, without its heading ("" if it has none)."""
     with open(READINGS, encoding="utf-8") as f:
         sections = f.read().split("\n## Report ")
-    found = [s.split("\n", 1)[1].strip() for s in sections[1:] if s.split("\n", 1)[0] == report_id]
-    return found[0] if found else ""
+    mine = [s.split("\n", 1)[1].strip() for s in sections[1:] if s.split("\n", 1)[0] == report_id]
+    return mine[0] if mine else ""
 
 
 def setting_lines(report: Report) -> list[tuple[str, str]]:
@@ -297,9 +297,9 @@ def _epochs_text(cfg: Config) -> str:
     return text + (", the best epoch's weights kept" if cfg.keep == "best" else "")
 
 
-def _changes(found: dict[str, list[Run]]) -> list[tuple[str, str]]:
+def _changes(by_step: reader.RunsByStep) -> list[tuple[str, str]]:
     """What the runs changed of the report's setting, each with the steps it holds for."""
-    every = [r for step_runs in found.values() for r in step_runs]
+    every = [r for step_runs in by_step.values() for r in step_runs]
     notes: dict[str, list[str]] = {}
     for run in every:
         interrupted = os.path.exists(os.path.join(run.dir, run_folder.INTERRUPTED))
@@ -313,15 +313,15 @@ def _changes(found: dict[str, list[Run]]) -> list[tuple[str, str]]:
             for note, steps in notes.items()]
 
 
-def _figures(folder: str, drawn: Drawn, found: dict[str, list[Run]]) -> list[dict[str, Any]]:
+def _figures(folder: str, drawn: Drawn, by_step: reader.RunsByStep) -> list[dict[str, Any]]:
     """The report's figures in its order, each with its heading (number, what the report calls
     it, or the kit's own), its caption, its images, and for a step's figure the runs it shows:
     how their setting differs from the report's, and each seed's own run when there are several."""
     return [{"heading": figure.heading, "theirs": figure.the_reports, "caption": figure.caption,
              "steps": figure.steps, "id": f"figure-{figure.name}",
              "images": [_image(p, folder) for p in files if os.path.isfile(p)],
-             "runs": [_figure_runs(folder, s, found.get(s, []), files) for s in figure.steps
-                      if found.get(s)]} for figure, files in drawn]
+             "runs": [_figure_runs(folder, s, by_step.get(s, []), files) for s in figure.steps
+                      if by_step.get(s)]} for figure, files in drawn]
 
 
 def _image(path: str, folder: str) -> dict[str, Any]:
@@ -387,19 +387,19 @@ def _run_view(folder: str, run: Run) -> dict[str, Any]:
             "files": [(name, link(name)) for name in RUN_FILES if link(name)]}
 
 
-def _class_table(found: dict[str, list[Run]], steps: Sequence[str]) -> dict[str, Any]:
+def _class_table(by_step: reader.RunsByStep, steps: Sequence[str]) -> dict[str, Any]:
     """Each step's per-class test accuracy (the mean over its runs): one column per class up to
     20 classes, else the five lowest and highest."""
     rows, names = [], []
     for step in steps:
-        per_run = [r.end["per_class_accuracy"] for r in found.get(step, [])
+        per_run = [r.end["per_class_accuracy"] for r in by_step.get(step, [])
                    if r.end and "per_class_accuracy" in r.end]
         classes = list(per_run[0]) if per_run else []
         means = {c: statistics.fmean(v) if (v := [p[c] for p in per_run if p.get(c) is not None])
                  else None for c in classes}
         names = names or classes
         ranked = sorted((v, c) for c, v in means.items() if v is not None)
-        rows.append({"step": step, "run": bool(found.get(step)), "known": bool(per_run),
+        rows.append({"step": step, "run": bool(by_step.get(step)), "known": bool(per_run),
                      "accuracy": means, "lowest": ranked[:5],
                      "highest": ranked[::-1][:5]})
     return {"names": names, "wide": len(names) > 20, "rows": rows}
