@@ -20,7 +20,7 @@ RUN_FILES = {"checkpoint.pt", "config.json", "experiment.py", "loss_accuracy.png
 
 def every_step_runs_and_leaves_its_files(report, tmp_path, capsys):
     out_dir = tmp_path / "runs"
-    code = main.main([report.id, "--dataset", "synthetic", "--subset", "40", "--epochs", "1",
+    code = main.main([report.id, "--dataset", "synthetic", "--subset", "20", "--epochs", "1",
                       "--no-pretrained", "--out", str(out_dir)])
     assert code == 0, capsys.readouterr().err
     for step in report.steps:
