@@ -108,9 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     speed.add_argument("--device", type=_option("device"), help="auto (cuda, then mps, then cpu), "
                        "cpu, cuda, cuda:N or mps (default: auto)")
     speed.add_argument("--precision", choices=CHOICES["precision"],
-                       help="auto (bf16 autocast on CUDA, fp32 elsewhere), bf16 (autocast, fp32 "
-                            "weights; fast on CUDA and on CPUs with amx_bf16 or avx512_bf16) or fp32, "
-                            "the reports' (default: auto)")
+                       help="auto (fp32 on every device, the reports'), bf16 (autocast, fp32 "
+                            "weights; faster on CPUs with amx_bf16 or avx512_bf16) or fp32 (default: "
+                            "auto)")
     speed.add_argument("--deterministic", action="store_true", default=None,
                        help="torch's deterministic algorithms, cuDNN benchmark off, a fixed cuBLAS "
                             "workspace: repeatable on CUDA, slower; the CPU computes the same either way")
