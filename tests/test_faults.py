@@ -22,7 +22,7 @@ import plotting
 import train
 from errors import Interrupted, TrainingError, UserError
 from cifar_fixtures import write_cifar
-from helpers import ROOT, cli, config, full_disk, one_line_error, read_metrics, small
+from helpers import ROOT, cli, config, error_line, full_disk, one_line_error, read_metrics, small
 
 
 def same_metrics(a, b):
@@ -37,10 +37,24 @@ def small_cnn5b(tmp_path, **changes):
     return small(exp), cfg
 
 
+@pytest.fixture(scope="module")
+def _finished_once(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("finished")
+    train.run(train.prepare(*small_cnn5b(tmp, subset=32)))
+    return tmp / "runs" / "CNN5b"
+
+
+@pytest.fixture
+def finished(_finished_once, tmp_path):
+    """small_cnn5b on 32 images after its one epoch, in tmp_path (trained once, copied per test)."""
+    shutil.copytree(_finished_once, tmp_path / "runs" / "CNN5b")
+    return small_cnn5b(tmp_path, subset=32)
+
+
 # ---- Ctrl-C ---------------------------------------------------------------------------------
 
 def test_ctrl_c_keeps_the_last_epoch_and_resume_matches_an_uninterrupted_run(tmp_path, monkeypatch):
-    exp, cfg = small_cnn5b(tmp_path, epochs=3)
+    exp, cfg = small_cnn5b(tmp_path, epochs=2)
     train.run(train.prepare(exp, dataclasses.replace(cfg, out=str(tmp_path / "whole"))))
 
     real_step, calls = torch.optim.Adam.step, []
@@ -74,7 +88,7 @@ def test_ctrl_c_or_sigterm_from_a_shell_stops_with_one_line(signum, code, how, t
     out = tmp_path / "runs"
     process = subprocess.Popen(
         [sys.executable, os.path.join(ROOT, "main.py"), "CNN2", "--dataset", "synthetic",
-         "--subset", "512", "--batch-size", "32", "--epochs", "1000", "--device", "cpu",
+         "--subset", "64", "--batch-size", "32", "--epochs", "1000", "--device", "cpu",
          "--out", str(out)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not (out / "CNN2" / "checkpoint.pt").exists() and time.monotonic() < deadline:
@@ -204,7 +218,7 @@ KILLED_WHILE_SAVING = textwrap.dedent("""\
 
 
 def test_sigkill_while_writing_a_checkpoint_leaves_the_previous_one(tmp_path, capsys):
-    args = ["CNN2", "--dataset", "synthetic", "--subset", "128", "--batch-size", "64",
+    args = ["CNN2", "--dataset", "synthetic", "--subset", "64", "--batch-size", "32",
             "--device", "cpu", "--epochs", "3"]
     killed = subprocess.run([sys.executable, "-c", KILLED_WHILE_SAVING, *args, "--out",
                              str(tmp_path / "runs")], cwd=ROOT, capture_output=True, text=True,
@@ -217,9 +231,9 @@ def test_sigkill_while_writing_a_checkpoint_leaves_the_previous_one(tmp_path, ca
     assert len(read_metrics(run_dir)) == 2  # epoch 2's row was written before its checkpoint
     assert main.main([*args[:-1], "1", "--out", str(tmp_path / "runs"), "--resume"]) == 0
     assert len(read_metrics(run_dir)) == 1  # resuming makes the folder agree with its checkpoint
-    assert main.main([*args, "--out", str(tmp_path / "runs"), "--resume"]) == 0
+    assert main.main([*args[:-1], "2", "--out", str(tmp_path / "runs"), "--resume"]) == 0
     assert "resuming after epoch 1" in capsys.readouterr().out
-    assert main.main([*args, "--out", str(tmp_path / "whole")]) == 0
+    assert main.main([*args[:-1], "2", "--out", str(tmp_path / "whole")]) == 0
     assert same_metrics(read_metrics(run_dir), read_metrics(tmp_path / "whole" / "CNN2"))
     assert not (run_dir / "checkpoint.pt.tmp").exists()
 
@@ -233,16 +247,14 @@ def test_sigkill_while_writing_a_checkpoint_leaves_the_previous_one(tmp_path, ca
      "num_classes 10"),
     ({"seed": 1}, "was trained with seed 0, but this run has seed 1"),  # synthetic data: its seed
 ])
-def test_resume_with_other_data_says_what_differs(tmp_path, change, message):
-    exp, cfg = small_cnn5b(tmp_path, subset=32)
-    train.run(train.prepare(exp, cfg))
+def test_resume_with_other_data_says_what_differs(finished, tmp_path, change, message):
+    exp, cfg = finished
     with pytest.raises(UserError, match=message):
         train.run(train.prepare(exp, dataclasses.replace(cfg, resume=True, epochs=2, **change)))
 
 
-def test_resume_with_a_changed_layer_says_which(tmp_path):
-    exp, cfg = small_cnn5b(tmp_path, subset=32)
-    train.run(train.prepare(exp, cfg))
+def test_resume_with_a_changed_layer_says_which(finished, tmp_path):
+    exp, cfg = finished
     wider = dataclasses.replace(exp, model=lambda c: type(exp.model(c))(
         widths=(8, 8, 8, 16), fc_units=64, dropout=0.25))
     with pytest.raises(UserError, match=r"holds another network .*'\(dropout\): "
@@ -266,16 +278,26 @@ def text_file(path):
     path.write_text("not a checkpoint\n")
 
 
+CNN2_ON_32 = ["CNN2", "--dataset", "synthetic", "--subset", "32", "--epochs", "1", "--device", "cpu"]
+
+
+@pytest.fixture(scope="module")
+def _cnn2_once(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cnn2")
+    assert main.main([*CNN2_ON_32, "--out", str(out)]) == 0
+    return out / "CNN2"
+
+
 @pytest.mark.parametrize("damage, message", [
     (truncated, "is not a readable checkpoint"),
     (zero_bytes, "is not a readable checkpoint"),
     (text_file, "is not a readable checkpoint"),
     (other_file, "is not a checkpoint written by this kit"),
 ])
-def test_resume_refuses_a_damaged_or_foreign_file_by_name(tmp_path, damage, message, capsys):
-    args = ["CNN2", "--dataset", "synthetic", "--subset", "32", "--epochs", "1", "--device", "cpu",
-            "--out", str(tmp_path)]
-    assert main.main(args) == 0
+def test_resume_refuses_a_damaged_or_foreign_file_by_name(_cnn2_once, tmp_path, damage, message,
+                                                          capsys):
+    args = [*CNN2_ON_32, "--out", str(tmp_path)]
+    shutil.copytree(_cnn2_once, tmp_path / "CNN2")  # as `main.main(args)` leaves it, run once
     damage(tmp_path / "CNN2" / "checkpoint.pt")
     capsys.readouterr()
     assert main.main([*args, "--epochs", "2", "--resume"]) == 2
@@ -292,11 +314,10 @@ class _Payload:
 PAYLOAD_RAN = None
 
 
-def test_a_checkpoint_that_would_run_code_is_refused_unrun(tmp_path):
+def test_a_checkpoint_that_would_run_code_is_refused_unrun(finished, tmp_path):
     global PAYLOAD_RAN
     PAYLOAD_RAN = tmp_path / "payload-ran"
-    exp, cfg = small_cnn5b(tmp_path, subset=32)
-    train.run(train.prepare(exp, cfg))
+    exp, cfg = finished
     path = tmp_path / "runs" / "CNN5b" / "checkpoint.pt"
     ckpt = torch.load(path, weights_only=True)
     ckpt["history"] = _Payload()
@@ -308,9 +329,8 @@ def test_a_checkpoint_that_would_run_code_is_refused_unrun(tmp_path):
     assert PAYLOAD_RAN.exists()
 
 
-def test_resume_with_another_lr_uses_it(tmp_path, capsys):
-    exp, cfg = small_cnn5b(tmp_path, subset=32)
-    train.run(train.prepare(exp, cfg))
+def test_resume_with_another_lr_uses_it(finished, tmp_path, capsys):
+    exp, cfg = finished
     seen = []
     real = train.train_one_epoch
 
@@ -329,9 +349,8 @@ def test_resume_with_another_lr_uses_it(tmp_path, capsys):
 
 # ---- finished runs are not destroyed ----------------------------------------------------------
 
-def test_running_a_finished_step_again_moves_the_old_run_aside(tmp_path, capsys):
-    exp, cfg = small_cnn5b(tmp_path, subset=32)
-    train.run(train.prepare(exp, cfg))
+def test_running_a_finished_step_again_moves_the_old_run_aside(finished, tmp_path, capsys):
+    exp, cfg = finished
     old = (tmp_path / "runs" / "CNN5b" / "metrics.csv").read_text()
     train.run(train.prepare(exp, dataclasses.replace(cfg, seed=1)))
     kept = [p for p in (tmp_path / "runs").iterdir() if p.name.startswith("CNN5b-")]
@@ -394,9 +413,10 @@ def test_missing_data_offline_is_said_before_anything_is_created(tmp_path, monke
     assert sorted(os.listdir(tmp_path)) == []  # neither --out nor --data-dir
 
 
-def test_unwritable_out_from_a_shell(tmp_path):
+def test_an_out_that_is_a_file_is_refused(tmp_path, capsys):
     (tmp_path / "a-file").write_text("")
-    line = one_line_error(cli("CNN2", "--dataset", "synthetic", "--out", str(tmp_path / "a-file")))
+    assert main.main(["CNN2", "--dataset", "synthetic", "--out", str(tmp_path / "a-file")]) == 2
+    line = error_line(capsys.readouterr().err)
     assert f"--out {tmp_path / 'a-file'}: cannot write there" in line
 
 
@@ -466,27 +486,31 @@ def experiment(tmp_path, body):
     return str(path)
 
 
-def test_a_model_with_too_few_outputs_for_the_labels(tmp_path):
+def test_a_model_with_too_few_outputs_for_the_labels(tmp_path, capsys):
     path = experiment(tmp_path, """\
         def model(cfg):
             return nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, 10))
     """)
-    line = one_line_error(cli(path, "--dataset", "synthetic", "--subset", "64",
-                              "--out", str(tmp_path / "runs")))
+    assert main.main([path, "--dataset", "synthetic", "--subset", "64",
+                      "--out", str(tmp_path / "runs")]) == 2
+    line = error_line(capsys.readouterr().err)
     assert "the model gives (10,) outputs per image, but synthetic has 100 classes (labels 0..99)" in line
 
 
-def test_a_model_that_cannot_take_the_images(tmp_path):
+def test_a_model_that_cannot_take_the_images(tmp_path, capsys):
     path = experiment(tmp_path, """\
         def model(cfg):
             return nn.Sequential(nn.Flatten(), nn.Linear(3 * 28 * 28, cfg.num_classes))
     """)
-    line = one_line_error(cli(path, "--dataset", "synthetic", "--subset", "64",
-                              "--out", str(tmp_path / "runs")))
+    assert main.main([path, "--dataset", "synthetic", "--subset", "64",
+                      "--out", str(tmp_path / "runs")]) == 2
+    line = error_line(capsys.readouterr().err)
     assert "Custom.py: the model cannot take a 32x32 image (RuntimeError: mat1 and mat2" in line
 
 
 def test_a_truncated_dataset_file_from_a_shell(tmp_path):
+    """The one refusal here run as a process (the others call main.main): exit status 2 and one
+    line on stderr after torch and the data are loaded, nothing else printed by the libraries."""
     write_cifar(tmp_path, cifar.CIFAR100, n_train=12, n_test=4)
     train_file = tmp_path / cifar.CIFAR100.folder / "train"
     train_file.write_bytes(train_file.read_bytes()[:500])
