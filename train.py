@@ -294,9 +294,14 @@ def check_evaluations(cfg: Config, epoch: float, row: dict[str, float], folder: 
 def epoch_faults(cfg: Config, folder: RunFolder, device: torch.device,
                  epoch: Callable[[], int]) -> Iterator[None]:
     """Ctrl-C, running out of memory and (--deterministic) an op without a deterministic kernel,
-    during the epochs, as one sentence; epoch() is the current one."""
+    during the epochs, as one sentence; epoch() is the current one. However the epochs end, the
+    curves figure shows every epoch saved (RunFolder draws it only now and then)."""
     try:
-        yield
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):  # a full disk must not hide why the run stopped
+                folder.draw_curves()
     except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM taken as one (errors.Terminated)
         # Writing the marker takes a moment; a second Ctrl-C should not have to wait for it.
         previous = on_sigint(exit_at_once)

@@ -11,6 +11,7 @@ import csv
 import errno
 import dataclasses
 import json
+import math
 import os
 import re
 import shutil
@@ -35,6 +36,8 @@ from run_folder import (BEST, CHECKPOINT, COLUMNS, CONFIG, CONFUSION, CONFUSION_
 from run_folder.checkpoint import contents
 from run_folder.reader import read_confusion
 from summary import epoch_rows, per_class_accuracy, setting_notes
+
+CURVES_SHARE = 0.05  # of a run's time, at most, spent redrawing its curves figure between epochs
 
 
 # ---------------------------------------------------------------------------------------------
@@ -167,6 +170,9 @@ class RunFolder:
         self.optimizer, self.loaders, self.stopper, self.keeps_best = optimizer, loaders, stopper, keeps_best
         self.step, self.checkpointed = cfg.step, 0
         self.held: dict[str, Any] | None = None  # a best evaluation within the epoch (hold_best)
+        # The curves figure: the epochs saved but not drawn yet, when it was last drawn, in how long.
+        self.undrawn: list[dict[str, float]] | None = None
+        self.drawn_at, self.draw_seconds = -math.inf, 0.0
         self.checkpoint, self.best = os.path.join(run_dir, CHECKPOINT), os.path.join(run_dir, BEST)
 
     def start(self, device: torch.device, history: list[dict[str, float]], resumed: bool) -> None:
@@ -220,9 +226,9 @@ class RunFolder:
         cfg, model = self.cfg, self.model
         try:
             write_metrics(os.path.join(self.dir, METRICS), history)
-            plotting.plot_loss_accuracy(history, cfg.step, os.path.join(self.dir, CURVES),
-                                        best_epoch=self.stopper.best_epoch if self.keeps_best else None,
-                                        footnote=self._footnote(history, self.stopper.stopped))
+            self.undrawn = list(history)
+            if epoch >= cfg.epochs or self.stopper.stopped or self._curves_due():
+                self.draw_curves()
             with ctrl_c_deferred():  # the checkpoint and `checkpointed` always agree
                 if improved:
                     save_atomic(self.best, {"epoch": epoch, "model": model.state_dict()})
@@ -237,6 +243,23 @@ class RunFolder:
         except OSError as e:  # atomic.replacing names the file; the previous one is whole
             raise UserError(f"{cfg.step}: could not write {e.filename or self.dir} "
                             f"({e.strerror or e}); {self.kept()}; free some space first") from None
+
+    def _curves_due(self) -> bool:
+        """Whether to redraw the curves now: at most CURVES_SHARE of the run's time goes to them (a
+        fast epoch on a GPU is a few seconds, and drawing takes about half a second on a CPU)."""
+        return time.monotonic() - self.drawn_at >= self.draw_seconds * (1 / CURVES_SHARE - 1)
+
+    def draw_curves(self) -> None:
+        """loss_accuracy.png of the epochs saved so far, if some are not drawn yet."""
+        if self.undrawn is None:
+            return
+        start = time.monotonic()
+        plotting.plot_loss_accuracy(self.undrawn, self.cfg.step, os.path.join(self.dir, CURVES),
+                                    best_epoch=self.stopper.best_epoch if self.keeps_best else None,
+                                    footnote=self._footnote(self.undrawn, self.stopper.stopped))
+        self.undrawn = None
+        self.drawn_at = time.monotonic()
+        self.draw_seconds = self.drawn_at - start
 
     def _weights(self) -> list[str]:
         """The run's weights files: checkpoint.pt, best.pt, the snapshots."""

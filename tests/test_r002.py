@@ -165,6 +165,27 @@ def test_missing_vgg_weights_offline_name_the_file_and_folder(no_network, tmp_pa
     assert code == 2 and len(err) == 1 and "vgg11_bn-6002323d.pth" in err[0]
 
 
+def test_pretrained_vgg_takes_the_features_of_torchvision_s_file(no_network):
+    # A file in torchvision's layout (features.*, then the classifier the head replaces).
+    layout = vgg.make_layers(vgg.cfgs["A"], batch_norm=True).state_dict()
+    ours = {f"features.{k}": torch.randn_like(v, dtype=torch.float) if v.is_floating_point() else v
+            for k, v in layout.items()}
+    no_network.mkdir(parents=True)
+    torch.save({**ours, "classifier.6.weight": torch.zeros(1000, 4)},
+               no_network / "vgg11_bn-6002323d.pth")
+    features = vgg.vgg11_bn_head(pretrained=True)[0].state_dict()
+    assert list(features) == list(layout)
+    assert all(torch.equal(v, ours[f"features.{k}"]) for k, v in features.items())
+
+
+def test_vgg_from_scratch_starts_as_torchvision_s():
+    # torchvision's VGG: convolutions He-normal over fan-out, zero biases, BatchNorm at 1 and 0.
+    convs = [m for m in vgg.vgg11_bn_head(pretrained=False)[0] if isinstance(m, nn.Conv2d)]
+    for conv in convs:
+        he = (2 / (conv.out_channels * 9)) ** 0.5
+        assert conv.weight.std().item() == pytest.approx(he, rel=0.1) and not conv.bias.any()
+
+
 def test_figures_of_a_pretrained_vgg_run_never_download(no_network, monkeypatch):
     monkeypatch.setattr(torch.hub, "download_url_to_file",
                         lambda *a, **k: pytest.fail("tried to download"))

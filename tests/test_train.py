@@ -1,6 +1,7 @@
 """The shared loop: it learns, it resumes exactly, it writes what a run promises, it stops on NaN."""
 import dataclasses
 import json
+import time
 
 import pytest
 import torch
@@ -8,10 +9,11 @@ from torch import nn
 
 import devices
 import kit
+import plotting
 import run_folder
 from run_folder import writer
 import train
-from errors import TrainingError, UserError
+from errors import Interrupted, TrainingError, UserError
 from helpers import config, read_metrics, small
 
 
@@ -104,6 +106,46 @@ def test_non_finite_loss_stops_with_epoch_and_batch(tmp_path):
     with pytest.raises(TrainingError, match=r"nan at epoch 1, batch 3"):
         train.run(train.prepare(exp, cfg))
     assert not (tmp_path / "runs" / "CNN2" / "checkpoint.pt").exists()
+
+
+def _drawn_epochs(monkeypatch, seconds):
+    """Record the epochs each curves figure shows; drawing it takes `seconds` more."""
+    drawn = []
+    draw = plotting.plot_loss_accuracy
+
+    def slow_draw(history, *args, **kwargs):
+        time.sleep(seconds)
+        drawn.append([row["epoch"] for row in history])
+        draw(history, *args, **kwargs)
+    monkeypatch.setattr(plotting, "plot_loss_accuracy", slow_draw)
+    return drawn
+
+
+def test_the_curves_are_redrawn_now_and_then_and_always_with_the_last_epoch(tmp_path, monkeypatch):
+    # A figure that takes 0.3 s is redrawn after 5.7 s of epochs at the soonest (5% of the time):
+    # four fast epochs draw the first and the last.
+    drawn = _drawn_epochs(monkeypatch, 0.3)
+    exp, cfg = config("CNN2", tmp_path, subset=64, epochs=4)
+    train.run(train.prepare(small(exp), cfg))
+    assert drawn == [[1], [1, 2, 3, 4]]
+
+
+def test_a_stopped_run_s_curves_show_every_epoch_saved(tmp_path, monkeypatch):
+    drawn = _drawn_epochs(monkeypatch, 0.3)
+    exp, cfg = config("CNN2", tmp_path, subset=64, epochs=5)
+    epochs = 0
+    one_epoch = train.train_one_epoch
+
+    def ctrl_c_in_epoch_4(*args, **kwargs):
+        nonlocal epochs
+        epochs += 1
+        if epochs == 4:
+            raise KeyboardInterrupt
+        return one_epoch(*args, **kwargs)
+    monkeypatch.setattr(train, "train_one_epoch", ctrl_c_in_epoch_4)
+    with pytest.raises(Interrupted, match="interrupted during epoch 4; the checkpoint of epoch 3"):
+        train.run(train.prepare(small(exp), cfg))
+    assert drawn == [[1], [1, 2, 3]]
 
 
 def test_resume_without_a_checkpoint_says_so(tmp_path):
