@@ -461,6 +461,15 @@ class ClaimRecord:
         return f"{c.better} over {', '.join(c.than)} on {FIGURES[c.figure][0]}"
 
 
+def _settings_of(steps: Sequence[str], comparisons: dict[str, Comparison]) -> str:
+    """Each setting of these steps' runs once, with the steps in it: nine sweep steps run alike
+    read as one setting, not nine."""
+    groups: dict[str, list[str]] = {}
+    for s in steps:
+        groups.setdefault(", ".join(comparisons[s].notes) or REPORTS_SETTING, []).append(s)
+    return "; ".join(f"{', '.join(names)}: {setting}" for setting, names in groups.items())
+
+
 def judge_claims(report_id: str, comparisons: Mapping[str, Comparison]) -> list[ClaimRecord]:
     """Each claim of a report against its steps' comparisons (compare_runs on every step)."""
     return [judge_claim(c, comparisons) for c in CLAIMS if c.report == report_id]
@@ -483,7 +492,7 @@ def judge_claim(claim: Claim, comparisons: Mapping[str, Comparison]) -> ClaimRec
     images = min(comparisons[s].compared[0].images.get(SPLIT[claim.figure], 0) for s in steps)
     if not alike or images < MIN_IMAGES:
         why = (f"measured on {images:,} images, fewer than {MIN_IMAGES}" if alike else
-               "; ".join(f"{s}: {', '.join(comparisons[s].notes) or REPORTS_SETTING}" for s in steps))
+               _settings_of(steps, comparisons))
         return ClaimRecord(claim, NOT_COMPARABLE, f"Not comparable: {why}.")
     gaps = [_gap(claim, comparisons[claim.better], comparisons[o]) for o in claim.than]
     word = (DOES_NOT_HOLD if any(hi < 0 for _, _, _, hi, _ in gaps) else

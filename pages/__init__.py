@@ -35,6 +35,7 @@ from config import Config, reported_figures
 from errors import UserError
 from experiments import REPORTS, Report, load_experiment, resolve_path
 from figures import notes
+from figures.common import curves
 from figures.context import Figure, results_dir
 from compare import (ABOVE, BELOW, CONSISTENT, DOES_NOT_HOLD, HOLDS, MATCHES, NOT_COMPARABLE,
                      NOT_GIVEN, NOT_REPRODUCED, NOT_RUN, REPRODUCED, RULES, UNDECIDED_WORD,
@@ -68,6 +69,7 @@ def templates() -> Any:
                              trim_blocks=True, lstrip_blocks=True)
     env.filters["emphasis"] = emphasis
     env.filters["kind"] = kind
+    env.filters["side_by_side"] = side_by_side
     env.globals["kit"] = kit.text()  # the kit writing the pages, named in their footer
     return env
 
@@ -308,9 +310,24 @@ def _changes(by_step: reader.RunsByStep) -> list[tuple[str, str]]:
             steps = notes.setdefault(note.split(" (report:")[0], [])
             if run.step not in steps:
                 steps.append(run.step)
-    steps_run = {r.step for r in every}
-    return [(note, "every run" if set(steps) == steps_run and len(steps) > 1 else ", ".join(steps))
-            for note, steps in notes.items()]
+    steps_run = [s for s in by_step if by_step[s]]
+    return [(note, _which(steps, steps_run)) for note, steps in notes.items()]
+
+
+LISTED = 4  # steps named in a list of the steps a setting holds for; more are counted
+
+
+def _which(steps: Sequence[str], steps_run: Sequence[str]) -> str:
+    """The steps a setting holds for, in a few words: "every run", a few names, "every run but"
+    a few, else how many (the step table's reasons name each)."""
+    others = [s for s in steps_run if s not in steps]
+    if not others and len(steps) > 1:
+        return "every run"
+    if len(steps) <= LISTED:
+        return ", ".join(steps)
+    if len(others) <= LISTED:
+        return f"every run but {', '.join(others)}"
+    return f"{len(steps)} of the {len(steps_run)} steps run"
 
 
 def _figures(folder: str, drawn: Drawn, by_step: reader.RunsByStep) -> list[dict[str, Any]]:
@@ -318,10 +335,24 @@ def _figures(folder: str, drawn: Drawn, by_step: reader.RunsByStep) -> list[dict
     it, or the kit's own), its caption, its images, and for a step's figure the runs it shows:
     how their setting differs from the report's, and each seed's own run when there are several."""
     return [{"heading": figure.heading, "theirs": figure.the_reports, "caption": figure.caption,
-             "steps": figure.steps, "id": f"figure-{figure.name}",
+             "steps": figure.steps, "id": f"figure-{figure.name}", "curves": figure.draw is curves,
              "images": [_image(p, folder) for p in files if os.path.isfile(p)],
              "runs": [_figure_runs(folder, s, by_step.get(s, []), files) for s in figure.steps
                       if by_step.get(s)]} for figure, files in drawn]
+
+
+def side_by_side(shown: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The figures in rows of a page: consecutive step curves (one image each, with its narrow
+    variant: the panels stacked) share a row, two to a row on a wide screen, as a report sets
+    its Figs. 3-5 together; every other figure is a row of its own."""
+    rows: list[list[dict[str, Any]]] = []
+    for fig in shown:
+        pairable = fig["curves"] and len(fig["images"]) == 1 and fig["images"][0]["narrow"]
+        if pairable and rows and rows[-1][0].get("paired"):
+            rows[-1].append({**fig, "paired": True})
+        else:
+            rows.append([{**fig, "paired": bool(pairable)}])
+    return rows
 
 
 def _image(path: str, folder: str) -> dict[str, Any]:
