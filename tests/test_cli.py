@@ -17,7 +17,7 @@ from config import DERIVED, QUICK_START, Config
 from experiments import REPORTS
 from models import resnet
 from expected import EXPECTED_PARAMETERS
-from helpers import ROOT, cli, one_line_error, table_rows
+from helpers import ROOT, cli, error_line, one_line_error, table_rows
 
 RUN_FILES = {"checkpoint.pt", "config.json", "experiment.py", "loss_accuracy.png", "metrics.csv",
              "confusion.csv", "confusion.png"}
@@ -47,10 +47,11 @@ def test_file_that_is_not_an_experiment(tmp_path):
     assert "is not an experiment" in line and "train_transform, test_transform, reported" in line
 
 
-def test_experiment_that_raises_on_import(tmp_path):
+def test_experiment_that_raises_on_import(tmp_path, capsys):
     path = tmp_path / "broken.py"
     path.write_text("import torch\n\nx = torch.zeros(2) + torch.zeros(3)\n")
-    line = one_line_error(cli(str(path)))
+    assert main.main([str(path)]) == 2
+    line = error_line(capsys.readouterr().err)
     assert str(path) in line and "line 3" in line and "RuntimeError" in line
 
 
@@ -88,12 +89,12 @@ def test_unavailable_cuda_is_refused(monkeypatch, capsys):
     assert "CUDA is not available" in capsys.readouterr().err
 
 
-def test_summary_prints_parameters_without_touching_data(tmp_path):
+def test_summary_prints_parameters_without_touching_data(tmp_path, capsys):
     data_dir = tmp_path / "no-data"
-    result = cli("CNN4b", "--summary", "--data-dir", str(data_dir))
-    assert result.returncode == 0, result.stderr
-    assert f"trainable parameters: {EXPECTED_PARAMETERS['CNN4b']:,}" in result.stdout.splitlines()
-    assert "output: (1, 100)" in result.stdout
+    assert main.main(["CNN4b", "--summary", "--data-dir", str(data_dir)]) == 0
+    out = capsys.readouterr().out
+    assert f"trainable parameters: {EXPECTED_PARAMETERS['CNN4b']:,}" in out.splitlines()
+    assert "output: (1, 100)" in out
     assert not data_dir.exists()
 
 
