@@ -18,6 +18,7 @@ from expected import EXPECTED_PARAMETERS, R004_LENET
 from helpers import drawn_figures
 from experiments import load_experiment, resolve_path
 from main import build_parser, resolve_config
+from errors import UserError
 from summary import summarize
 
 STEPS_004 = ("004-LeNet", "004-Model1", "004-Model2", "004-ResNet18")
@@ -165,14 +166,30 @@ def test_default_image_draws_every_figure(trained):
         assert ("pretrained False" in footnote) == ("004-Model1" not in path), path
 
 
-@pytest.mark.parametrize("kind", ["missing", "text renamed .jpg", "folder"])
-def test_a_bad_image_is_one_line_exit_2_and_the_other_figures_are_drawn(trained, tmp_path, kind,
-                                                                         capsys):
+def bad_image(tmp_path, kind):
     path = tmp_path / ("zebra.jpg" if kind != "folder" else "photos")
     if kind == "text renamed .jpg":
         path.write_text("not a picture\n")
     elif kind == "folder":
         path.mkdir()
+    return path
+
+
+@pytest.mark.parametrize("kind, says", [
+    ("missing", "does not exist"),
+    ("text renamed .jpg", "is not an image PIL can read (UnidentifiedImageError)"),
+    ("folder", "is a folder, not an image file"),
+])
+def test_a_bad_image_is_one_sentence_naming_it(tmp_path, kind, says):
+    path = bad_image(tmp_path, kind)
+    with pytest.raises(UserError) as e:
+        r004.read_image(str(path))
+    assert str(e.value) == f"--image {path} {says}"
+
+
+def test_a_bad_image_is_one_line_exit_2_and_the_other_figures_are_drawn(trained, tmp_path, capsys):
+    """As for each kind of bad image above: read_image's UserError, however raised, is handled once."""
+    path = bad_image(tmp_path, "text renamed .jpg")
     code = regenerate(trained, "--image", str(path))
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
