@@ -18,14 +18,15 @@ from helpers import config, read_metrics, small
 
 
 def test_learns_the_synthetic_set_well_above_chance(tmp_path):
-    exp, cfg = config("CNN2", tmp_path, subset=2000, batch_size=64, epochs=3, lr=1e-3)
+    exp, cfg = config("CNN2", tmp_path, subset=1000, batch_size=64, epochs=3, lr=1e-3)
     result = train.run(train.prepare(exp, cfg))
     rows = read_metrics(tmp_path / "runs" / "CNN2")
-    # Measured on this kit's CPU (torch 2.14): test accuracy 44.5% (chance 1%), train loss 4.517,
-    # 3.372, 2.245. The bounds allow for other CPUs' float rounding: 6 points is 24 of 400 images.
-    assert 38.5 <= result["test_accuracy"] <= 50.5
+    # Measured on this kit's CPU (torch 2.14): test accuracy 15.5% (chance 1%: 2 of 200 images),
+    # train loss 4.620, 4.554, 3.863. The bounds allow for other CPUs' float rounding: 6 points is
+    # 12 of 200 images.
+    assert 9.5 <= result["test_accuracy"] <= 21.5
     losses = [float(r["train_loss"]) for r in rows]
-    assert losses[0] == pytest.approx(4.517, abs=0.1) and losses[-1] == pytest.approx(2.245, abs=0.3)
+    assert losses[0] == pytest.approx(4.620, abs=0.1) and losses[-1] == pytest.approx(3.863, abs=0.3)
 
 
 def test_resume_gives_the_metrics_of_an_uninterrupted_run(tmp_path):
