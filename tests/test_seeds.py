@@ -1,5 +1,7 @@
 """Several seeds of a step (--seeds): their folders, the spread and the verdict against the report,
 one seed shown as a plain run is, and --resume on a whole command."""
+import contextlib
+import io
 import math
 import os
 import re
@@ -62,10 +64,20 @@ def tiny(tmp_path):
     return str(path)
 
 
-def test_seeds_have_their_own_folders_and_the_table_aggregates_them(tiny, tmp_path, capsys,
-                                                                    monkeypatch):
-    out = tmp_path / "runs"
-    assert main.main([tiny, "--seeds", "0", "1", "--epochs", "1", *TINY, "--out", str(out)]) == 0
+@pytest.fixture(scope="module")
+def two_seeds(tmp_path_factory):
+    """Tiny with --seeds 0 1 for 2 epochs, on a machine said to be busy: the runs, and what it printed."""
+    path = tmp_path_factory.mktemp("seeds") / "Tiny.py"
+    path.write_text(TINY_STEP)
+    out, printed = path.parent / "runs", io.StringIO()
+    with pytest.MonkeyPatch.context() as m, contextlib.redirect_stdout(printed):
+        m.setattr(os, "getloadavg", lambda: (99.0, 99.0, 99.0))
+        assert main.main([str(path), "--seeds", "0", "1", "--epochs", "2", *TINY, "--out", str(out)]) == 0
+    return out, printed.getvalue()
+
+
+def test_seeds_have_their_own_folders_and_the_table_aggregates_them(two_seeds, monkeypatch):
+    out, printed = two_seeds
     step = out / "Tiny"
     assert not (step / "metrics.csv").exists()  # no plain run: each seed in its own folder
     assert (step / run_folder.SEEDS_CURVES).is_file()
@@ -76,7 +88,7 @@ def test_seeds_have_their_own_folders_and_the_table_aggregates_them(tiny, tmp_pa
         losses.append(float(read_metrics(step / f"seed-{seed}")[-1]["train_loss"]))
     assert losses[0] != losses[1]  # the seed changed the run
     mean, std = (losses[0] + losses[1]) / 2, abs(losses[0] - losses[1]) / math.sqrt(2)
-    row = table_rows(capsys.readouterr().out)["Tiny"]
+    row = table_rows(printed)["Tiny"]
     assert row[10] == f"{mean:.4f} ± {std:.4f} (n=2)"  # train loss, the report's own figure
     assert row[11] == "1.0" and row[12] == f"{mean - 1:+.2f} not comparable"  # a subset
     assert row[1] == "not comparable" and row[-1].endswith("seeds 0, 1")
@@ -89,12 +101,8 @@ def test_seeds_have_their_own_folders_and_the_table_aggregates_them(tiny, tmp_pa
     assert list(rows) == ["Tiny"] and rows["Tiny"] == row
 
 
-def test_several_runs_say_the_plan_each_run_k_of_n_and_the_time_left(tiny, tmp_path, capsys,
-                                                                      monkeypatch):
-    monkeypatch.setattr(os, "getloadavg", lambda: (99.0, 99.0, 99.0))  # a machine already busy
-    out = tmp_path / "runs"
-    assert main.main([tiny, "--seeds", "0", "1", "--epochs", "2", *TINY, "--out", str(out)]) == 0
-    lines = capsys.readouterr().out.splitlines()
+def test_several_runs_say_the_plan_each_run_k_of_n_and_the_time_left(two_seeds):
+    lines = two_seeds[1].splitlines()
     assert lines[0].startswith("plan: 2 runs (Tiny seed 0, Tiny seed 1), one after the other on "
                                "cpu; ")
     assert lines[1].startswith("note: this machine is already busy (load 99.0 on ")
