@@ -1,6 +1,6 @@
 """The acceptance tier: the issues' acceptance command, every step of each report on the CPU (on
-fewer images). The slowest tests of the suite; `pytest -m "not acceptance"` leaves them out of an edit
-loop, CI runs them.
+10 training images and 2 test images). The slowest tests of the suite; `pytest -m "not acceptance"`
+leaves them out of an edit loop, CI runs them.
 
 One class per report, made from the registry: pytest-xdist's --dist loadscope sends each class to a
 worker of its own, so the five runs go side by side rather than back to back.
@@ -20,7 +20,7 @@ RUN_FILES = {"checkpoint.pt", "config.json", "experiment.py", "loss_accuracy.png
 
 def every_step_runs_and_leaves_its_files(report, tmp_path, capsys):
     out_dir = tmp_path / "runs"
-    code = main.main([report.id, "--dataset", "synthetic", "--subset", "20", "--epochs", "1",
+    code = main.main([report.id, "--dataset", "synthetic", "--subset", "10", "--epochs", "1",
                       "--no-pretrained", "--out", str(out_dir)])
     assert code == 0, capsys.readouterr().err
     for step in report.steps:
