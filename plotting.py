@@ -204,8 +204,8 @@ def _loss_accuracy_figure(history: list[dict[str, float]], step: str, best_epoch
     """plot_loss_accuracy's figure: the panels side by side, or stacked (NARROW_WIDTH inches)."""
     layout = [["loss"], ["accuracy"], ["legend"]] if stacked else [["loss", "accuracy"],
                                                                      ["legend", "legend"]]
-    fig, axes = plt.subplot_mosaic(layout, figsize=(NARROW_WIDTH, 7) if stacked else (11, 4.8),
-                                   height_ratios=(1, 1, 0.1) if stacked else (1, 0.06),
+    fig, axes = plt.subplot_mosaic(layout, figsize=(NARROW_WIDTH, 6.5) if stacked else (11, 4.4),
+                                   height_ratios=(1, 1, 0.1) if stacked else (1, 0.07),
                                    constrained_layout=True)
     ax_loss, ax_acc = axes["loss"], axes["accuracy"]
     entries: dict[str, object] = {}  # legend label -> handle, once for both panels
@@ -241,7 +241,7 @@ def _loss_accuracy_figure(history: list[dict[str, float]], step: str, best_epoch
     epochs = sum('seconds' in r for r in history)
     title = (f"{step}: after {epochs} epoch{'s' * (epochs != 1)}, train loss "
              f"{last['train_loss']:.3f}{val}, test accuracy {last['test_accuracy']:.1f}%")
-    fig.suptitle(textwrap.fill(title, 48) if stacked else title)
+    fig.suptitle(textwrap.fill(title, 56) if stacked else title)  # 56: one line where it can
     return fig
 
 

@@ -36,7 +36,8 @@ def plot_first_layer(run: Run, data_dir: str | None = None) -> dict[str, list[in
     kernels = tiles.plot_kernels(
         [(label, first_conv(m).weight) for m, label in panels],
         f"{run.step}: the first convolution's {conv.out_channels} kernels ({kh}x{kw}x{conv.in_channels}), "
-        f"before and after training", os.path.join(run.dir, "kernels.png"), footnote=footnote)
+        f"before and after training", os.path.join(run.dir, "kernels.png"), footnote=footnote,
+        narrow=True)
 
     image, label, name = first_test_image(run.config, data_dir)
     x = model_input(image, label, exp.test_transform, run.config.seed)
@@ -47,7 +48,7 @@ def plot_first_layer(run: Run, data_dir: str | None = None) -> dict[str, list[in
         for_display(x[0], exp.test_transform),
         f"test image 0 of {run.config.dataset}: {name}\nat {side}x{side}, as {run.step} sees it",
         maps, f"{run.step}: the first convolution's {c} output channels ({h}x{w}) for one test image",
-        os.path.join(run.dir, "feature_maps.png"), footnote=footnote)
+        os.path.join(run.dir, "feature_maps.png"), footnote=footnote, narrow=True)
     return {"kernels": kernels, "feature_maps": features}
 
 
@@ -79,17 +80,32 @@ def plot_overview(histories: dict[str, list[dict[str, float]]],
     """
     assert histories, f"{path}: an overview of no runs"
     steps = list(reported)
-    fig, (ax_curve, ax_bar) = plotting.plt.subplots(
-        1, 2, figsize=(15, 5.5), constrained_layout=True, gridspec_kw={"width_ratios": (3, 2)})
+    for slim in (False, True):  # the page's, then a phone's: the panels one above the other
+        fig, (ax_curve, ax_bar) = plotting.plt.subplots(
+            *((2, 1) if slim else (1, 2)), constrained_layout=True,
+            figsize=(plotting.NARROW_WIDTH, 7 + 0.45 * len(steps)) if slim else (15, 5.5),
+            gridspec_kw={"height_ratios" if slim else "width_ratios":
+                         (4 + 0.2 * len(steps), 0.4 * len(steps) + 1) if slim else (3, 2)})
+        _overview_curves(ax_curve, histories, steps, slim)
+        _overview_bars(ax_bar, histories, reported, marked, slim)
+        fig.suptitle(f"All steps: {len(histories)} of {len(steps)} run")
+        plotting.save(fig, plotting.narrow_path(path) if slim else path, footnote)
 
+
+def _overview_curves(ax_curve: plotting.plt.Axes, histories: dict[str, list[dict[str, float]]],
+                     steps: Sequence[str], slim: bool) -> None:
     for step in steps:
         if step in histories:
             h = histories[step]
             ax_curve.plot([r["epoch"] for r in h], [r["test_accuracy"] for r in h], label=step,
                           markersize=4, **plotting.step_style(step, steps))
     plotting.epoch_axes(ax_curve, "test accuracy (%)", "test accuracy per epoch")
-    plotting.legend_outside(ax_curve)
+    plotting.legend_outside(ax_curve, slim)
 
+
+def _overview_bars(ax_bar: plotting.plt.Axes, histories: dict[str, list[dict[str, float]]],
+                   reported: dict[str, Reported | None], marked: Sequence[str], slim: bool) -> None:
+    steps = list(reported)
     # Two bars per step: the run's final accuracy filled, the report's hatched (greyscale-safe).
     y = np.arange(len(steps))[::-1] * 1.0
     height = 0.38
@@ -117,8 +133,7 @@ def plot_overview(histories: dict[str, list[dict[str, float]]],
     ax_bar.set_xlim(0, 100)
     ax_bar.set_title("final test accuracy: run vs report")
     ax_bar.grid(axis="x", alpha=0.3)
-    plotting.legend_outside(ax_bar, handles=[Patch(facecolor="0.4", label="run (last epoch)"),
-                                             Patch(facecolor="white", edgecolor="0.2", hatch="///",
-                                                   label="report")])
-    fig.suptitle(f"All steps: {len(histories)} of {len(steps)} run")
-    plotting.save(fig, path, footnote)
+    plotting.legend_outside(ax_bar, slim, handles=[Patch(facecolor="0.4", label="run (last epoch)"),
+                                                   Patch(facecolor="white", edgecolor="0.2",
+                                                         hatch="///", label="report")])
+

@@ -44,7 +44,8 @@ def filters(runs: dict[str, Run], ctx: Context) -> list[str]:
     steps = tuple(dict.fromkeys(step for _, step, _ in FILTERS))
     path = ctx.path()
     tiles.plot_kernels(panels, "Report 002 (Fig. 4): CNN_5's first-layer filters", path,
-                       footnote=notes.footnote({s: runs[s] for s in steps if s in runs}, steps))
+                       footnote=notes.footnote({s: runs[s] for s in steps if s in runs}, steps),
+                       narrow=True)
     return [path]
 
 
@@ -55,9 +56,12 @@ def early_stopping(runs: dict[str, Run], ctx: Context) -> list[str]:
         return []
     path = ctx.path()
     title = "Report 002 (Figs. 6-8): early stopping, patience 10, tolerance 1e-5"
-    for fig, axes, slim in panel_figures(2 * len(ran), 2, (11, 3.2 * len(ran) + 0.6)):
+    n = len(ran)
+    # The page's: a column per run, as the report's Figs. 6-8 side by side (loss above, validation
+    # accuracy below, one legend); a phone's: the panels one to a row, each with its legend.
+    for fig, axes, slim in panel_figures(2 * n, n, (11, 6.6)):
         for i, step in enumerate(ran):
-            ax_loss, ax_acc = axes[2 * i], axes[2 * i + 1]
+            ax_loss, ax_acc = (axes[2 * i], axes[2 * i + 1]) if slim else (axes[i], axes[n + i])
             run = runs[step]
             epochs = [r["epoch"] for r in run.history]
             ax_loss.plot(epochs, [r["train_loss"] for r in run.history], label="train", **TRAIN_STYLE)
@@ -67,9 +71,18 @@ def early_stopping(runs: dict[str, Run], ctx: Context) -> list[str]:
             best = run.best_epoch
             for ax, ylabel in ((ax_loss, "cross-entropy loss"), (ax_acc, "validation accuracy (%)")):
                 if best:
-                    ax.axvline(best, label=f"best epoch ({best:g})", **BEST_STYLE)
-                epoch_axes(ax, ylabel, f"{step} (monitor {run.config.monitor})")
-                legend_outside(ax, slim)
+                    ax.axvline(best, label=f"best epoch ({best:g})" if slim else "best epoch",
+                               **BEST_STYLE)
+                heading = f"{step} (monitor {run.config.monitor})"
+                if not slim:  # the column's heading, once
+                    heading = "" if ax is ax_acc else textwrap.fill(
+                        heading + (f", best epoch {best:g}" if best else ""), 28)
+                epoch_axes(ax, ylabel, heading or None)
+                if slim:
+                    legend_outside(ax, slim)
+        if not slim:  # one legend, where it covers least of the first run's loss
+            handles = {h.get_label(): h for ax in axes for h in ax.get_legend_handles_labels()[0]}
+            axes[0].legend(list(handles.values()), list(handles), loc="best", fontsize="small")
         fig.suptitle(textwrap.fill(title, 48) if slim else title)
         save(fig, narrow_path(path) if slim else path,
              notes.footnote({s: runs[s] for s in ran}, ES_STEPS, loss=True))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 import os
 
 import matplotlib.pyplot as plt
@@ -26,6 +27,9 @@ SAMPLES = Option("--tsne-samples", type=int, default=TSNE_SAMPLES, metavar="N", 
                       f"{TSNE_SAMPLES}; 40000 takes every one, minutes with openTSNE)")
 
 
+NARROW_SAMPLES = 16  # augmented images in the narrow variant
+
+
 def augmented_samples(runs: dict[str, Run], ctx: Context, n: int = 64) -> list[str]:
     """One batch of n augmented training images with their labels, as the report shows them.
 
@@ -41,19 +45,23 @@ def augmented_samples(runs: dict[str, Run], ctx: Context, n: int = 64) -> list[s
                                  workers=0)
     x, y = next(iter(loader))
     images = torch.stack([load.for_display(xi, exp.train_transform) for xi in x])
-    cols = math.ceil(math.sqrt(len(images)))
-    rows = math.ceil(len(images) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.45 * rows), squeeze=False,
-                             layout="constrained")
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, image, label in zip(axes.flat, images, y):
-        ax.imshow(image.permute(1, 2, 0).numpy(), interpolation="nearest")
-        ax.set_title(ds.classes[int(label)], fontsize="x-small", pad=2)
-    fig.suptitle(f"{run.step}: {len(images)} augmented training images of {run.config.dataset} "
-                 f"(padded crop + flip)")
     path = ctx.path()
-    plotting.save(fig, path, notes.of_run(run))
+    title = (f"{run.step}: {len(images)} augmented training images of {run.config.dataset} "
+             f"(padded crop + flip)")
+    # A phone's variant: the first 16, four to a row, their labels as large as a page's text.
+    for shown, slim in ((images, False), (images[:NARROW_SAMPLES], True)):
+        cols = math.ceil(math.sqrt(len(shown)))
+        rows = math.ceil(len(shown) / cols)
+        size = ((plotting.NARROW_WIDTH, rows * 1.75 + 1.4) if slim
+                else (1.3 * cols, 1.45 * rows))
+        fig, axes = plt.subplots(rows, cols, figsize=size, squeeze=False, layout="constrained")
+        for ax in axes.flat:
+            ax.axis("off")
+        for ax, image, label in zip(axes.flat, shown, y):
+            ax.imshow(image.permute(1, 2, 0).numpy(), interpolation="nearest")
+            ax.set_title(ds.classes[int(label)], fontsize="medium" if slim else "x-small", pad=2)
+        fig.suptitle(textwrap.fill(f"{title}: the first {len(shown)}", 48) if slim else title)
+        plotting.save(fig, plotting.narrow_path(path) if slim else path, notes.of_run(run))
     return [path]
 
 
@@ -125,5 +133,5 @@ def latent_space(run: Run, ctx: Context) -> list[str]:
     path = os.path.join(run.dir, "tsne.png")
     tsne.plot_tsne(panels, ds.classes, f"{run.step}: t-SNE of {len(pick):,} training images "
                    f"(unaugmented, eval mode), {names[0]}, perplexity {PERPLEXITY}", path,
-                   footnote=notes.of_run(run))
+                   footnote=notes.of_run(run), narrow=True)
     return [path]

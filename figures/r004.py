@@ -71,7 +71,7 @@ def activations(run: Run, ctx: Context) -> list[str]:
         tiles.plot_feature_maps(shown, f"{image_name}\nat {side}x{side}, as {run.step} sees it",
                                 [(load.layer_label(label, layer, run.config), maps)],
                                 f"{run.step}: {what} ({h}x{w}) for {image_name}", path,
-                                footnote=notes.of_run(run))
+                                footnote=notes.of_run(run), narrow=True)
         written.append(path)
     ctx.note(f"Figs. 8-9 (activations_conv1.png, activations_layer4.png of {run.step}) show "
              f"{image_name}" + (" (--image)" if ctx.options.get(IMAGE.key) else ""))
@@ -89,7 +89,7 @@ def kernels_by_colour(run: Run, ctx: Context) -> list[str]:
                         ("blue only", w[:, 2:3])],
                        f"{run.step}, {load.layer_label(label, conv, run.config)}: the first "
                        f"convolution's {len(w)} kernels ({w.shape[2]}x{w.shape[3]}), brighter = "
-                       f"higher weight", path, footnote=notes.of_run(run))
+                       f"higher weight", path, footnote=notes.of_run(run), narrow=True)
     return [path]
 
 

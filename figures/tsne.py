@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import textwrap
 import time
 from typing import Sequence
 
@@ -17,7 +18,7 @@ import numpy as np
 import torch
 
 from errors import UserError
-from plotting import plt, save
+from plotting import NARROW_WIDTH, narrow_path, plt, save
 
 INSTALL_HINT = ("pip install -e '.[tsne]' (both), or pip install openTSNE (faster) or pip install "
                 "scikit-learn")
@@ -116,26 +117,41 @@ def class_colours(n: int) -> np.ndarray:
 
 
 def plot_tsne(panels: Sequence[tuple[str, np.ndarray, np.ndarray]], classes: Sequence[str],
-              title: str, path: str, *, footnote: str = "") -> None:
-    """One t-SNE scatter per (title, points (n, 2), labels (n,)) panel, side by side, one legend."""
+              title: str, path: str, *, footnote: str = "", narrow: bool = False) -> None:
+    """One t-SNE scatter per (title, points (n, 2), labels (n,)) panel, side by side, one legend;
+    narrow: also narrow_path(path), the panels one above the other and the legend under them,
+    NARROW_WIDTH inches wide, for a phone."""
     assert 1 <= len(panels) <= 4, f"1 to 4 panels side by side, got {len(panels)}"
     colours = class_colours(len(classes))
     ncol = math.ceil(len(classes) / 25)  # legend columns of at most 25 names (CIFAR-100: 4)
-    fig, axes = plt.subplots(1, len(panels), squeeze=False, layout="constrained",
-                             figsize=(4.5 * len(panels) + 0.5 + 1.5 * ncol, 5))
-    for ax, (label, points, labels) in zip(axes.flat, panels):
-        points, labels = np.asarray(points), np.asarray(labels)
-        assert points.ndim == 2 and points.shape[1] == 2 and len(labels) == len(points)
-        # Drawn in a fixed random order: in label order the last class would cover the others.
-        order = np.random.default_rng(0).permutation(len(points))
-        ax.scatter(points[order, 0], points[order, 1], c=colours[labels[order]], s=3,
-                   linewidths=0)
-        ax.set_aspect("equal", adjustable="datalim")
-        ax.set_xticks([])  # t-SNE axes have no units; distances between clusters mean little
-        ax.set_yticks([])
-        ax.set_title(label, fontsize="medium")
     handles = [plt.Line2D([], [], linestyle="", marker="o", markersize=6, color=c, label=name)
                for c, name in zip(colours, classes)]
-    fig.legend(handles=handles, loc="outside right center", fontsize="small", ncol=ncol)
-    fig.suptitle(title)
-    save(fig, path, footnote)
+    for slim in (False, True) if narrow else (False,):
+        n = len(panels)
+        below = math.ceil(len(classes) / (2 if len(classes) <= 20 else 4))  # the legend's rows
+        fig, axes = plt.subplots(n if slim else 1, 1 if slim else n, squeeze=False,
+                                 layout="constrained",
+                                 figsize=(NARROW_WIDTH, 5 * n + 0.25 * below + 1) if slim
+                                 else (4.5 * n + 0.5 + 1.5 * ncol, 5))
+        for ax, (label, points, labels) in zip(axes.flat, panels):
+            _scatter(ax, label, np.asarray(points), np.asarray(labels), colours)
+        if slim:  # under the last panel (a figure legend there would cover the footnote)
+            axes.flat[-1].legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.02),
+                                 fontsize="small", ncol=2 if len(classes) <= 20 else 4,
+                                 frameon=False)
+        else:
+            fig.legend(handles=handles, loc="outside right center", fontsize="small", ncol=ncol)
+        fig.suptitle(textwrap.fill(title, 48) if slim else title)
+        save(fig, narrow_path(path) if slim else path, footnote)
+
+
+def _scatter(ax: plt.Axes, label: str, points: np.ndarray, labels: np.ndarray,
+             colours: np.ndarray) -> None:
+    assert points.ndim == 2 and points.shape[1] == 2 and len(labels) == len(points)
+    # Drawn in a fixed random order: in label order the last class would cover the others.
+    order = np.random.default_rng(0).permutation(len(points))
+    ax.scatter(points[order, 0], points[order, 1], c=colours[labels[order]], s=3, linewidths=0)
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_xticks([])  # t-SNE axes have no units; distances between clusters mean little
+    ax.set_yticks([])
+    ax.set_title(label, fontsize="medium")

@@ -343,12 +343,13 @@ def _figures(folder: str, drawn: Drawn, by_step: reader.RunsByStep) -> list[dict
 
 def side_by_side(shown: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     """The figures in rows of a page: consecutive step curves (one image each, with its narrow
-    variant: the panels stacked) share a row, two to a row on a wide screen, as a report sets
-    its Figs. 3-5 together; every other figure is a row of its own."""
+    variant: the panels stacked) are set two to a row on a wide screen, as a report sets its
+    Figs. 3-5 together (an odd last one a row of its own, full width); every other figure is a
+    row of its own."""
     rows: list[list[dict[str, Any]]] = []
     for fig in shown:
         pairable = fig["curves"] and len(fig["images"]) == 1 and fig["images"][0]["narrow"]
-        if pairable and rows and rows[-1][0].get("paired"):
+        if pairable and rows and rows[-1][0].get("paired") and len(rows[-1]) < 2:
             rows[-1].append({**fig, "paired": True})
         else:
             rows.append([{**fig, "paired": bool(pairable)}])

@@ -21,6 +21,7 @@ from urllib.request import url2pathname
 import markupsafe
 import numpy as np
 import pytest
+import torch
 
 import compare
 import kit
@@ -34,25 +35,51 @@ from errors import UserError
 from experiments import REPORTS
 from helpers import config
 
-# Two tiny runs of report 001 (one of them the softmax figure's step) and one of report 004.
-STEPS = ("001-A", "001-A-drop0.2", "004-LeNet")
+# A tiny run of report 001 and one of report 004, trained; the other steps' runs are 001-A's
+# copied under their names (no training): 001's softmax figure, and report 002's and 003's own
+# figure kinds (Fig. 4's filters, Figs. 6-8, 9, 10; 003's augmented samples, error and sweeps).
+STEPS = ("001-A", "004-LeNet")
+COPIED = ("001-A-drop0.2", "002-CNN5", "002-ES-acc", "002-DA3", "002-drop0.3", "003-bs16")
 BY_ID = {r.id: r for r in REPORTS}
+
+
+def shrunk(step, base):
+    """A step's experiment and the config this module runs it with: 001's (and the copies') on
+    120 synthetic images, 2 of which validate (a figure never judged); 004's on 200."""
+    return config(step, base, subset=200 if step.startswith("004") else 120,
+                  num_classes=10)  # CIFAR-10's, as main.py sets
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    """The three runs on 120 (001's) or 200 synthetic images, one epoch each, then `python
-    results.py` (every report's page: those without runs say so)."""
+    """The two runs, one epoch each, and the copies, then `python results.py` (every report's
+    page: those without runs say so)."""
     base = tmp_path_factory.mktemp("pages")
     for step in STEPS:
-        # 001's on 120 images: 2 of them validate, a figure never judged.
-        exp, cfg = config(step, base, subset=120 if step.startswith("001") else 200,
-                          num_classes=10)  # CIFAR-10's, as main.py sets
-        train.run(train.prepare(exp, cfg))
+        train.run(train.prepare(*shrunk(step, base)))
     out = base / "runs"
+    for step in COPIED:
+        copy_run(out / "001-A", step, base, weights=step in ("001-A-drop0.2", "002-CNN5"))
     result = results.regenerate(str(out))  # every report: the pages of those without runs too
     assert result["problems"] == []
     return out
+
+
+def copy_run(source, step, base, weights=False):
+    """A run of `step` in the module's setting with source's history and files; with weights, a
+    checkpoint of step's own network at its start (for a figure that draws its filters)."""
+    run_dir = source.parent / step
+    # Not its experiment.py: the step's own file in experiments/ is read instead.
+    shutil.copytree(source, run_dir, ignore=shutil.ignore_patterns("*.png", "best.pt",
+                                                                  "experiment.py"))
+    exp, cfg = shrunk(step, base)
+    info = json.loads((run_dir / "config.json").read_text())
+    info["config"] = dataclasses.asdict(cfg)
+    info["reported"] = dataclasses.asdict(exp.reported) if exp.reported else None
+    (run_dir / "config.json").write_text(json.dumps(info))
+    if weights:
+        model = exp.model(cfg)
+        torch.save({"model": model.state_dict(), "epoch": 1}, run_dir / "checkpoint.pt")
 
 
 class Page(HTMLParser):
@@ -132,10 +159,10 @@ def test_the_step_table_has_a_row_per_step_and_the_runs_figures_beside_the_repor
     val = compare.evaluation_images(runs_of(site, "001-A")[0].config)["val"]
     # Synthetic data: the values and the reason, never a verdict or a difference.
     assert rows[0][1].startswith("not comparable dataset synthetic, subset 120")
-    assert rows[0][3] == f"{best:.2f}% report 73.6% not comparable val, {val:,} images"
+    assert rows[0][3] == f"{best:.2f}% not comparable report 73.6% val, {val:,} images"
     assert rows[0][2] == "1" and rows[2][2] == "not run" and rows[2][3] == "- report 76.2%"
     test = metrics(site / "001-A-drop0.2")[-1]["test_accuracy"]
-    assert rows[1][-1].startswith(f"{test:.2f}% report 74.95% not comparable test, ")
+    assert rows[1][-1].startswith(f"{test:.2f}% not comparable report 74.95% test, ")
 
 
 def test_a_report_with_runs_shows_its_figures_in_order_then_curves_and_confusion(site):
@@ -186,12 +213,12 @@ def test_seeds_are_captioned_as_their_mean_or_as_an_image_each(site, tmp_path):
 
 
 def test_a_report_without_runs_says_so_and_shows_no_figure(site):
-    text = (site / "results" / "003.html").read_text(encoding="utf-8")
+    text = (site / "results" / "000.html").read_text(encoding="utf-8")
     page = Page(text)
-    assert "no runs yet" in text and "python main.py 003" in text
+    assert "no runs yet" in text and "python main.py 000" in text
     assert page.images == [] and 'id="figures"' not in text
     assert all(r[1] == "not run" for r in page.table("steps"))
-    assert [r[0] for r in page.table("steps")] == list(BY_ID["003"].steps)
+    assert [r[0] for r in page.table("steps")] == list(BY_ID["000"].steps)
 
 
 def test_each_reports_page_shows_its_readings_from_docs(site):
@@ -206,7 +233,7 @@ def test_the_index_counts_each_reports_runs(site):
     rows = read_page(site, "index.html").table("reports")
     assert [r[0].split()[0] for r in rows] == [r.id for r in REPORTS]
     counts = {r[0].split()[0]: r[1] for r in rows}
-    assert counts == {"000": "0 of 11", "001": "2 of 6", "002": "0 of 23", "003": "0 of 11",
+    assert counts == {"000": "0 of 11", "001": "2 of 6", "002": "4 of 23", "003": "1 of 11",
                       "004": "1 of 4"}
     assert rows[0][2] == "no runs" and rows[1][2] == "0 of 0 judged, 2 not comparable"
     assert rows[1][3] == "dataset synthetic (every run); subset 120 (every run); epochs 1 (every run)"
@@ -374,6 +401,7 @@ return [...document.querySelectorAll('table.steps')].map(t => t.closest('.scroll
 def test_every_page_in_a_real_browser(site, tmp_path):
     shots = os.environ.get("PAGES_SCREENSHOTS") or str(tmp_path / "screenshots")
     os.makedirs(shots, exist_ok=True)
+    shown = {}  # each page's report figures as a phone shows them
     driver = chrome()
     try:
         for name, rows in [("index", len(REPORTS)), *((r.id, len(r.steps)) for r in REPORTS)]:
@@ -391,6 +419,9 @@ def test_every_page_in_a_real_browser(site, tmp_path):
                     assert driver.execute_script(CUT_TABLES) == [], name
                 else:
                     assert driver.execute_script(SMALL_TEXT, plotting.DPI) == [], name
+                    shown[name] = driver.execute_script(
+                        "return [...document.querySelectorAll('figure.report-figure img')]"
+                        ".map(i => i.currentSrc.split('/').pop())")
             tables = driver.execute_script(
                 "return [...document.querySelectorAll('table')].map(t => t.tBodies[0].rows.length)")
             assert tables and all(n == rows for n in tables), (name, tables)
@@ -420,3 +451,8 @@ def test_every_page_in_a_real_browser(site, tmp_path):
     finally:
         driver.quit()
     assert len([f for f in os.listdir(shots) if re.fullmatch(r".+-(1280|390)\.png", f)]) >= 12
+    # The rule above held for each kind of figure: 002's and 003's own too, by their narrow variant.
+    for name, image in (("002", "002-filters"), ("002", "002-early-stopping"), ("002", "002-DA"),
+                        ("002", "002-dropout"), ("003", "003-augmented_samples"),
+                        ("003", "003-augmentation"), ("004", "loss_accuracy")):
+        assert f"{image}.narrow.png" in shown[name], (name, image, shown[name])

@@ -227,6 +227,7 @@ def test_image_is_resized_to_224_and_maps_are_112_and_7_and_another_replaces_it(
     for name in ACTIVATIONS:
         assert drawn[str(trained / name)]["title"].splitlines()[0].endswith("for dots.png"), name
     assert sorted(p.name for p in (trained / "004-ResNet18").glob("activations*")) == [
-        "activations_conv1.png", "activations_layer4.png"]
+        "activations_conv1.narrow.png", "activations_conv1.png", "activations_layer4.narrow.png",
+        "activations_layer4.png"]  # each with its narrow variant, for a phone
     assert ctx.notes == ["Figs. 8-9 (activations_conv1.png, activations_layer4.png of "
                          "004-ResNet18) show dots.png (--image)"]
