@@ -84,9 +84,22 @@ def _refusal(run_dir: str, held: dict[str, Any]) -> UserError:
         how = f"wait for it to finish, or stop it (kill {held.get('pid')}) and add --resume"
     else:
         how = (f"if no run goes on there any more, delete {path_of(run_dir)} and add --resume")
-    command = f" ({held['command']})" if held.get("command") else ""
+    command = f" ({_shown(held['command'])})" if held.get("command") else ""
     return UserError(f"{run_dir} is being trained by {who}{since}{command}; "
                      f"two runs in one folder would mix their epochs: {how}")
+
+
+SHOWN = 100  # characters of the holder's command a refusal quotes
+
+
+def _shown(command: object) -> str:
+    """The holder's command as a refusal quotes it: its script by name (a --jobs child's is the
+    interpreter's full path, then main.py's), cut to SHOWN characters."""
+    words = str(command).split()
+    if len(words) > 1 and os.path.basename(words[0]).startswith("python"):
+        words = words[1:]
+    text = " ".join([os.path.basename(words[0]), *words[1:]]) if words else ""
+    return text if len(text) <= SHOWN else text[:SHOWN - 3].rstrip() + "..."
 
 
 def check(run_dir: str) -> None:

@@ -5,6 +5,7 @@ processes; none of them imports torch, so each test takes a second or two.
 (A run that trains holds its lock and releases it on SIGTERM: test_faults' shell test.)"""
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -85,6 +86,18 @@ def test_a_lock_of_another_host_is_refused_naming_its_holder(tmp_path, capsys):
                    f"would mix their epochs: if no run goes on there any more, delete "
                    f"{out / 'CNN2.lock'} and add --resume"]
     assert _files(out) == ["CNN2.lock"]
+
+
+def test_a_refusal_quotes_a_long_command_by_its_script_and_cut(tmp_path, capsys):
+    # A --jobs child's command: the interpreter's and main.py's full paths, then a --set per field.
+    child = (f"{sys.executable} /home/someone/kit/main.py /home/someone/kit/experiments/r001/A.py "
+             + " ".join(f"--set field{n}=value{n}" for n in range(20)))
+    (tmp_path / "CNN2.lock").write_text(json.dumps({"pid": 4242, "host": "node-elsewhere",
+                                                    "command": child}))
+    assert main.main(["CNN2", *TINY, "--epochs", "1", "--out", str(tmp_path)]) == 2
+    quoted = re.search(r"\((main\.py [^)]*)\)", capsys.readouterr().err).group(1)
+    assert quoted.startswith("main.py /home/someone/kit/experiments/r001/A.py --set field0=value0")
+    assert len(quoted) <= 100 and quoted.endswith("...")
 
 
 def test_a_requeued_slurm_task_takes_over_its_own_lock_from_another_node(tmp_path, monkeypatch):
