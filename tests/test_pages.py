@@ -188,6 +188,19 @@ def test_a_report_with_runs_shows_its_figures_in_order_then_curves_and_confusion
     assert f"({kit.text()})" in footer  # and the one that wrote the page
 
 
+def test_step_curves_are_set_two_to_a_row_and_every_other_figure_alone():
+    """On a wide screen consecutive step curves with a narrow variant share a row, two at most
+    (an odd last one alone, full width); any other figure, or curves without a narrow variant,
+    is a row of its own."""
+    def fig(name, curves=True, narrow=True):
+        return {"id": name, "curves": curves, "images": [{"narrow": {"src": "x"} if narrow else None}]}
+
+    shown = [fig("a"), fig("b"), fig("c"), fig("filters", curves=False), fig("d"), fig("e"),
+             fig("f", narrow=False), fig("g")]
+    rows = [[f["id"] for f in row] for row in pages.side_by_side(shown)]
+    assert rows == [["a", "b"], ["c"], ["filters"], ["d", "e"], ["f"], ["g"]]
+
+
 def test_seeds_are_captioned_as_their_mean_or_as_an_image_each(site, tmp_path):
     """A step figure drawn once for all seeds (their mean curves) says so; one drawn per seed
     (the softmax bars) says each image is one seed's, never that it is their mean."""
