@@ -57,6 +57,9 @@ Drawn = Sequence[tuple[Figure, Sequence[str]]]  # each figure of a report with t
 # Writing
 # ---------------------------------------------------------------------------------------------
 
+MANY_COLUMNS = 8  # figures in the step table above which its cells wrap to fit 1280 px (style.css)
+
+
 @functools.lru_cache(maxsize=1)
 def templates() -> Any:
     """The Jinja2 environment of pages/templates/, escaping every value it is given."""
@@ -71,6 +74,7 @@ def templates() -> Any:
     env.filters["kind"] = kind
     env.filters["side_by_side"] = side_by_side
     env.globals["kit"] = kit.text()  # the kit writing the pages, named in their footer
+    env.globals["MANY_COLUMNS"] = MANY_COLUMNS
     return env
 
 

@@ -36,10 +36,12 @@ from experiments import REPORTS
 from helpers import config
 
 # A tiny run of report 001 and one of report 004, trained; the other steps' runs are 001-A's
-# copied under their names (no training): 001's softmax figure, and report 002's and 003's own
-# figure kinds (Fig. 4's filters, Figs. 6-8, 9, 10; 003's augmented samples, error and sweeps).
+# copied under their names (no training): 001's softmax figure, report 002's and 003's own
+# figure kinds (Fig. 4's filters, Figs. 6-8, 9, 10; 003's augmented samples, error and sweeps),
+# and 004's step table with its eleven figures filled (it must still fit 1280 px).
 STEPS = ("001-A", "004-LeNet")
-COPIED = ("001-A-drop0.2", "002-CNN5", "002-ES-acc", "002-DA3", "002-drop0.3", "003-bs16")
+COPIED = ("001-A-drop0.2", "002-CNN5", "002-ES-acc", "002-DA3", "002-drop0.3", "003-bs16",
+          "004-Model1", "004-Model2")
 BY_ID = {r.id: r for r in REPORTS}
 
 
