@@ -249,7 +249,7 @@ def test_the_index_counts_each_reports_runs(site):
     assert [r[0].split()[0] for r in rows] == [r.id for r in REPORTS]
     counts = {r[0].split()[0]: r[1] for r in rows}
     assert counts == {"000": "0 of 11", "001": "2 of 6", "002": "4 of 23", "003": "1 of 11",
-                      "004": "1 of 4"}
+                      "004": "3 of 4"}
     assert rows[0][2] == "no runs" and rows[1][2] == "0 of 0 judged, 2 not comparable"
     assert rows[1][3] == "dataset synthetic (every run); subset 120 (every run); epochs 1 (every run)"
 
