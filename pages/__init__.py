@@ -74,7 +74,6 @@ def templates() -> Any:
     env.filters["kind"] = kind
     env.filters["side_by_side"] = side_by_side
     env.globals["kit"] = kit.text()  # the kit writing the pages, named in their footer
-    env.globals["MANY_COLUMNS"] = MANY_COLUMNS
     return env
 
 
@@ -187,6 +186,7 @@ def report_view(folder: str, report: Report, by_step: reader.RunsByStep,
         "style": STYLE, "report": report, "course": course, "source": source,
         "setting": setting_lines(report), "changes": _changes(by_step),
         "columns": [{"name": c, "label": FIGURE_NAMES[c][0]} for c in columns],
+        "many_columns": len(columns) > MANY_COLUMNS,
         "rows": [_row(s, by_step.get(s, []), compared[s], columns) for s in report.steps],
         "rules": RULES,
         "claims": judge_claims(report.id, compared),
