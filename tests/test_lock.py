@@ -114,9 +114,15 @@ def test_a_requeued_slurm_task_takes_over_its_own_lock_from_another_node(tmp_pat
     assert lock.holder(run) is None
 
 
+# Each file is written whole, then renamed into place: the test polls for it and reads it at once
+# (an open()ed file can exist empty for a moment under load).
 CHILD = """import os, signal, sys, time
-signal.signal(signal.SIGTERM, lambda *a: (open(sys.argv[1], "w").write("SIGTERM"), os._exit(0)))
-open(sys.argv[1] + ".ready", "w").write(str(os.getpid()))
+def say(path, text):
+    with open(path + ".part", "w") as f:
+        f.write(text)
+    os.replace(path + ".part", path)
+signal.signal(signal.SIGTERM, lambda *a: (say(sys.argv[1], "SIGTERM"), os._exit(0)))
+say(sys.argv[1] + ".ready", str(os.getpid()))
 time.sleep(120)
 """
 PARENT = """import subprocess, sys, time
