@@ -7,6 +7,7 @@ import textwrap
 import os
 
 import matplotlib.pyplot as plt
+from matplotlib import font_manager
 import torch
 from torch import nn
 
@@ -16,7 +17,7 @@ import plotting
 import run_folder
 from run_folder import checkpoint
 from errors import UserError
-from figures import load, notes, tsne
+from figures import load, notes, tiles, tsne
 from figures.context import Context, Option
 from run_folder.reader import Run
 
@@ -48,21 +49,41 @@ def augmented_samples(runs: dict[str, Run], ctx: Context, n: int = 64) -> list[s
     path = ctx.path()
     title = (f"{run.step}: {len(images)} augmented training images of {run.config.dataset} "
              f"(padded crop + flip)")
-    # A phone's variant: the first 16, four to a row, their labels as large as a page's text.
-    for shown, slim in ((images, False), (images[:NARROW_SAMPLES], True)):
-        cols = math.ceil(math.sqrt(len(shown)))
-        rows = math.ceil(len(shown) / cols)
-        size = ((plotting.NARROW_WIDTH, rows * 1.75 + 1.4) if slim
-                else (1.3 * cols, 1.45 * rows))
-        fig, axes = plt.subplots(rows, cols, figsize=size, squeeze=False, layout="constrained")
-        for ax in axes.flat:
-            ax.axis("off")
-        for ax, image, label in zip(axes.flat, shown, y):
-            ax.imshow(image.permute(1, 2, 0).numpy(), interpolation="nearest")
-            ax.set_title(ds.classes[int(label)], fontsize="medium" if slim else "x-small", pad=2)
-        fig.suptitle(textwrap.fill(f"{title}: the first {len(shown)}", 48) if slim else title)
-        plotting.save(fig, plotting.narrow_path(path) if slim else path, notes.of_run(run))
+    names = [ds.classes[int(label)] for label in y]
+    _plot_samples(images, names, title, path, footnote=notes.of_run(run))
     return [path]
+
+
+def _plot_samples(images: torch.Tensor, names: list[str], title: str, path: str, *,
+                 footnote: str = "") -> None:
+    """Images (N, 3, H, W) in [0, 1] in a square grid, each with its class name above it; also
+    narrow_path(path): the first NARROW_SAMPLES, four to a row, names as large as a page's text.
+
+    One image in one axes (the tiles, white bands for the names): 64 axes took seconds to draw.
+    """
+    for shown, slim in ((images, False), (images[:NARROW_SAMPLES], True)):
+        _, cols = tiles.grid_shape(len(shown))
+        width = plotting.NARROW_WIDTH if slim else 1.3 * cols
+        size = "medium" if slim else "x-small"
+        points = font_manager.FontProperties(size=size).get_size_in_points()
+        h, w = shown.shape[2:]
+        gap = max(1, w // 10)
+        inch = width / (cols * (w + gap))  # inches a pixel of the grid takes, about
+        band = math.ceil(points * 1.5 / 72 / inch)  # a name's white band above its image
+        cells = torch.cat([torch.ones(len(shown), band, w, 3), shown.permute(0, 2, 3, 1)], dim=1)
+        image, _ = tiles.mosaic(cells, gap=gap)
+        fig, ax = plt.subplots(figsize=(width, width * image.shape[0] / image.shape[1] + 1.5),
+                               layout="constrained")
+        ax.imshow(image, interpolation="nearest")
+        ax.axis("off")
+        ax.set_anchor("N")  # under the title; the room the figure has left below is cropped
+        for k, name in enumerate(names[:len(shown)]):
+            r, c = divmod(k, cols)
+            ax.text(c * (w + gap) + (w - 1) / 2, r * (h + band + gap) + band / 2, name,
+                    ha="center", va="center", fontsize=points)
+        fig.suptitle(textwrap.fill(f"{title}: the first {len(shown)}", 48) if slim else title)
+        plotting.save(fig, plotting.narrow_path(path) if slim else path, footnote,
+                      bbox_inches="tight")
 
 
 def error(run: Run, ctx: Context) -> list[str]:
