@@ -152,7 +152,9 @@ def latent_space(run: Run, ctx: Context) -> list[str]:
     points, name, _ = tsne.embed(logits, PERPLEXITY, cfg.seed)  # the last model is the best one
     panels.append((f"fc3 output (logits) at epoch {best}", points, labels[pick].numpy()))
     path = os.path.join(run.dir, "tsne.png")
+    # embed's name says a perplexity it lowered for few points ("perplexity 6.33 (not 50: ...)").
+    how = names[0] if "perplexity" in names[0] else f"{names[0]}, perplexity {PERPLEXITY}"
     tsne.plot_tsne(panels, ds.classes, f"{run.step}: t-SNE of {len(pick):,} training images "
-                   f"(unaugmented, eval mode), {names[0]}, perplexity {PERPLEXITY}", path,
-                   footnote=notes.of_run(run), narrow=True)
+                   f"(unaugmented, eval mode), {how}", path, footnote=notes.of_run(run),
+                   narrow=True)
     return [path]

@@ -29,7 +29,7 @@ import figures
 import pages
 import plotting
 import results
-from run_folder import reader
+from run_folder import reader, writer
 import train
 from errors import UserError
 from experiments import REPORTS
@@ -37,11 +37,13 @@ from helpers import config
 
 # A tiny run of report 001 and one of report 004, trained; the other steps' runs are 001-A's
 # copied under their names (no training): 001's softmax figure, report 002's and 003's own
-# figure kinds (Fig. 4's filters, Figs. 6-8, 9, 10; 003's augmented samples, error and sweeps),
-# and 004's step table with its eleven figures filled (it must still fit 1280 px).
+# figure kinds (Fig. 4's filters, Figs. 6-8, 9, 10; 003's augmented samples, error, sweeps and
+# t-SNE), and 004's step table with its eleven figures filled (it must still fit 1280 px).
 STEPS = ("001-A", "004-LeNet")
 COPIED = ("001-A-drop0.2", "002-CNN5", "002-ES-acc", "002-DA3", "002-drop0.3", "003-bs16",
-          "004-Model1", "004-Model2")
+          "003-final", "004-Model1", "004-Model2")
+WEIGHTS = ("001-A-drop0.2", "002-CNN5")  # a checkpoint of their own network: softmax, filters
+TSNE_SAMPLES = 20  # 003-final's t-SNE: 2 images a class, a second (it is checked, not studied)
 BY_ID = {r.id: r for r in REPORTS}
 
 
@@ -61,8 +63,12 @@ def site(tmp_path_factory):
         train.run(train.prepare(*shrunk(step, base)))
     out = base / "runs"
     for step in COPIED:
-        copy_run(out / "001-A", step, base, weights=step in ("001-A-drop0.2", "002-CNN5"))
-    result = results.regenerate(str(out))  # every report: the pages of those without runs too
+        copy_run(out / "001-A", step, base, weights=step in WEIGHTS)
+    # 001-A's one epoch is the best: the t-SNE's one snapshot is 003-final's network at its start.
+    exp, cfg = shrunk("003-final", base)
+    writer.save_snapshot(str(out / "003-final"), 1, exp.model(cfg))
+    # Every report: the pages of those without runs too.
+    result = results.regenerate(str(out), options={"tsne_samples": TSNE_SAMPLES})
     assert result["problems"] == []
     return out
 
@@ -248,7 +254,7 @@ def test_the_index_counts_each_reports_runs(site):
     rows = read_page(site, "index.html").table("reports")
     assert [r[0].split()[0] for r in rows] == [r.id for r in REPORTS]
     counts = {r[0].split()[0]: r[1] for r in rows}
-    assert counts == {"000": "0 of 11", "001": "2 of 6", "002": "4 of 23", "003": "1 of 11",
+    assert counts == {"000": "0 of 11", "001": "2 of 6", "002": "4 of 23", "003": "2 of 11",
                       "004": "3 of 4"}
     assert rows[0][2] == "no runs" and rows[1][2] == "0 of 0 judged, 2 not comparable"
     assert rows[1][3] == "dataset synthetic (every run); subset 120 (every run); epochs 1 (every run)"
@@ -469,5 +475,5 @@ def test_every_page_in_a_real_browser(site, tmp_path):
     # The rule above held for each kind of figure: 002's and 003's own too, by their narrow variant.
     for name, image in (("002", "002-filters"), ("002", "002-early-stopping"), ("002", "002-DA"),
                         ("002", "002-dropout"), ("003", "003-augmented_samples"),
-                        ("003", "003-augmentation"), ("004", "loss_accuracy")):
+                        ("003", "003-augmentation"), ("003", "tsne"), ("004", "loss_accuracy")):
         assert f"{image}.narrow.png" in shown[name], (name, image, shown[name])

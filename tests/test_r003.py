@@ -113,6 +113,7 @@ def test_tsne_is_drawn_with_its_library_and_points_in_the_title(tiny, monkeypatc
     best = reader.read_run(str(run_dir)).end["best_epoch"]
     assert n_panels == len(run_folder.snapshot_epochs(best)) + 1  # and the logits at the best epoch
     assert "48 training images" in title and ("openTSNE" in title or "scikit-learn" in title)
+    assert "perplexity 15.7 (not 50: only 48 points)" in title and title.count("perplexity") == 1
 
 
 def test_without_a_tsne_library_the_other_figures_are_drawn_and_one_line_says_what_to_install(
