@@ -58,6 +58,7 @@ Drawn = Sequence[tuple[Figure, Sequence[str]]]  # each figure of a report with t
 # ---------------------------------------------------------------------------------------------
 
 MANY_COLUMNS = 8  # figures in the step table above which its cells wrap to fit 1280 px (style.css)
+FEW_COLUMNS = 3  # figures at most for the verdicts' reasons to take one line at 1280 px (style.css)
 
 
 @functools.lru_cache(maxsize=1)
@@ -187,6 +188,7 @@ def report_view(folder: str, report: Report, by_step: reader.RunsByStep,
         "setting": setting_lines(report), "changes": _changes(by_step),
         "columns": [{"name": c, "label": FIGURE_NAMES[c][0]} for c in columns],
         "many_columns": len(columns) > MANY_COLUMNS,
+        "few_columns": len(columns) <= FEW_COLUMNS,
         "rows": [_row(s, by_step.get(s, []), compared[s], columns) for s in report.steps],
         "rules": RULES,
         "claims": judge_claims(report.id, compared),
