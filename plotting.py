@@ -34,7 +34,7 @@ SPLIT_LABELS = {"train_eval": "train (eval mode)", "val": "validation"}
 BEST_STYLE = {"color": "tab:cyan", "linestyle": ":", "linewidth": 1.5}  # report 002's best-epoch line
 FOOTNOTE_STYLE = {"fontsize": "small", "color": "0.2"}
 _CHARACTERS_PER_INCH = 12  # of FOOTNOTE_STYLE's text: where a footnote line is wrapped
-_FOOTNOTE_GAP = 0.08  # inches between a figure's lowest label and its footnote, like an axis label's
+_FOOTNOTE_GAP = 0.08  # inches from the rest of a figure to its footnote (and title), like an axis label's
 # A figure's narrow variant, for a phone: a page shows an image about 360 px wide there, where
 # 12 pt text stays about 10 px high only on a figure at most this many inches wide.
 NARROW = ".narrow"
@@ -94,13 +94,14 @@ def footnote_for(settings: Mapping[str, Sequence[str]], missing: Sequence[str] =
 
 def save(fig: plt.Figure, path: str, footnote: str = "", **savefig: object) -> None:
     """Write the figure as a PNG with its footnote (lines, wrapped to its width) at the bottom; close it."""
+    label = None
     if footnote:
         width = max(40, int(fig.get_figwidth() * _CHARACTERS_PER_INCH))
         text = "\n".join(textwrap.fill(line, width) for line in footnote.splitlines())
         # supxlabel: the constrained layout keeps room for it below the axes and their labels.
         label = fig.supxlabel(text, x=0.01, ha="left", multialignment="left", **FOOTNOTE_STYLE)
-        if savefig.get("bbox_inches") == "tight":
-            _below_everything(fig, label, float(savefig.get("dpi", DPI)))  # type: ignore[arg-type]
+    if savefig.get("bbox_inches") == "tight":
+        _clear_of_the_rest(fig, label, float(savefig.get("dpi", DPI)))  # type: ignore[arg-type]
     try:
         with atomic.replacing(path, "wb") as f:  # a full disk leaves the previous figure, whole
             fig.savefig(f, **{"dpi": DPI, "format": os.path.splitext(path)[1][1:] or "png",
@@ -109,21 +110,32 @@ def save(fig: plt.Figure, path: str, footnote: str = "", **savefig: object) -> N
         plt.close(fig)
 
 
-def _below_everything(fig: plt.Figure, label: matplotlib.text.Text, dpi: float) -> None:
-    """Lay the figure out as savefig will, then fix it there with the footnote under all the rest.
+def _clear_of_the_rest(fig: plt.Figure, footnote: matplotlib.text.Text | None, dpi: float) -> None:
+    """Lay the figure out as savefig will, then fix it there: its title above all the rest, its
+    footnote under it.
 
-    The room a constrained layout keeps for a supxlabel is not enough under axes of a fixed aspect
-    (images): their x labels end lower than the layout planned and ran into the footnote (report
-    000's kernels). A figure saved cropped to its content ("tight") has room under everything.
+    The room a constrained layout keeps for a suptitle and a supxlabel is not enough around axes
+    of a fixed aspect (images): their titles and x labels end where the layout did not plan, on
+    the title and the footnote (report 000's kernels). A figure saved cropped to its content
+    ("tight") has room beyond everything.
     """
     fig.set_dpi(dpi)  # text extents in pixels as savefig will draw them
     fig.draw_without_rendering()
-    label.set_visible(False)
-    bottom = fig.get_tightbbox(fig.canvas.get_renderer()).y0  # inches, without the footnote
-    label.set_visible(True)
-    fig.set_layout_engine("none")  # else savefig lays it out again and puts the footnote back
-    label.set_verticalalignment("top")
-    label.set_y((bottom - _FOOTNOTE_GAP) / fig.get_figheight())
+    title = next((t for t in fig.texts if fig.get_suptitle() and t.get_text() == fig.get_suptitle()),
+                 None)
+    moved = [t for t in (title, footnote) if t is not None]
+    for text in moved:
+        text.set_visible(False)
+    box = fig.get_tightbbox(fig.canvas.get_renderer())  # inches, without the title and footnote
+    for text in moved:
+        text.set_visible(True)
+    fig.set_layout_engine("none")  # else savefig lays it out again and puts them back
+    if title is not None:
+        title.set_verticalalignment("bottom")
+        title.set_y((box.y1 + _FOOTNOTE_GAP) / fig.get_figheight())
+    if footnote is not None:
+        footnote.set_verticalalignment("top")
+        footnote.set_y((box.y0 - _FOOTNOTE_GAP) / fig.get_figheight())
 
 
 def footnote_height(footnote: str, width: float) -> float:

@@ -218,30 +218,33 @@ def test_kernel_tiles_scale_each_kernel_alone_and_keep_rgb_order():
     assert rgb[0, 0, 0].tolist() == [0.0, 0.5, 1.0] and rgb[1, 0, 0].tolist() == [0.0, 1.0, 0.5]
 
 
-def test_a_tile_figures_footnote_sits_under_every_label(monkeypatch, tmp_path):
-    """CNN2's kernels and feature maps, wide and narrow: the footnote's text is below every other
-    text and every axes, as the PNG has them (the lowest "channel = ..." label once ran into it)."""
+def test_a_tile_figures_title_and_footnote_clear_every_label(monkeypatch, tmp_path):
+    """CNN2's kernels and feature maps, wide and narrow: the title is above everything else drawn
+    and the footnote below it, as the PNG has them (a panel's title once touched the title and
+    the lowest "channel = ..." label ran into the footnote)."""
     from matplotlib.figure import Figure
-    from matplotlib.text import Text
 
     real, gaps = Figure.draw, {}
 
     def spy(fig, renderer):
         real(fig, renderer)  # the last draw of a figure is savefig's: read the extents it drew
-        footnote = [t for t in fig.findobj(Text) if t.get_text() == fig.get_supxlabel()]
-        others = [t.get_window_extent(renderer) for t in fig.findobj(Text)
-                  if t.get_visible() and t.get_text() and t not in footnote]
-        others += [ax.get_window_extent(renderer) for ax in fig.axes if ax.axison]
-        gaps[fig] = min(b.y0 for b in others) - footnote[0].get_window_extent(renderer).y1
+        title, footnote = (next(t for t in fig.texts if t.get_text() == said)
+                           for said in (fig.get_suptitle(), fig.get_supxlabel()))
+        rest = [ax.get_tightbbox(renderer) for ax in fig.axes if ax.get_visible()]  # drawn ticks
+        rest += [t.get_window_extent(renderer) for t in fig.texts if t not in (title, footnote)]
+        gaps[fig] = (title.get_window_extent(renderer).y0 - max(b.y1 for b in rest),
+                     min(b.y0 for b in rest) - footnote.get_window_extent(renderer).y1)
 
     monkeypatch.setattr(Figure, "draw", spy)
     weights = [("before", torch.randn(32, 3, 5, 5)), ("after", torch.randn(32, 3, 5, 5))]
     maps = [("before", torch.randn(32, 14, 14)), ("after", torch.randn(32, 14, 14))]
     note = "CNN2: dataset synthetic, subset 64, epochs 2 (report: 20)"
-    tiles.plot_kernels(weights, "kernels", str(tmp_path / "k.png"), footnote=note, narrow=True)
-    tiles.plot_feature_maps(torch.rand(3, 32, 32), "image", maps, "maps", str(tmp_path / "m.png"),
-                            footnote=note, narrow=True)
-    assert len(gaps) == 4 and all(gap > 0 for gap in gaps.values()), list(gaps.values())
+    tiles.plot_kernels(weights, "CNN2: the first convolution's 32 kernels (5x5x3), before and after",
+                       str(tmp_path / "k.png"), footnote=note, narrow=True)
+    tiles.plot_feature_maps(torch.rand(3, 32, 32), "test image 0\nat 32x32", maps,
+                            "CNN2: the first convolution's 32 output channels (14x14)",
+                            str(tmp_path / "m.png"), footnote=note, narrow=True)
+    assert len(gaps) == 4 and all(min(gap) > 0 for gap in gaps.values()), list(gaps.values())
 
 
 @pytest.mark.parametrize("report", REPORTS, ids=lambda r: r.id)
