@@ -21,6 +21,7 @@ Minutes are never judged (the report's hardware is not ours).
 """
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 from dataclasses import dataclass, field
@@ -285,6 +286,7 @@ class Judgement:
     more_seeds: int | None = None  # undecided: how many more seeds would narrow it enough
 
 
+@functools.lru_cache(maxsize=None)  # the error-rate simulation asks for a few df, 10^5 times
 def t975(df: int) -> float:
     """Student's t(0.975, df) from T975, linear in 1/df between its entries, 1.96 beyond."""
     if df in T975:
