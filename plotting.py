@@ -26,6 +26,9 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 import atomic  # noqa: E402
 
 DPI = 150  # sharp in a printed A4 report at full width, small enough to browse
+# zlib's level for the PNGs: 3 rather than Pillow's 6 encodes the kit's figures 40% faster for
+# 6% more bytes (all 232 PNGs of a run of every step: 12.4 -> 7.4 s, 25.0 -> 26.5 MB).
+PNG_COMPRESSION = 3
 TRAIN_STYLE = {"color": "tab:blue", "linestyle": "-", "marker": "o", "markersize": 3}
 VAL_STYLE = {"color": "tab:green", "linestyle": "-.", "marker": "^", "markersize": 3}
 TEST_STYLE = {"color": "tab:orange", "linestyle": "--", "marker": "s", "markersize": 3}
@@ -104,8 +107,9 @@ def save(fig: plt.Figure, path: str, footnote: str = "", **savefig: object) -> N
         _clear_of_the_rest(fig, label, float(savefig.get("dpi", DPI)))  # type: ignore[arg-type]
     try:
         with atomic.replacing(path, "wb") as f:  # a full disk leaves the previous figure, whole
-            fig.savefig(f, **{"dpi": DPI, "format": os.path.splitext(path)[1][1:] or "png",
-                              **savefig})
+            kind = os.path.splitext(path)[1][1:] or "png"
+            png = {"pil_kwargs": {"compress_level": PNG_COMPRESSION}} if kind == "png" else {}
+            fig.savefig(f, **{"dpi": DPI, "format": kind, **png, **savefig})
     finally:
         plt.close(fig)
 
