@@ -368,10 +368,17 @@ def chrome():
     return webdriver.Chrome(options=options, service=service)
 
 
-def screenshot(driver, width, path):
-    """The whole page at this width (the height of its content) as a PNG."""
+def screenshot(driver, width, path, seconds=20):
+    """The whole page at this width (the height of its content) as a PNG, its closed sections
+    closed and its lazy images loaded, as a reader who scrolls down sees it (a full-page capture
+    does not scroll: lazy images below the first screen were blank boxes)."""
     metrics = {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 600}
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+    driver.execute_script("document.querySelectorAll('img').forEach(i => i.loading = 'eager');")
+    deadline = time.monotonic() + seconds
+    while not driver.execute_script("return [...document.images].every(i => i.complete)"):
+        assert time.monotonic() < deadline, f"images still loading after {seconds} s: {path}"
+        time.sleep(0.1)
     height = driver.execute_script("return document.documentElement.scrollHeight")
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {**metrics, "height": height})
     driver.save_screenshot(str(path))
