@@ -1,6 +1,7 @@
 """Test-session settings: with pytest-xdist, each worker computes on its share of the cores; the
 tests' temporary folders live in memory (/dev/shm) when it has room."""
 import os
+import re
 import shutil
 import tempfile
 
@@ -19,7 +20,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 # (a report-wide run writes about 3 GB; two run side by side), never on a user's --basetemp.
 MEMORY_FS = "/dev/shm"
 MEMORY_FS_ROOM = 8 << 30  # bytes free
-
+PREFIX = "pytest-kit-"  # then the session's pid: a folder whose session is gone is memory lost
 
 _IN_MEMORY = pytest.StashKey[str]()
 
@@ -28,14 +29,34 @@ _IN_MEMORY = pytest.StashKey[str]()
 def pytest_configure(config):
     if config.option.basetemp or os.environ.get("PYTEST_XDIST_WORKER") or not os.path.isdir(MEMORY_FS):
         return  # a worker gets its folder under the controller's
+    _remove_leftovers()
     if shutil.disk_usage(MEMORY_FS).free >= MEMORY_FS_ROOM and os.access(MEMORY_FS, os.W_OK):
-        config.option.basetemp = config.stash[_IN_MEMORY] = tempfile.mkdtemp(prefix="pytest-",
-                                                                              dir=MEMORY_FS)
+        config.option.basetemp = config.stash[_IN_MEMORY] = tempfile.mkdtemp(
+            prefix=f"{PREFIX}{os.getpid()}-", dir=MEMORY_FS)
+
+
+def _remove_leftovers():
+    """The folders of earlier sessions that have ended: a failed one's (kept for a look until
+    now) or a killed one's, which removed nothing."""
+    for name in os.listdir(MEMORY_FS):
+        pid = re.fullmatch(rf"{PREFIX}(\d+)-\w+", name)
+        if pid and not _running(int(pid.group(1))):
+            shutil.rmtree(os.path.join(MEMORY_FS, name), ignore_errors=True)
+
+
+def _running(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's
+    return True
 
 
 def pytest_sessionfinish(session, exitstatus):
     """The in-memory folder holds memory: removed after a session that passed (kept after one
-    that failed, for its failed tests' folders)."""
+    that failed, for its failed tests' folders, until the next session)."""
     folder = session.config.stash.get(_IN_MEMORY, None)
     if folder is not None and exitstatus == 0:
         shutil.rmtree(folder, ignore_errors=True)
@@ -45,7 +66,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     folder = config.stash.get(_IN_MEMORY, None)
     if folder is not None and exitstatus != 0:
         terminalreporter.write_line(f"the failed tests' temporary folders are in {folder} "
-                                    f"(in memory: remove it after a look)")
+                                    f"(in memory, until the next pytest session removes it)")
 
 
 # The longest scopes first, so that the short ones fill the workers' ends: the real Slurm's jobs
