@@ -3,10 +3,17 @@ tests' temporary folders live in memory (/dev/shm) when it has room."""
 import os
 import re
 import shutil
+import signal
 import tempfile
 
 import pytest
 import torch
+
+# A session started in the background by a shell (`bash .ci/run &`) inherits SIGINT ignored, and
+# so would every process a test starts, which would then never see a Ctrl-C: the tests that send
+# one need it handled as at a terminal. (A Python handler here is reset to the default at exec.)
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # Two workers on two cores, each with torch's default of every core, would fight for them.
@@ -38,7 +45,11 @@ def pytest_configure(config):
 def _remove_leftovers():
     """The folders of earlier sessions that have ended: a failed one's (kept for a look until
     now) or a killed one's, which removed nothing."""
-    for name in os.listdir(MEMORY_FS):
+    try:
+        names = os.listdir(MEMORY_FS)
+    except OSError:  # not ours to read: nothing of ours there
+        return
+    for name in names:
         pid = re.fullmatch(rf"{PREFIX}(\d+)-\w+", name)
         if pid and not _running(int(pid.group(1))):
             shutil.rmtree(os.path.join(MEMORY_FS, name), ignore_errors=True)
