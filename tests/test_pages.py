@@ -368,27 +368,25 @@ def chrome():
     return webdriver.Chrome(options=options, service=service)
 
 
-def screenshot(driver, width, path, seconds=20):
+def screenshot(driver, width, path):
     """The whole page at this width (the height of its content) as a PNG, its closed sections
     closed and its lazy images loaded, as a reader who scrolls down sees it (a full-page capture
     does not scroll: lazy images below the first screen were blank boxes)."""
     metrics = {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 600}
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
-    driver.execute_script("document.querySelectorAll('img').forEach(i => i.loading = 'eager');")
-    deadline = time.monotonic() + seconds
-    while not driver.execute_script("return [...document.images].every(i => i.complete)"):
-        assert time.monotonic() < deadline, f"images still loading after {seconds} s: {path}"
-        time.sleep(0.1)
+    loaded_images(driver, opened=False)
     height = driver.execute_script("return document.documentElement.scrollHeight")
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {**metrics, "height": height})
     driver.save_screenshot(str(path))
 
 
-def loaded_images(driver, seconds=20):
-    """Every image of the page with whether it loaded, once the closed sections are opened and
-    the lazy images asked for (a grader who opens everything sees them all)."""
-    driver.execute_script("document.querySelectorAll('details').forEach(d => d.open = true);"
-                          "document.querySelectorAll('img').forEach(i => i.loading = 'eager');")
+def loaded_images(driver, seconds=20, opened=True):
+    """Every image of the page with whether it loaded, once the closed sections are opened
+    (unless not `opened`) and the lazy images asked for (a grader who opens everything sees them
+    all)."""
+    if opened:
+        driver.execute_script("document.querySelectorAll('details').forEach(d => d.open = true);")
+    driver.execute_script("document.querySelectorAll('img').forEach(i => i.loading = 'eager');")
     state = "return [...document.images].map(i => [i.src, i.complete && i.naturalWidth > 0])"
     deadline = time.monotonic() + seconds
     images = driver.execute_script(state)
